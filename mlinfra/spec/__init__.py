@@ -1,0 +1,1 @@
+"""Validated specifications: no Pulumi here, all input validation happens in this package."""

@@ -1,0 +1,262 @@
+"""The validated form of one `ModelService` declaration (after stack overrides)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from mlinfra.spec.quantities import parse_cpu_millicores, parse_memory_mib
+
+Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "torchscript"]
+GpuType = Literal["a10g", "l4", "t4", "l40s"]
+
+# AWS target-group names are capped at 32 characters and Pulumi appends an 8-character
+# random suffix to auto-named resources, so "<name>-tg-xxxxxxx" must still fit.
+MAX_NAME_LENGTH = 20
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# File extension -> framework; the runtime uses the same inference for `mlinfra serve`.
+_EXTENSIONS: dict[str, Framework] = {
+    ".skops": "sklearn", ".joblib": "sklearn", ".pkl": "sklearn", ".pickle": "sklearn",
+    ".ubj": "xgboost", ".xgb": "xgboost", ".lgb": "lightgbm",
+    ".onnx": "onnx", ".pt": "torchscript", ".torchscript": "torchscript",
+}
+_PICKLE_EXTENSIONS = (".joblib", ".pkl", ".pickle")
+ALLOWED_URI = "s3://bucket/key, https://host/path, file:///abs/path or a relative path"
+
+
+def infer_framework(model_uri: str) -> Framework | None:
+    lowered = model_uri.lower().split("?", 1)[0]
+    for ext, framework in _EXTENSIONS.items():
+        if lowered.endswith(ext):
+            return framework
+    return None
+
+
+def uri_scheme(model_uri: str) -> str:
+    """`s3`, `https`, `file` (for file:// and plain paths) or the unknown scheme itself."""
+    if "://" not in model_uri:
+        return "file"
+    return model_uri.split("://", 1)[0].lower()
+
+
+def split_s3_uri(model_uri: str) -> tuple[str, str]:
+    """`s3://bucket/a/b/model.skops` -> (`bucket`, `a/b/model.skops`)."""
+    rest = model_uri[len("s3://"):]
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class Autoscaling(_Strict):
+    """Horizontal autoscaling bounds. Default when omitted: a fixed size of `replicas`."""
+
+    min_replicas: Annotated[int, Field(ge=1, le=1000)]
+    max_replicas: Annotated[int, Field(ge=1, le=1000)]
+    target_cpu_percent: Annotated[int, Field(ge=10, le=95)] = 70
+    """Average CPU utilisation the autoscaler aims for (default 70)."""
+    target_requests_per_second: Annotated[int, Field(ge=1)] | None = None
+    """Requests per second per replica; default: scale on CPU only."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) must be <= max_replicas ({self.max_replicas})"
+            )
+        return self
+
+
+class ServiceSpec(_Strict):
+    """Everything mlinfra needs to deploy one model. Field docs state each default."""
+
+    name: str
+    model_uri: str
+    framework: Framework | None = None
+    """Default: inferred from the file extension of `model_uri`."""
+    model_sha256: str | None = None
+    """Pinned digest, verified before the model is deserialised. Default: not pinned."""
+    gpu: bool | GpuType = False
+    """`True` means one NVIDIA A10G (g5 family); or name the GPU: a10g, l4, t4, l40s."""
+    gpu_count: Annotated[int, Field(ge=1, le=8)] = 1
+    """GPUs per replica when `gpu` is set (default 1)."""
+    cpu: int = 0
+    """Millicores per replica; accepts 0.5, 2 or "500m". Default: 1 core (3 on GPU)."""
+    memory: int = 0
+    """MiB per replica; accepts "2Gi". Default: 2Gi (12Gi on GPU)."""
+    replicas: Annotated[int, Field(ge=1, le=1000)] = 2
+    """Fixed replica count when `autoscaling` is not set (default 2)."""
+    autoscaling: Autoscaling | None = None
+    secrets: tuple[str, ...] = ()
+    """Secret names resolved per stack, mounted as files under /var/run/secrets/mlinfra/."""
+    env: dict[str, str] = Field(default_factory=dict)
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8080
+    """Container port (default 8080); 1024-65535 so the server needs no privileges."""
+    expected_load_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    """How long loading and warming the model may take; sizes startup probes (default 60)."""
+    trusted_pickle: bool = False
+    """Allow joblib/pickle models, which can run code when loaded (default: refused)."""
+    bake_model: bool = False
+    """Copy the model into the image at build time (default: fetch at start-up)."""
+    public: bool = False
+    """Internet-facing endpoint (default: internal load balancer only)."""
+    auth: Literal["none", "api_key", "oidc"] = "none"
+    """Required when `public`: the runtime's API-key check or an ALB OIDC action."""
+    allowed_cidrs: tuple[str, ...] = ()
+    """Source CIDRs allowed on a public endpoint (default: any)."""
+    path: str | None = None
+    """Path prefix on the shared load balancer. Default: host routing if the stack has a
+    domain, else `/<name>`."""
+    max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
+    max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 2.0
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _DNS_1035.match(v) or len(v) > MAX_NAME_LENGTH:
+            raise ValueError(
+                "must be a DNS-1035 label (lowercase letters, digits and '-', starting with a "
+                f"letter, not ending with '-') of at most {MAX_NAME_LENGTH} characters, so every "
+                "AWS name derived from it fits (ALB target groups allow 32)"
+            )
+        return v
+
+    @field_validator("model_uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        scheme = uri_scheme(v)
+        if scheme not in ("s3", "https", "file"):
+            raise ValueError(f"unknown scheme {scheme!r}; allowed: {ALLOWED_URI}")
+        if scheme == "s3":
+            bucket, key = split_s3_uri(v)
+            if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket) or not key:
+                raise ValueError("an s3 URI needs a valid bucket and a key: s3://bucket/path/model")
+        return v
+
+    @field_validator("model_sha256")
+    @classmethod
+    def _sha(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
+            raise ValueError("must be 64 lowercase hex characters (a sha256 digest)")
+        return v
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu(cls, v: Any) -> int:
+        return 0 if v == 0 else parse_cpu_millicores(v)
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, v: Any) -> int:
+        return 0 if v == 0 else parse_memory_mib(v)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in v if not _SECRET_NAME.match(s)]
+        if bad:
+            raise ValueError(f"secret names must be lowercase DNS labels, got {bad}")
+        if len(set(v)) != len(v):
+            raise ValueError("secret names must be unique")
+        return tuple(sorted(v))
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if not _ENV_NAME.match(k) or k.startswith("MLINFRA_")]
+        if bad:
+            raise ValueError(
+                f"environment variable names must match [A-Za-z_][A-Za-z0-9_]* and not use the "
+                f"reserved MLINFRA_ prefix, got {sorted(bad)}"
+            )
+        return dict(sorted(v.items()))
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^/[A-Za-z0-9._~/-]*$", v):
+            raise ValueError("must start with '/' and use only URL-safe path characters")
+        return v
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ServiceSpec:
+        # Defaults that depend on other fields; the model is frozen, so set them in place once.
+        updates: dict[str, Any] = {"framework": self.framework or infer_framework(self.model_uri)}
+        if self.gpu is True:
+            updates["gpu"] = "a10g"
+        gpu = bool(updates.get("gpu", self.gpu))
+        if self.cpu == 0:
+            updates["cpu"] = 3000 if gpu else 1000
+        if self.memory == 0:
+            updates["memory"] = 12 * 1024 if gpu else 2048
+        for key, value in updates.items():
+            object.__setattr__(self, key, value)
+        return self
+
+    def cross_field_problems(self) -> list[tuple[str, Any, str]]:
+        """(field, value, what is allowed) for rules spanning several fields."""
+        problems: list[tuple[str, Any, str]] = []
+        if self.framework is None:
+            problems.append((
+                "framework", None,
+                "cannot be inferred from the model URI's extension; allowed: sklearn, xgboost, "
+                "lightgbm, onnx, torchscript",
+            ))
+        if self.model_uri.lower().endswith(_PICKLE_EXTENSIONS) and not self.trusted_pickle:
+            problems.append((
+                "trusted_pickle", False,
+                "joblib/pickle models can run arbitrary code when loaded; save the model with "
+                "skops (.skops), or set trusted_pickle=True to accept that risk",
+            ))
+        if uri_scheme(self.model_uri) == "file" and not self.bake_model:
+            problems.append((
+                "bake_model", False,
+                "a local model file cannot be fetched by the cluster; set bake_model=True or "
+                "upload it to s3://",
+            ))
+        if self.public and self.auth == "none":
+            problems.append((
+                "auth", "none", "a public endpoint requires authentication; allowed: api_key, oidc"
+            ))
+        if self.allowed_cidrs and not self.public:
+            problems.append((
+                "allowed_cidrs", list(self.allowed_cidrs),
+                "only applies to public endpoints; set public=True or remove it",
+            ))
+        return problems
+
+    @property
+    def gpu_type(self) -> GpuType | None:
+        return None if self.gpu is False or self.gpu is True else self.gpu
+
+    @property
+    def min_replicas(self) -> int:
+        return self.autoscaling.min_replicas if self.autoscaling else self.replicas
+
+    @property
+    def max_replicas(self) -> int:
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
+
+    @property
+    def model_bucket_and_prefix(self) -> tuple[str, str] | None:
+        """The bucket and key prefix the service may read, for s3 models only."""
+        if uri_scheme(self.model_uri) != "s3":
+            return None
+        bucket, key = split_s3_uri(self.model_uri)
+        prefix = key.rsplit("/", 1)[0] if "/" in key else ""
+        return bucket, prefix
+
+
+SERVICE_FIELDS = tuple(ServiceSpec.model_fields)

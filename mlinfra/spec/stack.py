@@ -1,0 +1,230 @@
+"""Per-environment settings: everything under the `mlinfra:` config namespace of a stack."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlinfra.spec.service import GpuType, _Strict
+
+# GPU type -> the instance family that carries it, and the default instance for one GPU.
+GPU_FAMILIES: dict[str, tuple[str, str]] = {
+    "a10g": ("g5", "g5.xlarge"),
+    "l4": ("g6", "g6.xlarge"),
+    "t4": ("g4dn", "g4dn.xlarge"),
+    "l40s": ("g6e", "g6e.xlarge"),
+}
+_INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
+EKS_VERSIONS = ("1.31", "1.32", "1.33")
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError as exc:
+        raise ValueError(f"not a CIDR block ({exc}); example: 10.0.0.0/16") from None
+    return value
+
+
+class VpcSettings(_Strict):
+    """Network. Default: a new /16 VPC across three AZs with one NAT gateway per AZ."""
+
+    cidr: str = "10.0.0.0/16"
+    nat_gateways: Literal["per_az", "single"] = "per_az"
+    """`single` saves money outside prod at the cost of AZ-independent egress."""
+    availability_zones: tuple[str, ...] = ()
+    """Default: the region's a, b and c zones."""
+    existing_vpc_id: str | None = None
+    """Use an existing VPC instead (then subnet ids are required)."""
+    private_subnet_ids: tuple[str, ...] = ()
+    public_subnet_ids: tuple[str, ...] = ()
+
+    @field_validator("cidr")
+    @classmethod
+    def _check_cidr(cls, v: str) -> str:
+        return _cidr(v)
+
+    @model_validator(mode="after")
+    def _existing(self) -> VpcSettings:
+        if self.existing_vpc_id is not None:
+            if not re.match(r"^vpc-[0-9a-f]{8,17}$", self.existing_vpc_id):
+                raise ValueError("existing_vpc_id must look like vpc-0123456789abcdef0")
+            if len(self.private_subnet_ids) < 2 or len(self.public_subnet_ids) < 2:
+                raise ValueError(
+                    "an existing VPC needs private_subnet_ids and public_subnet_ids (2 or more each)"
+                )
+        elif self.private_subnet_ids or self.public_subnet_ids:
+            raise ValueError("subnet ids are only used together with existing_vpc_id")
+        if self.availability_zones and len(self.availability_zones) not in (2, 3):
+            raise ValueError("availability_zones must list 2 or 3 zones")
+        return self
+
+
+class NodeGroupSize(_Strict):
+    min_size: Annotated[int, Field(ge=0, le=450)] = 2
+    max_size: Annotated[int, Field(ge=1, le=450)] = 6
+    desired_size: Annotated[int, Field(ge=0, le=450)] = 2
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodeGroupSize:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"need min_size <= desired_size <= max_size, got {self.min_size}, "
+                f"{self.desired_size}, {self.max_size}"
+            )
+        return self
+
+
+class SystemNodes(NodeGroupSize):
+    """CPU nodes for system add-ons and CPU services. Default: 2-6 m6i.large."""
+
+    instance_types: tuple[str, ...] = ("m6i.large",)
+
+    @field_validator("instance_types")
+    @classmethod
+    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or not all(_INSTANCE.match(t) for t in v):
+            raise ValueError("instance_types must be EC2 instance types such as m6i.large")
+        return v
+
+
+class GpuNodeGroup(NodeGroupSize):
+    """A managed node group of NVIDIA GPU instances. Default: 0-4 nodes, scaled on demand."""
+
+    gpu_type: GpuType = "a10g"
+    instance_types: tuple[str, ...] = ()
+    """Default: the smallest instance of the GPU's family (g5.xlarge for a10g)."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    min_size: Annotated[int, Field(ge=0, le=450)] = 0
+    desired_size: Annotated[int, Field(ge=0, le=450)] = 1
+    max_size: Annotated[int, Field(ge=1, le=450)] = 4
+    disk_size_gib: Annotated[int, Field(ge=50, le=2000)] = 100
+
+    @model_validator(mode="after")
+    def _family(self) -> GpuNodeGroup:
+        family, default = GPU_FAMILIES[self.gpu_type]
+        if not self.instance_types:
+            object.__setattr__(self, "instance_types", (default,))
+        wrong = [t for t in self.instance_types if t.split(".")[0] != family]
+        if wrong:
+            raise ValueError(
+                f"instance_types {wrong} do not carry a {self.gpu_type} GPU; use {family}.* types"
+            )
+        return self
+
+
+class EksSettings(_Strict):
+    """Cluster. Default: private endpoint only, all control-plane logs, KMS secrets."""
+
+    version: Literal["1.31", "1.32", "1.33"] = "1.33"
+    endpoint_public_access: bool = False
+    """Default: the API server is reachable only from inside the VPC."""
+    public_access_cidrs: tuple[str, ...] = ()
+    """Required when endpoint_public_access is true: who may reach the API server."""
+    system_nodes: SystemNodes = Field(default_factory=SystemNodes)
+    log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for c in v:
+            _cidr(c)
+            if c in ("0.0.0.0/0", "::/0"):
+                raise ValueError("0.0.0.0/0 exposes the API server to everyone; name your CIDRs")
+        return v
+
+    @model_validator(mode="after")
+    def _public(self) -> EksSettings:
+        if self.endpoint_public_access and not self.public_access_cidrs:
+            raise ValueError("endpoint_public_access needs public_access_cidrs")
+        return self
+
+
+class Suppression(_Strict):
+    """Silence one policy finding, with a written reason."""
+
+    id: str
+    resource: str = "*"
+    reason: Annotated[str, Field(min_length=10)]
+
+
+class PolicySettings(_Strict):
+    suppressions: tuple[Suppression, ...] = ()
+
+
+class StackSettings(_Strict):
+    """The `mlinfra:` namespace of `stacks/Pulumi.<stack>.yaml`."""
+
+    platform: Literal["eks", "ecs"] = "eks"
+    tier: Literal["dev", "staging", "prod"] = "staging"
+    """`prod` turns on the production rules (HA minimums, deletion protection)."""
+    region: str
+    """From `aws:region`."""
+    certificate_arn: str
+    """ACM certificate for the HTTPS listener."""
+    domain: str | None = None
+    """Default: no host names; services are routed by path."""
+    vpc: VpcSettings = Field(default_factory=VpcSettings)
+    eks: EksSettings = Field(default_factory=EksSettings)
+    gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
+    """GPU capacity by group name. Default: none, so a GPU service is refused."""
+    services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-service overrides of any ModelService field."""
+    secrets: dict[str, str] = Field(default_factory=dict)
+    """Secret values (Pulumi secret config) by name, stored as Kubernetes Secrets."""
+    secret_arns: dict[str, str] = Field(default_factory=dict)
+    """Existing AWS Secrets Manager secrets by name."""
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    ecs: dict[str, Any] = Field(default_factory=dict)
+    """ECS platform settings (used when platform is ecs)."""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", v):
+            raise ValueError("aws:region must be an AWS region such as us-east-1")
+        return v
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _cert(cls, v: str) -> str:
+        if not _ACM_ARN.match(v):
+            raise ValueError(
+                "must be an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<uuid>"
+            )
+        return v
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", v):
+            raise ValueError("must be a lowercase DNS domain such as ml.example.com")
+        return v
+
+    @field_validator("secret_arns")
+    @classmethod
+    def _arns(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = {k: a for k, a in v.items() if not _SECRET_ARN.match(a)}
+        if bad:
+            raise ValueError(f"not Secrets Manager ARNs: {sorted(bad)}")
+        return v
+
+    @property
+    def production(self) -> bool:
+        return self.tier == "prod"
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return self.vpc.availability_zones or tuple(f"{self.region}{s}" for s in "abc")
+
+    def gpu_capacity(self) -> dict[str, list[str]]:
+        """GPU type -> node group names that provide it."""
+        out: dict[str, list[str]] = {}
+        for name, group in sorted(self.gpu_node_groups.items()):
+            out.setdefault(group.gpu_type, []).append(name)
+        return out
