@@ -34,9 +34,8 @@ class ServiceFields(TypedDict, total=False):
     trusted_pickle: bool
     bake_model: bool
     public: bool
-    auth: Literal["none", "api_key", "oidc"]
+    auth: Literal["none", "api_key"]
     allowed_cidrs: list[str]
-    path: str
     max_batch_size: int
     max_batch_wait_ms: float
     request_timeout_seconds: float

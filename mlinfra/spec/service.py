@@ -111,13 +111,11 @@ class ServiceSpec(_Strict):
     """Copy the model into the image at build time (default: fetch at start-up)."""
     public: bool = False
     """Internet-facing endpoint (default: internal load balancer only)."""
-    auth: Literal["none", "api_key", "oidc"] = "none"
-    """Required when `public`: the runtime's API-key check or an ALB OIDC action."""
+    auth: Literal["none", "api_key"] = "none"
+    """Required when `public`: `api_key` makes the runtime check keys from the secret
+    `api-keys` (which must be listed in `secrets`)."""
     allowed_cidrs: tuple[str, ...] = ()
     """Source CIDRs allowed on a public endpoint (default: any)."""
-    path: str | None = None
-    """Path prefix on the shared load balancer. Default: host routing if the stack has a
-    domain, else `/<name>`."""
     max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
     max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 2.0
     request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
@@ -183,13 +181,6 @@ class ServiceSpec(_Strict):
             )
         return dict(sorted(v.items()))
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^/[A-Za-z0-9._~/-]*$", v):
-            raise ValueError("must start with '/' and use only URL-safe path characters")
-        return v
-
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSpec:
         # Defaults that depend on other fields; the model is frozen, so set them in place once.
@@ -228,7 +219,12 @@ class ServiceSpec(_Strict):
             ))
         if self.public and self.auth == "none":
             problems.append((
-                "auth", "none", "a public endpoint requires authentication; allowed: api_key, oidc"
+                "auth", "none", "a public endpoint requires authentication; allowed: api_key"
+            ))
+        if self.auth == "api_key" and "api-keys" not in self.secrets:
+            problems.append((
+                "secrets", list(self.secrets),
+                "auth='api_key' reads the keys from the secret 'api-keys'; add it to secrets",
             ))
         if self.allowed_cidrs and not self.public:
             problems.append((

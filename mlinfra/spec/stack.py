@@ -167,8 +167,8 @@ class StackSettings(_Strict):
     """From `aws:region`."""
     certificate_arn: str
     """ACM certificate for the HTTPS listener."""
-    domain: str | None = None
-    """Default: no host names; services are routed by path."""
+    domain: str
+    """DNS zone for host routing: each service answers at `<service>.<domain>`."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
     eks: EksSettings = Field(default_factory=EksSettings)
     gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
@@ -201,8 +201,8 @@ class StackSettings(_Strict):
 
     @field_validator("domain")
     @classmethod
-    def _domain(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", v):
+    def _domain(cls, v: str) -> str:
+        if not re.match(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", v):
             raise ValueError("must be a lowercase DNS domain such as ml.example.com")
         return v
 

@@ -1,0 +1,5 @@
+"""Pulumi entry point: `pulumi up --stack staging|prod` runs exactly what `mlinfra plan` runs."""
+
+from mlinfra.program import run
+
+run()

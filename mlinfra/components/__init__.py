@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources. Inputs are validated specs; nothing here re-validates."""

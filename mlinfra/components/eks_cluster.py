@@ -1,0 +1,193 @@
+"""EKS control plane, IRSA, and managed node groups (a CPU system pool plus GPU pools)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.network import Network
+from mlinfra.spec.stack import GpuNodeGroup, StackSettings
+
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TYPE_LABEL = "mlinfra.io/gpu-type"
+POOL_LABEL = "mlinfra.io/pool"
+NODE_POLICIES = {
+    "worker": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "cni": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "ecr": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    "ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+}
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    stack: str
+    settings: StackSettings
+    network: Network
+
+
+class EksCluster(pulumi.ComponentResource):
+    """A hardened EKS cluster with the node pools the stack's services need."""
+
+    cluster_name: pulumi.Output[str]
+    """Name of the EKS cluster."""
+    oidc_provider_arn: pulumi.Output[str]
+    """IAM OIDC provider that lets service accounts assume IAM roles (IRSA)."""
+    oidc_issuer: pulumi.Output[str]
+    """Issuer host/path without the scheme, as IRSA trust conditions need it."""
+    provider: k8s.Provider
+    """Kubernetes provider bound to this cluster."""
+    node_groups: list[aws.eks.NodeGroup]
+    """Every managed node group, for resources that must wait for capacity."""
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TOKEN_PREFIX}EksCluster", name, None, opts)
+        settings, eks = args.settings, args.settings.eks
+        base_tags = tags(args.stack)
+
+        key = aws.kms.Key(
+            f"{name}-secrets-key", description=f"EKS secrets envelope encryption ({args.stack})",
+            enable_key_rotation=True, deletion_window_in_days=30, tags=base_tags, opts=child(self),
+        )
+        role = aws.iam.Role(f"{name}-cluster-role",
+                            assume_role_policy=assume_role_policy("eks.amazonaws.com"),
+                            tags=base_tags, opts=child(self))
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-policy", role=role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child(self))
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            version=eks.version,
+            role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=args.network.private_subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=eks.endpoint_public_access,
+                public_access_cidrs=list(eks.public_access_cidrs) or None,
+            ),
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn),
+                resources=["secrets"],
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
+            tags=base_tags,
+            opts=child(self, depends_on=[cluster_policy]),
+        )
+        # EKS creates this log group itself with no retention; owning it sets one.
+        aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=cluster.name.apply(lambda n: f"/aws/eks/{n}/cluster"),
+            retention_in_days=eks.log_retention_days, tags=base_tags, opts=child(self),
+        )
+        issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"],
+            tags=base_tags, opts=child(self))
+        self.cluster_name = cluster.name
+        self.oidc_provider_arn = oidc.arn
+        self.oidc_issuer = issuer_url.apply(lambda u: u.removeprefix("https://"))
+
+        node_role = aws.iam.Role(f"{name}-node-role",
+                                 assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+                                 tags=base_tags, opts=child(self))
+        attachments = [
+            aws.iam.RolePolicyAttachment(f"{name}-node-{role_key}", role=node_role.name,
+                                         policy_arn=arn, opts=child(self))
+            for role_key, arn in NODE_POLICIES.items()
+        ]
+        system = eks.system_nodes
+        self.node_groups = [self._node_group(
+            f"{name}-system", cluster, node_role, args, attachments,
+            instance_types=list(system.instance_types), ami_type="AL2023_x86_64_STANDARD",
+            sizes=(system.min_size, system.desired_size, system.max_size),
+            labels={POOL_LABEL: "system"}, taints=[], disk_gib=50, capacity_type="ON_DEMAND",
+        )]
+        for group_name, group in sorted(settings.gpu_node_groups.items()):
+            self.node_groups.append(self._gpu_node_group(
+                f"{name}-{group_name}", group, cluster, node_role, args, attachments))
+
+        kubeconfig = pulumi.Output.json_dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "mlinfra",
+            "clusters": [{"name": "eks", "cluster": {
+                "server": cluster.endpoint,
+                "certificate-authority-data": cluster.certificate_authority.data}}],
+            "contexts": [{"name": "mlinfra", "context": {"cluster": "eks", "user": "aws"}}],
+            "users": [{"name": "aws", "user": {"exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+                "args": ["eks", "get-token", "--cluster-name", cluster.name,
+                         "--region", settings.region, "--output", "json"]}}}],
+        })
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig,
+                                     enable_server_side_apply=True, opts=child(self))
+        self.register_outputs({"cluster_name": self.cluster_name,
+                               "oidc_provider_arn": self.oidc_provider_arn})
+
+    def _gpu_node_group(self, name: str, group: GpuNodeGroup, cluster: aws.eks.Cluster,
+                        node_role: aws.iam.Role, args: EksClusterArgs,
+                        attachments: list[aws.iam.RolePolicyAttachment]) -> aws.eks.NodeGroup:
+        return self._node_group(
+            name, cluster, node_role, args, attachments,
+            instance_types=list(group.instance_types), ami_type="AL2023_x86_64_NVIDIA",
+            sizes=(group.min_size, group.desired_size, group.max_size),
+            labels={POOL_LABEL: "gpu", GPU_TYPE_LABEL: group.gpu_type,
+                    "nvidia.com/gpu.present": "true"},
+            taints=[aws.eks.NodeGroupTaintArgs(key=GPU_TAINT_KEY, value="true",
+                                               effect="NO_SCHEDULE")],
+            disk_gib=group.disk_size_gib, capacity_type=group.capacity_type,
+        )
+
+    def _node_group(self, name: str, cluster: aws.eks.Cluster, node_role: aws.iam.Role,
+                    args: EksClusterArgs, attachments: list[aws.iam.RolePolicyAttachment], *,
+                    instance_types: list[str], ami_type: str, sizes: tuple[int, int, int],
+                    labels: dict[str, str], taints: list[aws.eks.NodeGroupTaintArgs],
+                    disk_gib: int, capacity_type: str) -> aws.eks.NodeGroup:
+        base_tags = tags(args.stack)
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            # Hop limit 1: pods cannot reach the node's instance role through IMDS.
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda",
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=disk_gib, volume_type="gp3", encrypted="true",
+                    delete_on_termination="true"),
+            )],
+            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(
+                resource_type="instance", tags=base_tags)],
+            tags=base_tags, opts=child(self),
+        )
+        minimum, desired, maximum = sizes
+        return aws.eks.NodeGroup(
+            name,
+            cluster_name=cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=args.network.private_subnet_ids,
+            ami_type=ami_type,
+            capacity_type=capacity_type,
+            instance_types=instance_types,
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=minimum, desired_size=desired, max_size=maximum),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)),
+            labels=labels,
+            taints=taints or None,
+            tags=base_tags,
+            # Autoscaler-owned size must not be reset on every `pulumi up`.
+            opts=child(self, depends_on=attachments,
+                       ignore_changes=["scalingConfig.desiredSize"]),
+        )

@@ -1,0 +1,51 @@
+"""The EKS platform of one stack: network, cluster, node pools, add-ons, shared keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from mlinfra.components.addons import ClusterAddons, ClusterAddonsArgs
+from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
+from mlinfra.components.network import Network, NetworkArgs
+from mlinfra.spec.stack import StackSettings
+
+
+@dataclass(frozen=True)
+class EksPlatformArgs:
+    stack: str
+    settings: StackSettings
+
+
+class EksPlatform(pulumi.ComponentResource):
+    """Shared infrastructure every service of an EKS stack runs on."""
+
+    network: Network
+    """VPC and subnets."""
+    cluster: EksCluster
+    """The cluster, its node groups and Kubernetes provider."""
+    addons: ClusterAddons
+    """Helm releases services depend on (controller, monitoring, GPU plugin)."""
+    images_key_arn: pulumi.Output[str]
+    """KMS key that encrypts every ECR repository of the stack."""
+
+    def __init__(self, name: str, args: EksPlatformArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TOKEN_PREFIX}EksPlatform", name, None, opts)
+        self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings),
+                               opts=child(self))
+        self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(args.stack, args.settings,
+                                                                self.network), opts=child(self))
+        self.addons = ClusterAddons(
+            f"{name}-addons",
+            ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id),
+            opts=child(self))
+        key = aws.kms.Key(f"{name}-images-key",
+                          description=f"ECR image encryption ({args.stack})",
+                          enable_key_rotation=True, deletion_window_in_days=30,
+                          tags=tags(args.stack), opts=child(self))
+        self.images_key_arn = key.arn
+        self.register_outputs({"cluster_name": self.cluster.cluster_name})

@@ -1,0 +1,316 @@
+"""One model on EKS: identity, workload, exposure, scaling, disruption budget, monitoring."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL, EksCluster
+from mlinfra.components.irsa import irsa_trust_policy
+from mlinfra.components.policies import service_policy
+from mlinfra.monitoring.alerts import rule_groups
+from mlinfra.spec.quantities import format_cpu, format_memory
+from mlinfra.spec.service import ServiceSpec
+from mlinfra.spec.stack import StackSettings
+
+RUN_AS = 10001
+SECRETS_MOUNT = "/var/run/secrets/mlinfra"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The ALB closes idle connections after 60 s; the runtime keeps them longer (75 s), so the
+# ALB, not the server, always closes first and no request races a server-side close.
+ALB_IDLE_TIMEOUT_SECONDS = 60
+PRESTOP_SLEEP_SECONDS = 10
+PROBE_PERIOD_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class KubernetesServiceArgs:
+    stack: str
+    settings: StackSettings
+    spec: ServiceSpec
+    cluster: EksCluster
+    image_ref: pulumi.Input[str]
+    vpc_cidr: str
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+def labels_for(spec: ServiceSpec) -> dict[str, str]:
+    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/part-of": "mlinfra",
+            "app.kubernetes.io/component": "model-server"}
+
+
+def runtime_env(spec: ServiceSpec) -> list[dict[str, str]]:
+    """The runtime's settings (pydantic-settings, MLINFRA_ prefix) plus the team's own env."""
+    env = {
+        "MLINFRA_MODEL_URI": spec.model_uri,
+        "MLINFRA_MODEL_NAME": spec.name,
+        "MLINFRA_FRAMEWORK": spec.framework or "",
+        "MLINFRA_PORT": str(spec.port),
+        "MLINFRA_MAX_BATCH_SIZE": str(spec.max_batch_size),
+        "MLINFRA_MAX_BATCH_WAIT_MS": f"{spec.max_batch_wait_ms:g}",
+        "MLINFRA_REQUEST_TIMEOUT_SECONDS": f"{spec.request_timeout_seconds:g}",
+        "MLINFRA_KEEPALIVE_SECONDS": str(ALB_IDLE_TIMEOUT_SECONDS + 15),
+        "MLINFRA_MODEL_CACHE_DIR": "/tmp/model",
+        "MLINFRA_SECRETS_DIR": SECRETS_MOUNT,
+    }
+    if spec.model_sha256:
+        env["MLINFRA_MODEL_SHA256"] = spec.model_sha256
+    if spec.trusted_pickle:
+        env["MLINFRA_TRUSTED_PICKLE"] = "true"
+    if spec.auth == "api_key":
+        env["MLINFRA_API_KEYS_FILE"] = f"{SECRETS_MOUNT}/api-keys"
+    merged = {**spec.env, **env}
+    return [{"name": k, "value": v} for k, v in sorted(merged.items())]
+
+
+def termination_grace_seconds(spec: ServiceSpec) -> int:
+    # preStop sleep (the ALB stops routing) + the longest in-flight request + margin.
+    return PRESTOP_SLEEP_SECONDS + math.ceil(spec.request_timeout_seconds) + 5
+
+
+def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
+             k8s_secret: str | None, secret_arns: dict[str, str]) -> dict[str, object]:
+    """The hardened pod template spec (DESIGN.md section 5)."""
+    resources: dict[str, dict[str, str]] = {
+        "requests": {"cpu": format_cpu(spec.cpu), "memory": format_memory(spec.memory)},
+        "limits": {"cpu": format_cpu(spec.cpu), "memory": format_memory(spec.memory)},
+    }
+    volumes: list[dict[str, object]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi" if spec.gpu else "2Gi"}}]
+    mounts: list[dict[str, object]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    if k8s_secret is not None:
+        volumes.append({"name": "secrets", "secret": {"secretName": k8s_secret,
+                                                      "defaultMode": 0o400}})
+        mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
+    env = runtime_env(spec) + [
+        {"name": f"MLINFRA_SECRET_ARN_{n.upper().replace('-', '_')}", "value": arn}
+        for n, arn in sorted(secret_arns.items())]
+    startup_failures = math.ceil(spec.expected_load_seconds / PROBE_PERIOD_SECONDS) + 6
+    container: dict[str, object] = {
+        "name": "model",
+        "image": image,
+        "imagePullPolicy": "Always",
+        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
+        "env": env,
+        "resources": resources,
+        # Startup covers model download + warm-up; readiness gates traffic; liveness only
+        # restarts a wedged process, on a different endpoint and a slower cadence.
+        "startupProbe": {"httpGet": {"path": "/ready", "port": "http"},
+                         "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 2,
+                         "failureThreshold": startup_failures},
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"},
+                           "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 2,
+                           "failureThreshold": 2},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"},
+                          "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+        "securityContext": {
+            "runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
+            "allowPrivilegeEscalation": False, "privileged": False,
+            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": mounts,
+    }
+    pod: dict[str, object] = {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": termination_grace_seconds(spec),
+        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
+                            "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+        "volumes": volumes,
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+             "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": labels_for(spec)}},
+            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+             "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": labels_for(spec)}},
+        ],
+    }
+    if spec.gpu_type is not None:
+        resources["limits"]["nvidia.com/gpu"] = str(spec.gpu_count)
+        resources["requests"]["nvidia.com/gpu"] = str(spec.gpu_count)
+        pod["tolerations"] = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
+        pod["nodeSelector"] = {GPU_TYPE_LABEL: spec.gpu_type}
+    return pod
+
+
+def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str) -> dict[str, str]:
+    attributes = [
+        f"idle_timeout.timeout_seconds={ALB_IDLE_TIMEOUT_SECONDS}",
+        "routing.http.drop_invalid_header_fields.enabled=true",
+        "routing.http.desync_mitigation_mode=defensive",
+    ]
+    if settings.production:
+        attributes.append("deletion_protection.enabled=true")
+    annotations = {
+        "alb.ingress.kubernetes.io/scheme": "internet-facing" if spec.public else "internal",
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        # Internal and internet-facing services never share a load balancer.
+        "alb.ingress.kubernetes.io/group.name":
+            f"mlinfra-{stack}-{'public' if spec.public else 'internal'}",
+        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+        "alb.ingress.kubernetes.io/ssl-redirect": "443",
+        "alb.ingress.kubernetes.io/certificate-arn": settings.certificate_arn,
+        "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
+        "alb.ingress.kubernetes.io/healthcheck-path": "/ready",
+        "alb.ingress.kubernetes.io/success-codes": "200",
+        "alb.ingress.kubernetes.io/load-balancer-attributes": ",".join(attributes),
+        "alb.ingress.kubernetes.io/target-group-attributes":
+            f"deregistration_delay.timeout_seconds={PRESTOP_SLEEP_SECONDS + 5}",
+    }
+    if spec.public and spec.allowed_cidrs:
+        annotations["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(spec.allowed_cidrs)
+    return dict(sorted(annotations.items()))
+
+
+class KubernetesModelService(pulumi.ComponentResource):
+    """Everything one model needs inside the cluster, hardened by default."""
+
+    namespace: str
+    """The service's own namespace (never `default`)."""
+    role_arn: pulumi.Output[str]
+    """IAM role the pods assume through IRSA."""
+    hostname: str
+    """`<service>.<domain>`: where the service answers behind the load balancer."""
+
+    def __init__(self, name: str, args: KubernetesServiceArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TOKEN_PREFIX}KubernetesModelService", name, None, opts)
+        spec, settings = args.spec, args.settings
+        provider = args.cluster.provider
+        k8s_opts = {"provider": provider}
+        self.namespace = f"ml-{spec.name}"
+        self.hostname = f"{spec.name}.{settings.domain}"
+        labels = labels_for(spec)
+        meta_labels = {**labels, "mlinfra.io/stack": args.stack}
+
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata={"name": self.namespace, "labels": {
+                **meta_labels,
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest"}},
+            opts=child(self, **k8s_opts, depends_on=args.depends_on))
+        ns_opts = child(self, **k8s_opts, depends_on=[ns])
+
+        def meta(obj_name: str, **extra: object) -> dict[str, object]:
+            return {"name": obj_name, "namespace": self.namespace, "labels": meta_labels, **extra}
+
+        secret_arns = {n: settings.secret_arns[n] for n in spec.secrets if n in settings.secret_arns}
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=irsa_trust_policy(args.cluster.oidc_provider_arn,
+                                                 args.cluster.oidc_issuer, self.namespace,
+                                                 spec.name),
+            tags=tags(args.stack, service=spec.name), opts=child(self))
+        policy = service_policy(spec, list(secret_arns.values()))
+        if policy is not None:
+            aws.iam.RolePolicy(f"{name}-policy", role=role.id,
+                               policy=json.dumps(policy, sort_keys=True), opts=child(self))
+        self.role_arn = role.arn
+        k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=meta(spec.name, annotations={"eks.amazonaws.com/role-arn": role.arn}),
+            automount_service_account_token=False, opts=ns_opts)
+
+        k8s_secret_names = [n for n in spec.secrets if n in settings.secrets]
+        secret_name: str | None = None
+        if k8s_secret_names:
+            secret_name = f"{spec.name}-secrets"
+            k8s.core.v1.Secret(
+                f"{name}-secrets", metadata=meta(secret_name), type="Opaque",
+                string_data={n: pulumi.Output.secret(args.secret_values.get(n, ""))
+                             for n in k8s_secret_names},
+                opts=ns_opts)
+
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(spec.name),
+            spec={
+                # No `replicas`: the HPA owns the count; a static value would fight it.
+                "selector": {"matchLabels": labels},
+                "revisionHistoryLimit": 5,
+                "progressDeadlineSeconds": spec.expected_load_seconds + 600,
+                "strategy": {"type": "RollingUpdate", "rollingUpdate":
+                             {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": meta_labels},
+                    "spec": pod_spec(spec, args.image_ref, spec.name, secret_name, secret_arns),
+                },
+            },
+            opts=ns_opts)
+        k8s.core.v1.Service(
+            f"{name}-svc", metadata=meta(spec.name),
+            spec={"type": "ClusterIP", "selector": labels,
+                  "ports": [{"name": "http", "port": 80, "targetPort": "http",
+                             "protocol": "TCP"}]},
+            opts=ns_opts)
+        k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata=meta(spec.name, annotations=ingress_annotations(spec, settings, args.stack)),
+            spec={"ingressClassName": "alb", "rules": [{"host": self.hostname, "http": {"paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": spec.name, "port": {"name": "http"}}}}]}}]},
+            opts=ns_opts)
+        metrics: list[dict[str, object]] = [{"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "Utilization",
+                                      "averageUtilization": spec.autoscaling.target_cpu_percent
+                                      if spec.autoscaling else 70}}}]
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa", metadata=meta(spec.name),
+            spec={"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                     "name": spec.name},
+                  "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
+                  "metrics": metrics,
+                  # Scale up fast, down slowly: model start-up is expensive.
+                  "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}},
+            opts=ns_opts)
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb", metadata=meta(spec.name),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+            opts=ns_opts)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol", metadata=meta(spec.name),
+            spec={
+                "podSelector": {"matchLabels": labels},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    # The ALB reaches pods directly (target-type ip) from inside the VPC.
+                    {"from": [{"ipBlock": {"cidr": args.vpc_cidr}}],
+                     "ports": [{"port": spec.port, "protocol": "TCP"}]},
+                    {"from": [{"namespaceSelector": {"matchLabels": {
+                        "kubernetes.io/metadata.name": "monitoring"}}}],
+                     "ports": [{"port": spec.port, "protocol": "TCP"}]},
+                ],
+                "egress": [
+                    {"to": [{"namespaceSelector": {"matchLabels": {
+                        "kubernetes.io/metadata.name": "kube-system"}}}],
+                     "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+                    # S3, STS and Secrets Manager over HTTPS.
+                    {"ports": [{"port": 443, "protocol": "TCP"}]},
+                ],
+            },
+            opts=ns_opts)
+        k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor", api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor", metadata=meta(spec.name),
+            spec={"selector": {"matchLabels": labels},
+                  "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}]},
+            opts=ns_opts)
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            metadata=meta(spec.name),
+            spec={"groups": rule_groups(spec.name, self.namespace, spec.gpu_type is not None)},
+            opts=ns_opts)
+        self.register_outputs({"namespace": self.namespace, "role_arn": self.role_arn,
+                               "hostname": self.hostname})

@@ -1,0 +1,161 @@
+"""Recording Pulumi mocks: the offline engine and the component tests share this one mock.
+
+Resources get deterministic fake outputs derived from their names (ids, ARNs, URLs), so two
+runs of the same program produce byte-identical plans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi.runtime import mocks, rpc
+
+ACCOUNT = "123456789012"
+SECRET = "[secret]"
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    provider: str = ""
+
+
+def _short_hash(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:17]
+
+
+def mask_secrets(value: Any) -> Any:
+    """Replace every wrapped secret with the mask, recursively."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """Inputs as JSON-able data: assets and resource references become strings."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire form turns every number into a float
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    urn = getattr(value, "urn", None)
+    if urn is not None:
+        return f"<resource {type(value).__name__}>"
+    return str(value)
+
+
+class RecordingMocks(mocks.Mocks):
+    """Fake outputs per resource type, computed from inputs and the logical name only."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        name, typ = args.name, args.typ
+        rid = args.resource_id or f"{name}-{_short_hash(typ, name)[:8]}"
+        state = dict(args.inputs)
+        service = typ.split(":")[1].split("/")[0] if ":" in typ else "x"
+        state.setdefault("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT}:{name}")
+        state.setdefault("name", rid if "name" not in args.inputs else args.inputs["name"])
+        state.update(self._extra(typ, name, rid, args.inputs))
+        return rid, state
+
+    def _extra(self, typ: str, name: str, rid: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        h = _short_hash(typ, name)
+        if typ == "aws:eks/cluster:Cluster":
+            return {
+                "endpoint": f"https://{h.upper()}.gr7.{self.region}.eks.amazonaws.com",
+                "certificateAuthority": {"data": "LS0tLS1CRUdJTi1GQUtFLUNBLS0tLS0="},
+                "identities": [{"oidcs": [{
+                    "issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{h.upper()}"}]}],
+            }
+        if typ == "aws:iam/role:Role":
+            return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{rid}", "name": rid}
+        if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = str(inputs.get("url", "")).removeprefix("https://")
+            return {"arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{url}"}
+        if typ == "aws:kms/key:Key":
+            return {"arn": f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{h[:8]}-{h[8:12]}-{h[12:16]}",
+                    "keyId": h}
+        if typ == "aws:ecr/repository:Repository":
+            return {"repositoryUrl": f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{rid}",
+                    "registryId": ACCOUNT}
+        if typ == "docker:index/image:Image":
+            digest = hashlib.sha256(str(inputs.get("imageName", name)).encode()).hexdigest()
+            image_name = str(inputs.get("imageName", name))
+            return {"repoDigest": f"{image_name.rsplit(':', 1)[0]}@sha256:{digest}"}
+        if typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            return {"latestVersion": 1}
+        if typ.startswith("aws:ec2/"):
+            prefix = {"vpc:Vpc": "vpc", "subnet:Subnet": "subnet", "eip:Eip": "eipalloc",
+                      "natGateway:NatGateway": "nat", "internetGateway:InternetGateway": "igw",
+                      "routeTable:RouteTable": "rtb", "securityGroup:SecurityGroup": "sg",
+                      "launchTemplate:LaunchTemplate": "lt"}.get(typ.split("/", 1)[1], "")
+            if prefix:
+                return {"id": f"{prefix}-{h}"}
+        if typ == "aws:lb/loadBalancer:LoadBalancer":
+            return {"dnsName": f"{rid}.{self.region}.elb.amazonaws.com",
+                    "arnSuffix": f"app/{rid}/{h[:16]}", "zoneId": "Z35SXDOTRQ7X7K"}
+        if typ == "aws:lb/targetGroup:TargetGroup":
+            return {"arnSuffix": f"targetgroup/{rid}/{h[:16]}"}
+        if typ == "aws:secretsmanager/secret:Secret":
+            return {"arn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:{rid}-{h[:6]}"}
+        if typ == "aws:amp/workspace:Workspace":
+            return {"prometheusEndpoint":
+                    f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/ws-{h}/"}
+        return {}
+
+    def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        token = args.token
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"userName": "AWS", "password": "offline-ecr-token",
+                    "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com",
+                    "authorizationToken": "offline", "expiresAt": "2099-01-01T00:00:00Z",
+                    "id": self.region}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/offline",
+                    "userId": "OFFLINE", "id": ACCOUNT}
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if token == "aws:ssm/getParameter:getParameter":
+            name = str(args.args.get("name", ""))
+            return {"name": name, "value": "ami-0123456789abcdef0", "type": "String",
+                    "id": name, "arn": f"arn:aws:ssm:{self.region}::parameter{name}",
+                    "version": 1, "insecureValue": "ami-0123456789abcdef0"}
+        return {}
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, also keeping parent, dependencies and masked inputs per resource."""
+
+    def __init__(self, mocks_impl: RecordingMocks) -> None:
+        super().__init__(mocks_impl)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            self.recorded.append(RecordedResource(
+                urn=response.urn, type=request.type, name=request.name,
+                parent=request.parent, custom=bool(request.custom),
+                inputs=plain(mask_secrets(inputs)),
+                dependencies=sorted(set(request.dependencies)),
+                provider=request.provider.split("::")[-1] if request.provider else "",
+            ))
+        return response

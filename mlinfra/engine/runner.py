@@ -1,0 +1,83 @@
+"""Run the project's real `__main__.py` under the recording mocks: no CLI, cloud or network."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import runpy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from mlinfra.engine.recorder import SECRET, RecordedResource, RecordingMocks, RecordingMonitor, plain
+from mlinfra.spec.errors import MISSING, Problem, SpecError
+from mlinfra.spec.loader import Deployment, load_deployment, pulumi_config_values, read_stack_file
+
+
+@dataclass(frozen=True)
+class OfflineRun:
+    project: str
+    stack: str
+    deployment: Deployment
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+
+
+def project_name(root: Path) -> str:
+    path = root / "Pulumi.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text())
+        return str(doc["name"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise SpecError([Problem("Pulumi.yaml", "name", MISSING,
+                                 f"a readable Pulumi project file with a name ({exc})")]) from None
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def run_offline(root: Path, stack: str) -> OfflineRun:
+    """Validate, then run the program once. Bad input raises SpecError before anything runs."""
+    root = root.resolve()
+    project = project_name(root)
+    raw = read_stack_file(root, stack)
+    deployment = load_deployment(root, project, stack, raw)
+    wire, secret_keys = pulumi_config_values(raw)
+
+    mocks = RecordingMocks(deployment.settings.region)
+    monitor = RecordingMonitor(mocks)
+    pulumi_settings.reset_options(project=project, stack=stack)
+    pulumi.runtime.set_all_config(wire, secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    with _cwd(root):
+        _sync_await(run_pulumi_func(
+            lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__")))
+        outputs = _stack_outputs()
+    pulumi_settings.reset_options()
+    return OfflineRun(project, stack, deployment, monitor.recorded, outputs)
+
+
+def _stack_outputs() -> dict[str, Any]:
+    root = pulumi_settings.get_root_resource()
+    exported: dict[str, Any] = getattr(root, "outputs", {}) or {}
+    result: dict[str, Any] = {}
+    for name, value in sorted(exported.items()):
+        output = pulumi.Output.from_input(value)
+        secret = _sync_await(output.is_secret())
+        resolved = _sync_await(output.future())
+        result[name] = SECRET if secret else plain(resolved)
+    return result

@@ -1,0 +1,1 @@
+"""Alert rules and dashboards as plain data, rendered for Prometheus (EKS) and AMP (ECS)."""

@@ -1,0 +1,12 @@
+"""Metric names shared by the runtime and the SDK's alert rules (placeholder until the runtime lands)."""
+
+REQUESTS_TOTAL = "mlinfra_requests_total"
+REQUEST_DURATION_SECONDS = "mlinfra_request_duration_seconds"
+INFLIGHT_REQUESTS = "mlinfra_inflight_requests"
+BATCH_SIZE = "mlinfra_batch_size"
+QUEUE_DEPTH = "mlinfra_queue_depth"
+MODEL_LOAD_SECONDS = "mlinfra_model_load_seconds"
+MODEL_READY = "mlinfra_model_ready"
+LABEL_MODEL = "model"
+LABEL_ROUTE = "route"
+LABEL_STATUS = "status"
