@@ -71,7 +71,7 @@ class RecordingMocks(mocks.Mocks):
         state = dict(args.inputs)
         service = typ.split(":")[1].split("/")[0] if ":" in typ else "x"
         state.setdefault("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT}:{name}")
-        state.setdefault("name", rid if "name" not in args.inputs else args.inputs["name"])
+        state.setdefault("name", args.inputs.get("name", rid))
         state.update(self._extra(typ, name, rid, args.inputs))
         return rid, state
 
@@ -147,7 +147,7 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(mocks_impl)
         self.recorded: list[RecordedResource] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)

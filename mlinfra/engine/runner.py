@@ -16,7 +16,13 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from mlinfra.engine.recorder import SECRET, RecordedResource, RecordingMocks, RecordingMonitor, plain
+from mlinfra.engine.recorder import (
+    SECRET,
+    RecordedResource,
+    RecordingMocks,
+    RecordingMonitor,
+    plain,
+)
 from mlinfra.spec.errors import MISSING, Problem, SpecError
 from mlinfra.spec.loader import Deployment, load_deployment, pulumi_config_values, read_stack_file
 

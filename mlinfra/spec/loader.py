@@ -285,11 +285,8 @@ def _allowed_fields(model: type[BaseModel], loc: list[str], *, camel: bool) -> l
     for part in loc:
         fld = getattr(current, "model_fields", {}).get(part) or next(
             (f for n, f in getattr(current, "model_fields", {}).items() if to_camel(n) == part), None)
-        if fld is None:
-            annotation = None
-        else:
-            annotation = fld.annotation
-        candidates = [a for a in getattr(annotation, "__args__", ()) + (annotation,)
+        annotation = None if fld is None else fld.annotation
+        candidates = [a for a in (*getattr(annotation, "__args__", ()), annotation)
                       if isinstance(a, type) and issubclass(a, BaseModel)]
         if candidates:
             current = candidates[0]
