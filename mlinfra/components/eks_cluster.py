@@ -92,7 +92,7 @@ class EksCluster(pulumi.ComponentResource):
             name=cluster.name.apply(lambda n: f"/aws/eks/{n}/cluster"),
             retention_in_days=eks.log_retention_days, tags=base_tags, opts=child(self),
         )
-        issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index]
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"],
             tags=base_tags, opts=child(self))

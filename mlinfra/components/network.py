@@ -24,7 +24,7 @@ def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
     Derived only from the VPC CIDR and the zone count, so adding a zone never renumbers an
     existing subnet (which would replace it).
     """
-    network = ipaddress.ip_network(vpc_cidr)
+    network = ipaddress.IPv4Network(vpc_cidr)
     private_prefix = min(network.prefixlen + 4, 28)
     blocks = list(network.subnets(new_prefix=private_prefix))
     private = [str(b) for b in blocks[:zones]]

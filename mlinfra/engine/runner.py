@@ -70,8 +70,10 @@ def run_offline(root: Path, stack: str) -> OfflineRun:
     pulumi.runtime.set_all_config(wire, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     with _cwd(root):
-        _sync_await(run_pulumi_func(
-            lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__")))
+        def program() -> None:
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program))
         outputs = _stack_outputs()
     pulumi_settings.reset_options()
     return OfflineRun(project, stack, deployment, monitor.recorded, outputs)

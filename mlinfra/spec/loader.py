@@ -172,8 +172,9 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
             services.append(spec)
     if settings is not None:
         for name in sorted(set(settings.services) - set(seen)):
+            declared = ", ".join(sorted(seen)) or "none"
             problems.append(Problem(raw.file, f"{NAMESPACE}:services.{name}", name,
-                                    f"override of an unknown service; declared services: {', '.join(sorted(seen)) or 'none'}"))
+                                    f"override of an unknown service; declared services: {declared}"))
         problems += _capacity_problems(settings, services, declarations, raw.file)
     if problems or settings is None:
         raise SpecError(problems)
@@ -271,7 +272,8 @@ def _problem(file: str, err: Any, model: type[BaseModel], *, prefix: str, camel:
         path = f"{prefix}:{joined}" if prefix == NAMESPACE else f"{prefix}.{joined}"
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        message = f"unknown field; allowed fields: {', '.join(_allowed_fields(model, loc[:-1], camel=not prefix.endswith(')')))}"
+        allowed = _allowed_fields(model, loc[:-1], camel=not prefix.endswith(")"))
+        message = f"unknown field; allowed fields: {', '.join(allowed)}"
     elif err["type"] == "missing":
         message = "required field is missing"
     value = err.get("input", MISSING) if err["type"] != "missing" else MISSING
