@@ -66,8 +66,16 @@ class EksCluster(pulumi.ComponentResource):
         cluster_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy", role=role.name,
             policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child(self))
+        # The cluster name is fixed (not auto-named) so the control-plane log group can exist
+        # before the cluster: EKS would otherwise create it itself, without any retention.
+        cluster_name = f"mlinfra-{args.stack}"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs", name=f"/aws/eks/{cluster_name}/cluster",
+            retention_in_days=eks.log_retention_days, tags=base_tags, opts=child(self),
+        )
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
+            name=cluster_name,
             version=eks.version,
             role_arn=role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
@@ -84,13 +92,7 @@ class EksCluster(pulumi.ComponentResource):
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
             tags=base_tags,
-            opts=child(self, depends_on=[cluster_policy]),
-        )
-        # EKS creates this log group itself with no retention; owning it sets one.
-        aws.cloudwatch.LogGroup(
-            f"{name}-control-plane-logs",
-            name=cluster.name.apply(lambda n: f"/aws/eks/{n}/cluster"),
-            retention_in_days=eks.log_retention_days, tags=base_tags, opts=child(self),
+            opts=child(self, depends_on=[cluster_policy, log_group]),
         )
         issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index]
         oidc = aws.iam.OpenIdConnectProvider(

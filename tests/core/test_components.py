@@ -204,3 +204,11 @@ def test_children_are_parented_and_named_from_stable_keys(staging: OfflineRun) -
                 res.name, parent.name)
     subnets = sorted(r.name for r in all_of(staging, "aws:ec2/subnet:Subnet"))
     assert subnets == [f"platform-network-{kind}-{z}" for kind in ("private", "public") for z in "abc"]
+
+
+def test_control_plane_log_group_exists_before_the_cluster_with_retention(staging: OfflineRun) -> None:
+    cluster = only(staging, "aws:eks/cluster:Cluster")
+    logs = only(staging, "aws:cloudwatch/logGroup:LogGroup", "platform-eks-control-plane-logs")
+    assert logs.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
+    assert logs.inputs["retentionInDays"] == 90
+    assert logs.urn in cluster.dependencies
