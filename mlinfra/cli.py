@@ -64,6 +64,26 @@ def plan(
         _print_plan(doc, markdown=fmt is Format.markdown)
 
 
+@app.command()
+def render(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack to render.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    project_dir: ProjectDir = Path(),
+) -> None:
+    """Write what the cloud would receive: Kubernetes YAML, ECS/IAM JSON, rules, build contexts."""
+    from mlinfra.engine.render import render as render_run
+    from mlinfra.engine.runner import run_offline
+
+    try:
+        with err.status(f"rendering {stack} offline…"):
+            result = render_run(run_offline(project_dir, stack), out_dir)
+    except MlinfraError as exc:
+        _fail(exc)
+    tops = sorted({f.split("/", 1)[0] for f in result.files})
+    counts = ", ".join(f"{t}: {sum(f.startswith(t + '/') for f in result.files)}" for t in tops)
+    out.print(f"rendered {stack} to {out_dir} ({counts})")
+
+
 def _print_plan(doc: dict[str, object], *, markdown: bool) -> None:
     from mlinfra.engine.plan import summary_rows
 

@@ -57,7 +57,9 @@ _LBC_READ = [
     "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTrustStores", "elasticloadbalancing:DescribeListenerAttributes",
     "elasticloadbalancing:DescribeCapacityReservation",
-    "acm:ListCertificates", "acm:DescribeCertificate", "cognito-idp:DescribeUserPoolClient",
+    # No cognito-idp:DescribeUserPoolClient: it returns the client secret (parliament:
+    # CREDENTIALS_EXPOSURE) and is only needed for Cognito ALB auth, which mlinfra does not emit.
+    "acm:ListCertificates", "acm:DescribeCertificate",
     "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "shield:GetSubscriptionState",
 ]
 _LBC_CREATE = [

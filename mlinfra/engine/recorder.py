@@ -33,14 +33,27 @@ def _short_hash(*parts: str) -> str:
 
 
 def mask_secrets(value: Any) -> Any:
-    """Replace every wrapped secret with the mask, recursively."""
+    """Replace every secret value with the mask, recursively.
+
+    A secret map or list keeps its shape (keys are names, not secrets) and only its leaf
+    values are masked, so rendered objects stay schema-valid: a Kubernetes Secret's
+    `stringData` stays a map of key -> "[secret]".
+    """
     if rpc.is_rpc_secret(value):
-        return SECRET
+        return _mask_leaves(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_secrets(v) for v in value]
     return value
+
+
+def _mask_leaves(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_leaves(v) for v in value]
+    return SECRET
 
 
 def plain(value: Any) -> Any:

@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from mlinfra.spec.declare import ModelService, collecting
 from mlinfra.spec.errors import MISSING, Problem, SpecError
-from mlinfra.spec.service import ServiceSpec
+from mlinfra.spec.service import ALLOWED_URI, ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
 NAMESPACE = "mlinfra"
@@ -264,22 +264,58 @@ def _capacity_problems(settings: StackSettings, services: list[ServiceSpec],
 
 
 def _problem(file: str, err: Any, model: type[BaseModel], *, prefix: str, camel: bool = True) -> Problem:
-    loc = [str(p) for p in err["loc"]]
+    fields = _field_names(model)
+    # pydantic reports a missing field by its camelCase alias; speak in field names throughout.
+    by_alias = {to_camel(n): n for n in fields}
+    loc = [by_alias.get(str(p), str(p)) for p in err["loc"]]
     if prefix.endswith(")"):  # a Python declaration: keep the Python field names
         path = prefix + "".join(f".{p}" for p in loc)
     else:
-        joined = ".".join(to_camel(p) if camel else p for p in loc)
+        # Only field names become camelCase; map keys (node group, service names) stay as written.
+        joined = ".".join(to_camel(p) if camel and p in fields else p for p in loc)
         path = f"{prefix}:{joined}" if prefix == NAMESPACE else f"{prefix}.{joined}"
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         allowed = _allowed_fields(model, loc[:-1], camel=not prefix.endswith(")"))
         message = f"unknown field; allowed fields: {', '.join(allowed)}"
     elif err["type"] == "missing":
-        message = "required field is missing"
+        message = "required field is missing" + _REQUIRED_HINTS.get(loc[-1] if loc else "", "")
     value = err.get("input", MISSING) if err["type"] != "missing" else MISSING
     if isinstance(value, dict) and err["type"] != "extra_forbidden":
         value = "{...}"
     return Problem(file, path, value, message)
+
+
+# What a required field accepts, so "missing" still names the allowed values.
+_REQUIRED_HINTS = {
+    "domain": "; allowed: a lowercase DNS domain such as ml.example.com",
+    "certificate_arn": "; allowed: an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>",
+    "model_uri": f"; allowed: {ALLOWED_URI}",
+    "min_replicas": "; allowed: an integer from 1 to 1000",
+    "max_replicas": "; allowed: an integer from 1 to 1000",
+    "reason": "; allowed: a written reason of at least 10 characters",
+    "id": "; allowed: the policy rule id to suppress",
+}
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """Every field name of `model` and of the models nested in it."""
+    names: set[str] = set()
+    pending: list[Any] = [model]
+    while pending:
+        current = pending.pop()
+        for name, fld in getattr(current, "model_fields", {}).items():
+            if name in names:
+                continue
+            names.add(name)
+            annotation = fld.annotation
+            for arg in (*getattr(annotation, "__args__", ()), annotation):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    pending.append(arg)
+                for inner in getattr(arg, "__args__", ()):
+                    if isinstance(inner, type) and issubclass(inner, BaseModel):
+                        pending.append(inner)
+    return names
 
 
 def _allowed_fields(model: type[BaseModel], loc: list[str], *, camel: bool) -> list[str]:

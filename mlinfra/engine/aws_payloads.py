@@ -1,0 +1,312 @@
+"""Recorded Pulumi inputs -> the AWS API request each resource turns into.
+
+The Pulumi AWS provider sends these requests on `pulumi up`; rebuilding them here lets
+botocore's own parameter validation (the same shapes the AWS CLI checks) judge them offline,
+and lets `render` write the ECS RegisterTaskDefinition input. A field this mapping does not
+know is passed through under its API-style name, so botocore reports it as an unknown
+parameter instead of it being dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# Pulumi-only inputs that never reach the AWS API.
+_PULUMI_ONLY = {"skipDestroy", "trackLatest", "forceNewDeployment", "triggers", "waitForSteadyState",
+                "namePrefix", "region", "tagsAll", "forceDelete", "deregistrationDelay", "slowStart",
+                "stickiness", "loadBalancingAlgorithmType", "enableDeletionProtection",
+                "dropInvalidHeaderFields", "idleTimeout", "accessLogs", "desyncMitigationMode",
+                "enableHttp2", "connectionLogs", "lambdaMultiValueHeadersEnabled",
+                "connectionTermination", "preserveClientIp", "proxyProtocolV2",
+                "loadBalancingCrossZoneEnabled", "targetHealthStates", "targetFailovers",
+                "targetGroupHealth", "enableCrossZoneLoadBalancing", "clientKeepAlive",
+                "xffHeaderProcessingMode", "preserveHostHeader", "enableWafFailOpen",
+                "enableZonalShift", "enableTlsVersionAndCipherSuiteHeaders",
+                "enableXffClientPort", "dnsRecordClientRoutingPolicy", "routingHttpResponse"}
+
+
+def _pascal(key: str) -> str:
+    return key[:1].upper() + key[1:]
+
+
+def _tags_list(tags: Any, key: str = "key", value: str = "value") -> list[dict[str, str]]:
+    if not isinstance(tags, dict):
+        return []
+    return [{key: str(k), value: str(v)} for k, v in sorted(tags.items())]
+
+
+def _drop_none(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if v is not None and v != [] and v != {}}
+
+
+# --- ECS ---------------------------------------------------------------------------------
+
+
+def _ecs_volume(volume: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in volume.items():
+        if key == "hostPath":
+            out["host"] = {"sourcePath": value}
+        elif key == "configureAtLaunch":
+            out["configuredAtLaunch"] = value
+        else:
+            out[key] = value
+    return out
+
+
+def register_task_definition_input(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`aws:ecs/taskDefinition:TaskDefinition` -> ecs RegisterTaskDefinition."""
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY:
+            continue
+        if key == "containerDefinitions":
+            out[key] = json.loads(value) if isinstance(value, str) else value
+        elif key == "tags":
+            out["tags"] = _tags_list(value)
+        elif key == "volumes":
+            out["volumes"] = [_ecs_volume(v) for v in value]
+        elif key == "ephemeralStorage":
+            out["ephemeralStorage"] = {"sizeInGiB": value.get("sizeInGib")}
+        elif key == "proxyConfiguration":
+            props = value.get("properties") or {}
+            out[key] = {**{k: v for k, v in value.items() if k != "properties"},
+                        "properties": [{"name": k, "value": str(v)} for k, v in sorted(props.items())]}
+        else:
+            out[key] = value
+    return _drop_none(out)
+
+
+def create_service_input(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`aws:ecs/service:Service` -> ecs CreateService."""
+    out: dict[str, Any] = {}
+    deployment: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY:
+            continue
+        if key == "name":
+            out["serviceName"] = value
+        elif key == "deploymentCircuitBreaker":
+            deployment["deploymentCircuitBreaker"] = value
+        elif key == "deploymentMaximumPercent":
+            deployment["maximumPercent"] = value
+        elif key == "deploymentMinimumHealthyPercent":
+            deployment["minimumHealthyPercent"] = value
+        elif key == "alarms":
+            deployment["alarms"] = value
+        elif key == "capacityProviderStrategies":
+            out["capacityProviderStrategy"] = value
+        elif key == "orderedPlacementStrategies":
+            out["placementStrategy"] = value
+        elif key == "loadBalancers":
+            out[key] = [{("loadBalancerName" if k == "elbName" else k): v for k, v in lb.items()}
+                        for lb in value]
+        elif key == "networkConfiguration":
+            vpc = {k: v for k, v in value.items() if k != "assignPublicIp"}
+            if "assignPublicIp" in value:
+                vpc["assignPublicIp"] = "ENABLED" if value["assignPublicIp"] else "DISABLED"
+            out[key] = {"awsvpcConfiguration": vpc}
+        elif key == "serviceRegistries":
+            out[key] = [value] if isinstance(value, dict) else value
+        elif key == "enableEcsManagedTags":
+            out["enableECSManagedTags"] = value
+        elif key == "iamRole":
+            out["role"] = value
+        elif key == "tags":
+            out["tags"] = _tags_list(value)
+        else:
+            out[key] = value
+    if deployment:
+        out["deploymentConfiguration"] = deployment
+    return _drop_none(out)
+
+
+# --- ELBv2 and Application Auto Scaling: Pulumi camelCase -> API PascalCase -------------
+
+_ELB_RENAMES = {"redirect": "RedirectConfig", "fixedResponse": "FixedResponseConfig",
+                "forward": "ForwardConfig", "authenticateOidc": "AuthenticateOidcConfig",
+                "authenticateCognito": "AuthenticateCognitoConfig",
+                "stickiness": "TargetGroupStickinessConfig", "arn": "TargetGroupArn",
+                "duration": "DurationSeconds"}
+
+
+def _pascal_tree(value: Any, renames: dict[str, str], keep_maps: frozenset[str] = frozenset()) -> Any:
+    if isinstance(value, list):
+        return [_pascal_tree(v, renames, keep_maps) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        # Free-form maps (extra OIDC params) keep their keys as the user wrote them.
+        out[renames.get(key, _pascal(key))] = item if key in keep_maps else _pascal_tree(item, renames, keep_maps)
+    return out
+
+
+def _attributes(pairs: dict[str, Any]) -> list[dict[str, str]]:
+    def text(v: Any) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(v)
+    return [{"Key": k, "Value": text(v)} for k, v in sorted(pairs.items()) if v is not None]
+
+
+def create_load_balancer_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """`aws:lb/loadBalancer:LoadBalancer` -> elbv2 CreateLoadBalancer."""
+    out: dict[str, Any] = {"Name": inputs.get("name", name)}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY or key == "name":
+            continue
+        if key == "internal":
+            out["Scheme"] = "internal" if value else "internet-facing"
+        elif key == "loadBalancerType":
+            out["Type"] = value
+        elif key == "tags":
+            out["Tags"] = _tags_list(value, "Key", "Value")
+        else:
+            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES)
+    return _drop_none(out)
+
+
+def load_balancer_attributes(inputs: dict[str, Any]) -> list[dict[str, str]]:
+    """The ModifyLoadBalancerAttributes pairs the provider sends after creating the ALB."""
+    logs = inputs.get("accessLogs") or {}
+    return _attributes({
+        "deletion_protection.enabled": inputs.get("enableDeletionProtection"),
+        "routing.http.drop_invalid_header_fields.enabled": inputs.get("dropInvalidHeaderFields"),
+        "idle_timeout.timeout_seconds": inputs.get("idleTimeout"),
+        "routing.http.desync_mitigation_mode": inputs.get("desyncMitigationMode"),
+        "access_logs.s3.enabled": logs.get("enabled"),
+        "access_logs.s3.bucket": logs.get("bucket"),
+        "access_logs.s3.prefix": logs.get("prefix"),
+    })
+
+
+def create_target_group_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """`aws:lb/targetGroup:TargetGroup` -> elbv2 CreateTargetGroup."""
+    out: dict[str, Any] = {"Name": inputs.get("name", name)}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY or key == "name":
+            continue
+        if key == "healthCheck":
+            hc = value
+            out.update({"HealthCheckEnabled": hc.get("enabled"), "HealthCheckPath": hc.get("path"),
+                        "HealthCheckPort": None if hc.get("port") is None else str(hc["port"]),
+                        "HealthCheckProtocol": hc.get("protocol"),
+                        "HealthCheckIntervalSeconds": hc.get("interval"),
+                        "HealthCheckTimeoutSeconds": hc.get("timeout"),
+                        "HealthyThresholdCount": hc.get("healthyThreshold"),
+                        "UnhealthyThresholdCount": hc.get("unhealthyThreshold"),
+                        "Matcher": {"HttpCode": hc["matcher"]} if hc.get("matcher") else None})
+        elif key == "tags":
+            out["Tags"] = _tags_list(value, "Key", "Value")
+        else:
+            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES)
+    return _drop_none(out)
+
+
+def target_group_attributes(inputs: dict[str, Any]) -> list[dict[str, str]]:
+    stickiness = inputs.get("stickiness") or {}
+    return _attributes({
+        "deregistration_delay.timeout_seconds": inputs.get("deregistrationDelay"),
+        "slow_start.duration_seconds": inputs.get("slowStart"),
+        "load_balancing.algorithm.type": inputs.get("loadBalancingAlgorithmType"),
+        "stickiness.enabled": stickiness.get("enabled"),
+        "stickiness.type": stickiness.get("type"),
+    })
+
+
+def create_listener_input(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`aws:lb/listener:Listener` -> elbv2 CreateListener."""
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY:
+            continue
+        if key == "certificateArn":
+            out["Certificates"] = [{"CertificateArn": value}]
+        elif key == "alpnPolicy":
+            out["AlpnPolicy"] = [value]
+        elif key == "tags":
+            out["Tags"] = _tags_list(value, "Key", "Value")
+        else:
+            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES,
+                                             frozenset({"authenticationRequestExtraParams"}))
+    return _drop_none(out)
+
+
+def register_scalable_target_input(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`aws:appautoscaling/target:Target` -> application-autoscaling RegisterScalableTarget."""
+    out = {("RoleARN" if k == "roleArn" else _pascal(k)): v for k, v in inputs.items()
+           if k not in _PULUMI_ONLY and k != "tags"}
+    if isinstance(inputs.get("tags"), dict):
+        out["Tags"] = dict(inputs["tags"])  # this API takes tags as a plain map
+    return _drop_none(out)
+
+
+def _numbers_in_steps(config: dict[str, Any]) -> dict[str, Any]:
+    # The provider keeps step bounds as strings (to tell 0 from unset); the API wants doubles.
+    steps = config.get("StepAdjustments") or []
+    for step in steps:
+        for bound in ("MetricIntervalLowerBound", "MetricIntervalUpperBound"):
+            if isinstance(step.get(bound), str) and step[bound] != "":
+                step[bound] = float(step[bound])
+    return config
+
+
+def put_scaling_policy_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """`aws:appautoscaling/policy:Policy` -> application-autoscaling PutScalingPolicy."""
+    out: dict[str, Any] = {"PolicyName": inputs.get("name", name)}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY or key == "name":
+            continue
+        out[_pascal(key)] = _pascal_tree(value, {})
+    if "StepScalingPolicyConfiguration" in out:
+        _numbers_in_steps(out["StepScalingPolicyConfiguration"])
+    return _drop_none(out)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One AWS API request a recorded resource turns into."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+Mapper = Callable[[dict[str, Any], str], list[ApiCall]]
+PLACEHOLDER_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/offline/0"
+
+
+def _lb(inputs: dict[str, Any], name: str) -> list[ApiCall]:
+    calls = [ApiCall("elbv2", "CreateLoadBalancer", create_load_balancer_input(inputs, name))]
+    attrs = load_balancer_attributes(inputs)
+    if attrs:
+        calls.append(ApiCall("elbv2", "ModifyLoadBalancerAttributes",
+                             {"LoadBalancerArn": PLACEHOLDER_ARN, "Attributes": attrs}))
+    return calls
+
+
+def _tg(inputs: dict[str, Any], name: str) -> list[ApiCall]:
+    calls = [ApiCall("elbv2", "CreateTargetGroup", create_target_group_input(inputs, name))]
+    attrs = target_group_attributes(inputs)
+    if attrs:
+        calls.append(ApiCall("elbv2", "ModifyTargetGroupAttributes",
+                             {"TargetGroupArn": PLACEHOLDER_ARN, "Attributes": attrs}))
+    return calls
+
+
+MAPPERS: dict[str, Mapper] = {
+    "aws:ecs/taskDefinition:TaskDefinition":
+        lambda i, n: [ApiCall("ecs", "RegisterTaskDefinition", register_task_definition_input(i))],
+    "aws:ecs/service:Service": lambda i, n: [ApiCall("ecs", "CreateService", create_service_input(i))],
+    "aws:lb/loadBalancer:LoadBalancer": _lb,
+    "aws:lb/targetGroup:TargetGroup": _tg,
+    "aws:lb/listener:Listener": lambda i, n: [ApiCall("elbv2", "CreateListener", create_listener_input(i))],
+    "aws:appautoscaling/target:Target":
+        lambda i, n: [ApiCall("application-autoscaling", "RegisterScalableTarget",
+                              register_scalable_target_input(i))],
+    "aws:appautoscaling/policy:Policy":
+        lambda i, n: [ApiCall("application-autoscaling", "PutScalingPolicy", put_scaling_policy_input(i, n))],
+}
+CHECKED_PREFIXES = ("aws:ecs/", "aws:lb/", "aws:alb/", "aws:appautoscaling/")

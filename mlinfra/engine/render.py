@@ -1,0 +1,185 @@
+"""`mlinfra render`: write what the cloud would receive, from the recorded resource inputs.
+
+Rendering is generic by resource type, never by component: whatever the program registers is
+what gets written, so a component change cannot slip past the validators that read this
+output. Layout (DESIGN.md section 3):
+
+    kubernetes/<namespace>.<kind>.<name>.yaml   one Kubernetes object per file (one document)
+    ecs/<family>.json                           ECS RegisterTaskDefinition input
+    iam/<resource>.<policy|trust>.json          IAM policy and trust documents
+    prometheus/<namespace>.<name>.yaml          plain Prometheus rule files (from PrometheusRule)
+    images/<service>/                           the Docker build context, Dockerfile included
+    helm/releases.yaml                          Helm releases (chart, version, values) for review
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlinfra.engine.aws_payloads import register_task_definition_input
+from mlinfra.engine.recorder import RecordedResource
+from mlinfra.engine.runner import OfflineRun
+from mlinfra.spec.errors import MlinfraError
+
+MARKER = ".mlinfra-render"
+OWNED_DIRS = ("kubernetes", "ecs", "iam", "prometheus", "images", "helm")
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+IMAGE_TYPES = ("docker:index/image:Image",)
+IAM_DOCUMENTS = {
+    "aws:iam/rolePolicy:RolePolicy": ("policy", "policy"),
+    "aws:iam/policy:Policy": ("policy", "policy"),
+    "aws:iam/role:Role": ("assumeRolePolicy", "trust"),
+}
+
+
+class RenderError(MlinfraError):
+    """The output directory or a recorded input cannot be rendered (exit 2)."""
+
+
+@dataclass
+class Rendered:
+    """What one render wrote, relative to the output directory."""
+
+    out: Path
+    files: list[str] = field(default_factory=list)
+
+    def by_dir(self, top: str) -> list[Path]:
+        return [self.out / f for f in self.files if f.startswith(top + "/")]
+
+
+def kubernetes_api(type_token: str) -> tuple[str, str] | None:
+    """`kubernetes:apps/v1:Deployment` -> (`apps/v1`, `Deployment`); core group -> `v1`."""
+    parts = type_token.split(":")
+    if len(parts) != 3 or parts[0] != "kubernetes" or type_token == HELM_RELEASE:
+        return None
+    group_version, kind = parts[1], parts[2]
+    if group_version == "index" or kind == "Provider":
+        return None
+    if group_version.startswith("core/"):
+        group_version = group_version.removeprefix("core/")
+    return group_version, kind
+
+
+def kubernetes_object(res: RecordedResource) -> dict[str, Any] | None:
+    api = kubernetes_api(res.type)
+    if api is None:
+        return None
+    api_version, kind = api
+    body = {k: v for k, v in res.inputs.items() if k not in ("apiVersion", "kind")}
+    metadata = dict(body.pop("metadata", None) or {})
+    # Without a name Pulumi auto-names from the logical name (plus a random suffix).
+    metadata.setdefault("name", res.name)
+    # Kubernetes' own key order reads best: apiVersion, kind, metadata, then the rest.
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text.lower())
+
+
+def _dump_yaml(doc: Any) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000,
+                          allow_unicode=True)
+
+
+def _dump_json(doc: Any) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _parse_document(res: RecordedResource, key: str) -> Any:
+    text = res.inputs.get(key)
+    if not isinstance(text, str):
+        raise RenderError(f"{res.type} {res.name}: input {key!r} is not a JSON document")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # A masked secret ("[secret]") or an unresolved value: refuse rather than guess.
+        raise RenderError(f"{res.type} {res.name}: input {key!r} is not valid JSON ({exc})") from None
+
+
+def _service_of_image(res: RecordedResource, by_urn: dict[str, RecordedResource]) -> str:
+    parent = by_urn.get(res.parent)
+    if parent is not None and parent.type == "mlinfra:index:ServiceImage":
+        return parent.name
+    return res.name.removesuffix("-image")
+
+
+def prepare_out_dir(out: Path) -> None:
+    """Empty the directories render owns; refuse to write into a foreign non-empty directory."""
+    if out.exists() and not out.is_dir():
+        raise RenderError(f"--out {out}: exists and is not a directory; allowed: a new or "
+                          "previously rendered directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise RenderError(f"--out {out}: directory is not empty and was not written by "
+                          "`mlinfra render`; allowed: a new, empty or previously rendered directory")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in OWNED_DIRS:
+        shutil.rmtree(out / name, ignore_errors=True)
+    (out / MARKER).write_text("written by `mlinfra render`; rendered sub-directories are replaced\n")
+
+
+def render(run: OfflineRun, out: Path) -> Rendered:
+    """Write every artifact of the run under `out`; returns the relative file list, sorted."""
+    prepare_out_dir(out)
+    result = Rendered(out)
+    by_urn = {r.urn: r for r in run.resources}
+    files: dict[str, str] = {}
+    releases: list[dict[str, Any]] = []
+
+    for res in sorted(run.resources, key=lambda r: r.urn):
+        obj = kubernetes_object(res)
+        if obj is not None:
+            ns = obj["metadata"].get("namespace", "_cluster")
+            name = f"kubernetes/{_slug(ns)}.{obj['kind'].lower()}.{_slug(obj['metadata']['name'])}.yaml"
+            files[name] = _dump_yaml(obj)
+            if obj["kind"] == "PrometheusRule":
+                rules = {"groups": obj.get("spec", {}).get("groups", [])}
+                files[f"prometheus/{_slug(ns)}.{_slug(obj['metadata']['name'])}.yaml"] = _dump_yaml(rules)
+        elif res.type == HELM_RELEASE:
+            releases.append({k: res.inputs.get(k) for k in ("name", "namespace", "chart", "version",
+                                                            "repositoryOpts", "values")})
+        elif res.type in IAM_DOCUMENTS:
+            key, suffix = IAM_DOCUMENTS[res.type]
+            if key in res.inputs:
+                files[f"iam/{_slug(res.name)}.{suffix}.json"] = _dump_json(_parse_document(res, key))
+        elif res.type == "aws:ecs/taskDefinition:TaskDefinition":
+            payload = register_task_definition_input(res.inputs)
+            files[f"ecs/{_slug(str(payload['family']))}.json"] = _dump_json(payload)
+
+    for path, text in sorted(files.items()):
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    if releases:
+        (out / "helm").mkdir(exist_ok=True)
+        (out / "helm" / "releases.yaml").write_text(_dump_yaml({"releases": releases}))
+        files["helm/releases.yaml"] = ""
+
+    for res in sorted(run.resources, key=lambda r: r.urn):
+        if res.type in IMAGE_TYPES:
+            files.update(_copy_build_context(res, by_urn, run, out))
+
+    result.files = sorted(files)
+    return result
+
+
+def _copy_build_context(res: RecordedResource, by_urn: dict[str, RecordedResource], run: OfflineRun,
+                        out: Path) -> dict[str, str]:
+    build = res.inputs.get("build")
+    context = build.get("context") if isinstance(build, dict) else None
+    if not isinstance(context, str):
+        raise RenderError(f"{res.type} {res.name}: no build context recorded")
+    source = Path(context) if Path(context).is_absolute() else run.deployment.root / context
+    if not source.is_dir():
+        raise RenderError(f"{res.type} {res.name}: build context {context} was not generated")
+    service = _slug(_service_of_image(res, by_urn))
+    target = out / "images" / service
+    shutil.copytree(source, target)
+    return {f"images/{service}/{p.relative_to(target).as_posix()}": ""
+            for p in sorted(target.rglob("*")) if p.is_file()}
