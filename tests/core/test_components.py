@@ -74,7 +74,7 @@ def test_ecr_repository_is_immutable_scanned_and_kms_encrypted(staging: OfflineR
 def test_image_is_built_from_generated_context_and_pinned_by_digest(staging: OfflineRun) -> None:
     image = only(staging, "docker:index/image:Image", "fraud-detector-image").inputs
     assert image["build"]["context"].endswith("fraud-detector")
-    assert image["registry"] == "[secret]", "registry credentials must never be shown"
+    assert image["registry"]["password"] == "[secret]", "registry credentials must never be shown"
     container = _deployment(staging, "fraud-detector")["spec"]["template"]["spec"]["containers"][0]
     assert "@sha256:" in container["image"]
 
