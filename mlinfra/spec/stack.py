@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.service import GpuType, _Strict
 
 # GPU type -> the instance family that carries it, and the default instance for one GPU.
@@ -180,8 +181,8 @@ class StackSettings(_Strict):
     secret_arns: dict[str, str] = Field(default_factory=dict)
     """Existing AWS Secrets Manager secrets by name."""
     policy: PolicySettings = Field(default_factory=PolicySettings)
-    ecs: dict[str, Any] = Field(default_factory=dict)
-    """ECS platform settings (used when platform is ecs)."""
+    ecs: EcsSettings = Field(default_factory=EcsSettings)
+    """ECS platform settings, only with platform ecs (see `mlinfra.spec.ecs`)."""
 
     @field_validator("region")
     @classmethod
@@ -213,6 +214,13 @@ class StackSettings(_Strict):
         if bad:
             raise ValueError(f"not Secrets Manager ARNs: {sorted(bad)}")
         return v
+
+    @model_validator(mode="after")
+    def _ecs_only_on_ecs(self) -> StackSettings:
+        # Never silently ignore settings: ECS settings on an EKS stack would do nothing.
+        if self.platform != "ecs" and "ecs" in self.model_fields_set:
+            raise ValueError("mlinfra:ecs is only used when mlinfra:platform is ecs")
+        return self
 
     @property
     def production(self) -> bool:
