@@ -72,3 +72,23 @@ def edited_project(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+def _prod_public_path(config: dict[str, Any]) -> None:
+    config["mlinfra:tier"] = "prod"
+    config["mlinfra:ecs"]["alb"] = {"routing": "path", "idleTimeoutSeconds": 120}
+    config["mlinfra:services"]["fraud-detector"].update({
+        "public": True, "auth": "api_key", "secrets": ["api-keys", "fraud-api-key"],
+        "allowedCidrs": ["203.0.113.0/24"]})
+    config["mlinfra:secretArns"] = {
+        "api-keys": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-keys-AbCdEf"}
+
+
+@pytest.fixture(scope="module")
+def prod_public(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    root = copy_project(tmp_path_factory.mktemp("prod"))
+    path = root / "stacks" / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(path.read_text())
+    _prod_public_path(doc["config"])
+    path.write_text(yaml.safe_dump(doc))
+    return Plan(run_offline(root, "dev"))

@@ -7,10 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from mlinfra.engine.runner import run_offline
 from mlinfra.monitoring.alerts import rule_groups
 from mlinfra.spec.ecs import AMI_PARAMETER_GPU, listener_rule_priority
 
@@ -285,28 +283,6 @@ def test_collector_sidecar_scrapes_the_runtime_and_writes_to_amp(dev: Plan) -> N
     model = containers(dev, "fraud-detector")["model"]
     assert model["cpu"] + collector["cpu"] == 1024
     assert model["memoryReservation"] + collector["memory"] == 2048
-
-
-def _prod_public_path(config: dict[str, Any]) -> None:
-    config["mlinfra:tier"] = "prod"
-    config["mlinfra:ecs"]["alb"] = {"routing": "path", "idleTimeoutSeconds": 120}
-    config["mlinfra:services"]["fraud-detector"].update({
-        "public": True, "auth": "api_key", "secrets": ["api-keys", "fraud-api-key"],
-        "allowedCidrs": ["203.0.113.0/24"]})
-    config["mlinfra:secretArns"] = {
-        "api-keys": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-keys-AbCdEf"}
-
-
-@pytest.fixture(scope="module")
-def prod_public(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    from .conftest import copy_project
-
-    root = copy_project(tmp_path_factory.mktemp("prod"))
-    path = root / "stacks" / "Pulumi.dev.yaml"
-    doc = yaml.safe_load(path.read_text())
-    _prod_public_path(doc["config"])
-    path.write_text(yaml.safe_dump(doc))
-    return Plan(run_offline(root, "dev"))
 
 
 def test_prod_turns_on_deletion_protection(prod_public: Plan) -> None:
