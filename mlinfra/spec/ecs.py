@@ -49,6 +49,13 @@ AMI_PARAMETER_GPU = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recomm
 ADOT_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
 
 
+def gpus_per_instance(instance_type: str) -> int:
+    """NVIDIA GPUs of a g4dn/g5/g6/g6e instance: 4 on 12xlarge and 24xlarge, 8 on 48xlarge and
+    metal, 1 on every other size (EC2 accelerated-computing instance table)."""
+    size = instance_type.split(".", 1)[1]
+    return {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8, "metal": 8}.get(size, 1)
+
+
 def cpu_units(millicores: int) -> int | None:
     """Millicores -> ECS CPU units (1 vCPU = 1024), or None if it is not a whole unit count."""
     units = millicores * 1024 / 1000
@@ -218,6 +225,14 @@ def ecs_problems(settings: StackSettings, services: list[ServiceSpec], where: di
                     at, f"{field}.gpu", spec.gpu_type,
                     f"Fargate cannot run GPU tasks and the stack has no ECS GPU capacity for "
                     f"{spec.gpu_type}; GPU types in {file} (mlinfra:ecs.gpuCapacity): {offered}"))
+            else:
+                capacity = ecs.gpu_capacity[providers[spec.gpu_type][0]]
+                fits = min(gpus_per_instance(t) for t in capacity.instance_types)
+                if spec.gpu_count > fits:
+                    problems.append(Problem(
+                        at, f"{field}.gpu_count", spec.gpu_count,
+                        f"the stack's {spec.gpu_type} capacity ({', '.join(capacity.instance_types)}) has "
+                        f"{fits} GPU(s) per instance; allowed: 1-{fits}, or add larger instance types"))
             if units is None:
                 problems.append(Problem(at, f"{field}.cpu", f"{spec.cpu}m",
                                         "ECS sizes tasks in CPU units (1024 per vCPU); use a multiple "

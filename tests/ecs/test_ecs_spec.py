@@ -16,6 +16,7 @@ from mlinfra.spec.ecs import (
     GpuCapacity,
     cpu_units,
     fargate_allowed,
+    gpus_per_instance,
     listener_rule_priority,
 )
 from mlinfra.spec.errors import SpecError
@@ -145,6 +146,21 @@ def test_gpu_type_without_matching_capacity_names_what_exists(edited_project: Ca
     (problem,) = caught.value.problems
     assert problem.value == "l4"
     assert problem.allowed.endswith("(mlinfra:ecs.gpuCapacity): a10g")
+
+
+@pytest.mark.parametrize(("instance", "gpus"), [("g5.xlarge", 1), ("g5.16xlarge", 1), ("g5.12xlarge", 4),
+                                                ("g6e.24xlarge", 4), ("g5.48xlarge", 8), ("g4dn.metal", 8)])
+def test_gpus_per_instance(instance: str, gpus: int) -> None:
+    assert gpus_per_instance(instance) == gpus
+
+
+def test_more_gpus_than_any_host_has_is_refused(edited_project: Callable[..., Path]) -> None:
+    root = edited_project(lambda c: c["mlinfra:services"]["search-ranker"].update({"gpuCount": 4}))
+    with pytest.raises(SpecError) as caught:
+        load(root)
+    (problem,) = caught.value.problems
+    assert (problem.field, problem.value) == ("ModelService('search-ranker').gpu_count", 4)
+    assert "has 1 GPU(s) per instance; allowed: 1-1" in problem.allowed
 
 
 def test_the_dev_stack_loads() -> None:
