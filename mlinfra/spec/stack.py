@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.service import GpuType, _Strict
@@ -215,12 +215,13 @@ class StackSettings(_Strict):
             raise ValueError(f"not Secrets Manager ARNs: {sorted(bad)}")
         return v
 
-    @model_validator(mode="after")
-    def _ecs_only_on_ecs(self) -> StackSettings:
-        # Never silently ignore settings: ECS settings on an EKS stack would do nothing.
-        if self.platform != "ecs" and "ecs" in self.model_fields_set:
-            raise ValueError("mlinfra:ecs is only used when mlinfra:platform is ecs")
-        return self
+    @field_validator("ecs")
+    @classmethod
+    def _ecs_only_on_ecs(cls, v: EcsSettings, info: ValidationInfo) -> EcsSettings:
+        # Runs only when the stack sets mlinfra:ecs; on an EKS stack it would silently do nothing.
+        if info.data.get("platform", "eks") != "ecs":
+            raise ValueError("only used when mlinfra:platform is ecs; remove it or set platform: ecs")
+        return v
 
     @property
     def production(self) -> bool:

@@ -97,8 +97,11 @@ def test_unknown_ecs_field_is_a_problem_naming_allowed_fields(edited_project: Ca
 
 def test_ecs_settings_on_an_eks_stack_are_refused(edited_project: Callable[..., Path]) -> None:
     root = edited_project(lambda c: c.update({"mlinfra:platform": "eks"}))
-    with pytest.raises(SpecError, match="mlinfra:ecs is only used when mlinfra:platform is ecs"):
+    with pytest.raises(SpecError) as caught:
         load(root)
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("stacks/Pulumi.dev.yaml", "mlinfra:ecs")
+    assert problem.allowed == "only used when mlinfra:platform is ecs; remove it or set platform: ecs"
 
 
 def _break_everything(config: dict[str, Any]) -> None:
