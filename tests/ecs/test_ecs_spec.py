@@ -171,3 +171,15 @@ def test_the_dev_stack_loads() -> None:
     assert deployment.settings.platform == "ecs"
     assert [s.name for s in deployment.services] == ["fraud-detector", "search-ranker"]
     assert deployment.settings.ecs.gpu_capacity["gpu-a10g"].instance_types == ("g5.xlarge", "g5.2xlarge")
+
+
+def test_missing_test_tool_skips_locally_but_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from .conftest import need_tool
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"needs moto\[server\]"):
+        need_tool(False, "moto[server]")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="required in CI"):
+        need_tool(False, "moto[server]")
+    need_tool(True, "moto[server]")  # present: neither
