@@ -200,14 +200,12 @@ class EcsModelService(pulumi.ComponentResource):
             tags=service_tags, opts=child(self))
 
         minimum, maximum = deployment_percents(spec)
-        if gpu:
-            provider = args.cluster.gpu_providers[spec.gpu_type or ""]
-            placement = {"ordered_placement_strategies": [
-                aws.ecs.ServiceOrderedPlacementStrategyArgs(type="spread", field="attribute:ecs.availability-zone"),
-                aws.ecs.ServiceOrderedPlacementStrategyArgs(type="binpack", field="memory")]}
-        else:
-            provider = FARGATE
-            placement = {"platform_version": "LATEST", "availability_zone_rebalancing": "ENABLED"}
+        # GPU hosts: spread replicas over zones, then pack hosts so idle ones can scale in.
+        # Fargate takes no placement strategies, but a platform version and AZ rebalancing.
+        provider = args.cluster.gpu_providers[spec.gpu_type or ""] if gpu else FARGATE
+        strategies = [
+            aws.ecs.ServiceOrderedPlacementStrategyArgs(type="spread", field="attribute:ecs.availability-zone"),
+            aws.ecs.ServiceOrderedPlacementStrategyArgs(type="binpack", field="memory")] if gpu else None
         service = aws.ecs.Service(
             f"{name}-service",
             name=spec.name,
@@ -231,7 +229,9 @@ class EcsModelService(pulumi.ComponentResource):
             enable_execute_command=False,
             wait_for_steady_state=False,
             tags=service_tags,
-            **placement,  # type: ignore[arg-type]
+            ordered_placement_strategies=strategies,
+            platform_version=None if gpu else "LATEST",
+            availability_zone_rebalancing=None if gpu else "ENABLED",
             # The autoscaler owns the running count once the service exists.
             opts=child(self, depends_on=[rule, args.cluster.capacity_providers],
                        ignore_changes=["desiredCount"]))
@@ -254,8 +254,6 @@ class EcsModelService(pulumi.ComponentResource):
             resource_id=f"service/{args.cluster.cluster_name}/{spec.name}",
             min_capacity=scaling.min_replicas, max_capacity=scaling.max_replicas,
             tags=service_tags, opts=child(self, depends_on=[service]))
-        common = {"resource_id": target.resource_id, "scalable_dimension": target.scalable_dimension,
-                  "service_namespace": target.service_namespace}
         # Scale out fast, in slowly: a new replica pays the model load time.
         aws.appautoscaling.Policy(
             f"{name}-cpu", policy_type="TargetTrackingScaling",
@@ -266,7 +264,8 @@ class EcsModelService(pulumi.ComponentResource):
                 PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
                     predefined_metric_type="ECSServiceAverageCPUUtilization"),
                 scale_in_cooldown=300, scale_out_cooldown=60),
-            opts=child(self), **common)
+            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace, opts=child(self))
         if scaling.target_requests_per_second is not None:
             aws.appautoscaling.Policy(
                 f"{name}-requests", policy_type="TargetTrackingScaling",
@@ -280,4 +279,5 @@ class EcsModelService(pulumi.ComponentResource):
                         resource_label=pulumi.Output.concat(args.load_balancer.arn_suffix, "/",
                                                             target_group.arn_suffix)),
                     scale_in_cooldown=300, scale_out_cooldown=60),
-                opts=child(self), **common)
+                resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace, opts=child(self))
