@@ -17,6 +17,7 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mlinfra plan --stack staging
 	$(BIN)/mlinfra plan --stack prod
+	$(BIN)/mlinfra plan --stack dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc

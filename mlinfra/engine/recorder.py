@@ -128,6 +128,9 @@ class RecordingMocks(mocks.Mocks):
             return {"arnSuffix": f"targetgroup/{rid}/{h[:16]}"}
         if typ == "aws:secretsmanager/secret:Secret":
             return {"arn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:{rid}-{h[:6]}"}
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = str(inputs.get("bucket") or rid)
+            return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
         if typ == "aws:amp/workspace:Workspace":
             return {"prometheusEndpoint":
                     f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/ws-{h}/"}
@@ -145,6 +148,9 @@ class RecordingMocks(mocks.Mocks):
                     "userId": "OFFLINE", "id": ACCOUNT}
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
+        if token == "aws:elb/getServiceAccount:getServiceAccount":
+            # The regional ELB log-delivery account; a fixed stand-in keeps plans deterministic.
+            return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021", "region": self.region}
         if token == "aws:ssm/getParameter:getParameter":
             name = str(args.args.get("name", ""))
             return {"name": name, "value": "ami-0123456789abcdef0", "type": "String",

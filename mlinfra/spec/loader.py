@@ -260,6 +260,10 @@ def _capacity_problems(settings: StackSettings, services: list[ServiceSpec],
                 problems.append(Problem(where[spec.name], f"ModelService({spec.name!r}).secrets", secret,
                                         f"not defined in {file}; define it under {NAMESPACE}:secrets "
                                         f"or {NAMESPACE}:secretArns (defined: {', '.join(sorted(known)) or 'none'})"))
+    if settings.platform == "ecs":
+        from mlinfra.spec.ecs import ecs_problems
+
+        problems += ecs_problems(settings, services, where, file)
     return problems
 
 

@@ -6,8 +6,9 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.service import GpuType, _Strict
 
 # GPU type -> the instance family that carries it, and the default instance for one GPU.
@@ -180,8 +181,8 @@ class StackSettings(_Strict):
     secret_arns: dict[str, str] = Field(default_factory=dict)
     """Existing AWS Secrets Manager secrets by name."""
     policy: PolicySettings = Field(default_factory=PolicySettings)
-    ecs: dict[str, Any] = Field(default_factory=dict)
-    """ECS platform settings (used when platform is ecs)."""
+    ecs: EcsSettings = Field(default_factory=EcsSettings)
+    """ECS platform settings, only with platform ecs (see `mlinfra.spec.ecs`)."""
 
     @field_validator("region")
     @classmethod
@@ -212,6 +213,14 @@ class StackSettings(_Strict):
         bad = {k: a for k, a in v.items() if not _SECRET_ARN.match(a)}
         if bad:
             raise ValueError(f"not Secrets Manager ARNs: {sorted(bad)}")
+        return v
+
+    @field_validator("ecs")
+    @classmethod
+    def _ecs_only_on_ecs(cls, v: EcsSettings, info: ValidationInfo) -> EcsSettings:
+        # Runs only when the stack sets mlinfra:ecs; on an EKS stack it would silently do nothing.
+        if info.data.get("platform", "eks") != "ecs":
+            raise ValueError("only used when mlinfra:platform is ecs; remove it or set platform: ecs")
         return v
 
     @property

@@ -85,5 +85,5 @@ def test_bad_input_exits_2_with_a_clear_message(project, service: str, stack_ext
 def test_unknown_stack_lists_the_available_ones() -> None:
     result = mlinfra("plan", "--stack", "qa")
     assert result.returncode == 2
-    assert "available stacks: prod, staging" in result.stderr
+    assert "available stacks: dev, prod, staging" in result.stderr  # dev is the ECS example
     assert "Traceback" not in result.stderr

@@ -1,0 +1,110 @@
+"""The ECS platform of one stack: network, cluster, load balancers, secrets, monitoring, keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.ecs_alb import AccessLogsBucket, LoadBalancerArgs, SharedLoadBalancer
+from mlinfra.components.ecs_cluster import EcsCluster, EcsClusterArgs
+from mlinfra.components.ecs_monitoring import EcsMonitoring, EcsMonitoringArgs
+from mlinfra.components.network import Network, NetworkArgs
+from mlinfra.spec.service import ServiceSpec
+from mlinfra.spec.stack import StackSettings
+
+ACCESS_LOG_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class EcsPlatformArgs:
+    stack: str
+    settings: StackSettings
+    services: tuple[ServiceSpec, ...]
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+class EcsPlatform(pulumi.ComponentResource):
+    """Shared infrastructure every service of an ECS stack runs on."""
+
+    network: Network
+    """VPC and subnets."""
+    cluster: EcsCluster
+    """Cluster and capacity providers."""
+    monitoring: EcsMonitoring
+    """AMP workspace, alert manager, telemetry key."""
+    load_balancers: dict[str, SharedLoadBalancer]
+    """`internal` always; `public` only if a service is public."""
+    images_key_arn: pulumi.Output[str]
+    """KMS key that encrypts every ECR repository of the stack."""
+    secrets_key_arn: pulumi.Output[str] | None
+    """KMS key of the secrets the stack creates (None when it creates none)."""
+    secret_arns: dict[str, pulumi.Input[str]]
+    """Every secret a service uses, by name: created here or given as an existing ARN."""
+
+    def __init__(self, name: str, args: EcsPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TOKEN_PREFIX}EcsPlatform", name, None, opts)
+        stack, settings = args.stack, args.settings
+        base_tags = tags(stack)
+        self.network = Network(f"{name}-network", NetworkArgs(stack, settings), opts=child(self))
+        self.cluster = EcsCluster(f"{name}-ecs", EcsClusterArgs(
+            stack, settings, self.network.vpc_id, self.network.private_subnet_ids), opts=child(self))
+        self.monitoring = EcsMonitoring(f"{name}-monitoring", EcsMonitoringArgs(stack, settings),
+                                        opts=child(self))
+        images_key = aws.kms.Key(f"{name}-images-key", description=f"ECR image encryption ({stack})",
+                                 enable_key_rotation=True, deletion_window_in_days=30,
+                                 tags=base_tags, opts=child(self))
+        self.images_key_arn = images_key.arn
+        self._secrets(name, args)
+
+        logs_bucket: pulumi.Input[str]
+        if settings.ecs.alb.access_logs_bucket is not None:
+            logs_bucket = settings.ecs.alb.access_logs_bucket
+        else:
+            logs_bucket = AccessLogsBucket(f"{name}-alb-logs", stack, ACCESS_LOG_RETENTION_DAYS,
+                                           opts=child(self)).bucket_name
+        self.load_balancers = {}
+        exposures = ["internal"] + (["public"] if any(s.public for s in args.services) else [])
+        for exposure in exposures:
+            public = exposure == "public"
+            public_specs = [s for s in args.services if s.public]
+            # Narrow the public ALB to declared CIDRs only if every public service declares some.
+            cidrs: tuple[str, ...] = ()
+            if public and all(s.allowed_cidrs for s in public_specs):
+                cidrs = tuple(sorted({c for s in public_specs for c in s.allowed_cidrs}))
+            self.load_balancers[exposure] = SharedLoadBalancer(f"{name}-{exposure}", LoadBalancerArgs(
+                stack=stack, settings=settings, exposure="public" if public else "internal",
+                vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr,
+                subnet_ids=self.network.public_subnet_ids if public else self.network.private_subnet_ids,
+                logs_bucket=logs_bucket, ingress_cidrs=cidrs), opts=child(self))
+        self.register_outputs({"cluster_arn": self.cluster.cluster_arn,
+                               "workspace_id": self.monitoring.workspace_id})
+
+    def _secrets(self, name: str, args: EcsPlatformArgs) -> None:
+        """Secrets Manager secrets for `mlinfra:secrets` values that a service uses (KMS)."""
+        settings = args.settings
+        used = sorted({n for s in args.services for n in s.secrets})
+        self.secret_arns = {n: settings.secret_arns[n] for n in used if n in settings.secret_arns}
+        to_create = [n for n in used if n not in self.secret_arns and n in settings.secrets]
+        self.secrets_key_arn = None
+        if not to_create:
+            return
+        base_tags = tags(args.stack)
+        key = aws.kms.Key(f"{name}-secrets-key", description=f"mlinfra secrets ({args.stack})",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=base_tags,
+                          opts=child(self))
+        self.secrets_key_arn = key.arn
+        for secret_name in to_create:
+            secret = aws.secretsmanager.Secret(
+                f"{name}-secret-{secret_name}", name=f"mlinfra/{args.stack}/{secret_name}",
+                kms_key_id=key.arn,
+                recovery_window_in_days=30 if settings.production else 7,
+                tags=base_tags, opts=child(self))
+            aws.secretsmanager.SecretVersion(
+                f"{name}-secret-{secret_name}",
+                secret_id=secret.id,
+                secret_string=pulumi.Output.secret(args.secret_values.get(secret_name, "")),
+                opts=child(self))
+            self.secret_arns[secret_name] = secret.arn

@@ -1,0 +1,283 @@
+"""One model on ECS: roles, logs, task definition, target group + listener rule, service,
+autoscaling and alert rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.ecs_alb import SharedLoadBalancer
+from mlinfra.components.ecs_cluster import FARGATE, EcsCluster
+from mlinfra.components.ecs_monitoring import EcsMonitoring, rule_group_yaml
+from mlinfra.components.ecs_task import (
+    MODEL_CONTAINER,
+    SCRATCH_VOLUME,
+    container_definitions,
+    health_check_grace_seconds,
+)
+from mlinfra.components.policies import (
+    metrics_write_statements,
+    model_read_statements,
+    policy_document,
+    secret_read_statements,
+)
+from mlinfra.spec.ecs import cpu_units, deregistration_delay_seconds, listener_rule_priority
+from mlinfra.spec.service import ServiceSpec
+from mlinfra.spec.stack import StackSettings
+
+EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+READY_PATH = "/ready"
+
+
+def ecs_tasks_trust(account_id: str, region: str) -> str:
+    """Only ECS tasks of this account and region may assume the role (confused-deputy guard)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                      "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{region}:{account_id}:*"}},
+    }]}, sort_keys=True)
+
+
+def deployment_percents(spec: ServiceSpec) -> tuple[int, int]:
+    """(minimum healthy %, maximum %) for rolling deployments.
+
+    Fargate capacity is elastic: start new tasks first (100/200), never dip below the count.
+    GPU hosts are scarce and slow to add, so by default a deployment must not need a surge
+    host: replace one task at a time within the running count (max 100%). With one replica
+    that means a short gap while it restarts; run two or more replicas to avoid it.
+    """
+    if spec.gpu_type is None:
+        return 100, 200
+    count = spec.min_replicas
+    if count <= 1:
+        return 0, 100
+    return (100 * (count - 1)) // count, 100
+
+
+@dataclass(frozen=True)
+class EcsServiceArgs:
+    stack: str
+    settings: StackSettings
+    spec: ServiceSpec
+    cluster: EcsCluster
+    load_balancer: SharedLoadBalancer
+    monitoring: EcsMonitoring
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    image_ref: pulumi.Input[str]
+    secret_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """The service's secrets by name: created by the stack or existing ARNs."""
+    secrets_key_arn: pulumi.Input[str] | None = None
+    """KMS key of the stack-created secrets, which the execution role must decrypt with."""
+
+
+class EcsModelService(pulumi.ComponentResource):
+    """Everything one model needs on ECS, hardened by default (DESIGN.md section 5)."""
+
+    hostname: str
+    """Where the service answers: `<service>.<domain>`, or the stack domain with path routing."""
+    url: str
+    """`https://...` URL of the service."""
+    service_name: pulumi.Output[str]
+    """Name of the ECS service."""
+
+    def __init__(self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TOKEN_PREFIX}EcsModelService", name, None, opts)
+        spec, settings = args.spec, args.settings
+        ecs = settings.ecs
+        region = settings.region
+        service_tags = tags(args.stack, service=spec.name)
+        gpu = spec.gpu_type is not None
+        account = aws.get_caller_identity_output()
+        trust = account.account_id.apply(lambda acct: ecs_tasks_trust(acct, region))
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=f"/mlinfra/{args.stack}/{spec.name}",
+            retention_in_days=ecs.log_retention_days, kms_key_id=args.monitoring.telemetry_key_arn,
+            tags=service_tags, opts=child(self))
+
+        # The task role is what the model server runs as: its model prefix and metrics only.
+        task_role = aws.iam.Role(f"{name}-task-role", assume_role_policy=trust,
+                                 description=f"mlinfra {spec.name}: runtime identity",
+                                 tags=service_tags, opts=child(self))
+        aws.iam.RolePolicy(
+            f"{name}-task-policy", role=task_role.id,
+            policy=pulumi.Output.json_dumps(policy_document(
+                model_read_statements(spec) + metrics_write_statements(args.monitoring.workspace_arn)),
+                sort_keys=True),
+            opts=child(self))
+        # The execution role is what ECS uses to start the task: pull, log, resolve secrets.
+        execution_role = aws.iam.Role(f"{name}-execution-role", assume_role_policy=trust,
+                                      description=f"mlinfra {spec.name}: ECS agent (pull, logs, secrets)",
+                                      tags=service_tags, opts=child(self))
+        aws.iam.RolePolicyAttachment(f"{name}-execution-managed", role=execution_role.name,
+                                     policy_arn=EXECUTION_POLICY, opts=child(self))
+        if args.secret_arns:
+            statements = secret_read_statements([args.secret_arns[n] for n in sorted(args.secret_arns)])
+            if args.secrets_key_arn is not None:
+                statements.append({
+                    "Sid": "DecryptOwnSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                    "Resource": [args.secrets_key_arn],
+                    "Condition": {"StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}})
+            aws.iam.RolePolicy(f"{name}-execution-secrets", role=execution_role.id,
+                               policy=pulumi.Output.json_dumps(policy_document(statements),
+                                                               sort_keys=True),
+                               opts=child(self))
+
+        definitions = container_definitions(
+            spec, stack=args.stack, region=region, image=args.image_ref, log_group=log_group.name,
+            secret_arns=args.secret_arns, remote_write_url=args.monitoring.remote_write_url,
+            collector_image=ecs.collector_image, alb_idle_timeout=ecs.alb.idle_timeout_seconds)
+        task = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"mlinfra-{args.stack}-{spec.name}",
+            cpu=str(cpu_units(spec.cpu)),
+            memory=str(spec.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["EC2"] if gpu else ["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="X86_64"),
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=SCRATCH_VOLUME)],
+            container_definitions=pulumi.Output.json_dumps(definitions, sort_keys=True),
+            tags=service_tags, opts=child(self))
+
+        task_sg = aws.ec2.SecurityGroup(
+            f"{name}-tasks", vpc_id=args.vpc_id,
+            description=f"mlinfra {spec.name} tasks: only the ALB may connect",
+            ingress=[aws.ec2.SecurityGroupIngressArgs(
+                protocol="tcp", from_port=spec.port, to_port=spec.port,
+                security_groups=[args.load_balancer.security_group_id], description="from the ALB")],
+            # S3 (model), ECR, Secrets Manager, CloudWatch and AMP are all HTTPS endpoints.
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=443, to_port=443,
+                                                    cidr_blocks=["0.0.0.0/0"], description="AWS APIs")],
+            tags=service_tags, opts=child(self))
+
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            port=spec.port, protocol="HTTP", protocol_version="HTTP1", target_type="ip",
+            vpc_id=args.vpc_id,
+            # Shorter than the container's stopTimeout + drain: a draining task is taken out of
+            # rotation and finishes its in-flight requests before ECS stops it.
+            deregistration_delay=deregistration_delay_seconds(spec),
+            # Inference latency varies with batch size; route to the least busy replica.
+            load_balancing_algorithm_type="least_outstanding_requests",
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True, path=READY_PATH, port="traffic-port", protocol="HTTP", matcher="200",
+                interval=10, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
+            tags=service_tags, opts=child(self))
+
+        routing = ecs.alb.routing
+        self.hostname = f"{spec.name}.{settings.domain}" if routing == "host" else settings.domain
+        self.url = (f"https://{self.hostname}" if routing == "host"
+                    else f"https://{self.hostname}/{spec.name}/")
+        conditions = [aws.lb.ListenerRuleConditionArgs(
+            host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[self.hostname]))]
+        transforms = None
+        if routing == "path":
+            conditions.append(aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[f"/{spec.name}/*"])))
+            # The runtime serves /predict, /ready...; strip the routing prefix at the ALB.
+            transforms = [aws.lb.ListenerRuleTransformArgs(
+                type="url-rewrite", url_rewrite_config=aws.lb.ListenerRuleTransformUrlRewriteConfigArgs(
+                    rewrite=aws.lb.ListenerRuleTransformUrlRewriteConfigRewriteArgs(
+                        regex=f"^/{spec.name}/(.*)$", replace="/$1")))]
+        if spec.public and spec.allowed_cidrs:
+            conditions.append(aws.lb.ListenerRuleConditionArgs(
+                source_ip=aws.lb.ListenerRuleConditionSourceIpArgs(values=list(spec.allowed_cidrs))))
+        rule = aws.lb.ListenerRule(
+            f"{name}-rule", listener_arn=args.load_balancer.https_listener_arn,
+            priority=listener_rule_priority(spec.name),
+            conditions=conditions, transforms=transforms,
+            actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
+            tags=service_tags, opts=child(self))
+
+        minimum, maximum = deployment_percents(spec)
+        # GPU hosts: spread replicas over zones, then pack hosts so idle ones can scale in.
+        # Fargate takes no placement strategies, but a platform version and AZ rebalancing.
+        provider = args.cluster.gpu_providers[spec.gpu_type or ""] if gpu else FARGATE
+        strategies = [
+            aws.ecs.ServiceOrderedPlacementStrategyArgs(type="spread", field="attribute:ecs.availability-zone"),
+            aws.ecs.ServiceOrderedPlacementStrategyArgs(type="binpack", field="memory")] if gpu else None
+        service = aws.ecs.Service(
+            f"{name}-service",
+            name=spec.name,
+            cluster=args.cluster.cluster_arn,
+            task_definition=task.arn,
+            desired_count=spec.min_replicas,
+            capacity_provider_strategies=[aws.ecs.ServiceCapacityProviderStrategyArgs(
+                capacity_provider=provider, weight=1, base=0)],
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True,
+                                                                                  rollback=True),
+            deployment_minimum_healthy_percent=minimum,
+            deployment_maximum_percent=maximum,
+            health_check_grace_period_seconds=health_check_grace_seconds(spec),
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.private_subnet_ids, security_groups=[task_sg.id], assign_public_ip=False),
+            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(
+                target_group_arn=target_group.arn, container_name=MODEL_CONTAINER,
+                container_port=spec.port)],
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            enable_execute_command=False,
+            wait_for_steady_state=False,
+            tags=service_tags,
+            ordered_placement_strategies=strategies,
+            platform_version=None if gpu else "LATEST",
+            availability_zone_rebalancing=None if gpu else "ENABLED",
+            # The autoscaler owns the running count once the service exists.
+            opts=child(self, depends_on=[rule, args.cluster.capacity_providers],
+                       ignore_changes=["desiredCount"]))
+        self.service_name = service.name
+
+        if spec.autoscaling is not None:
+            self._autoscaling(name, args, service_tags, target_group, service)
+        aws.amp.RuleGroupNamespace(
+            f"{name}-rules", name=f"mlinfra-{spec.name}", workspace_id=args.monitoring.workspace_id,
+            data=rule_group_yaml(spec), tags=service_tags, opts=child(self))
+        self.register_outputs({"url": self.url, "service_name": self.service_name})
+
+    def _autoscaling(self, name: str, args: EcsServiceArgs, service_tags: dict[str, str],
+                     target_group: aws.lb.TargetGroup, service: aws.ecs.Service) -> None:
+        spec = args.spec
+        scaling = spec.autoscaling
+        assert scaling is not None
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{args.cluster.cluster_name}/{spec.name}",
+            min_capacity=scaling.min_replicas, max_capacity=scaling.max_replicas,
+            tags=service_tags, opts=child(self, depends_on=[service]))
+        # Scale out fast, in slowly: a new replica pays the model load time.
+        aws.appautoscaling.Policy(
+            f"{name}-cpu", policy_type="TargetTrackingScaling",
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.
+            PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=float(scaling.target_cpu_percent),
+                predefined_metric_specification=aws.appautoscaling.
+                PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization"),
+                scale_in_cooldown=300, scale_out_cooldown=60),
+            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace, opts=child(self))
+        if scaling.target_requests_per_second is not None:
+            aws.appautoscaling.Policy(
+                f"{name}-requests", policy_type="TargetTrackingScaling",
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.
+                PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    # The metric counts requests per target per minute.
+                    target_value=float(scaling.target_requests_per_second * 60),
+                    predefined_metric_specification=aws.appautoscaling.
+                    PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="ALBRequestCountPerTarget",
+                        resource_label=pulumi.Output.concat(args.load_balancer.arn_suffix, "/",
+                                                            target_group.arn_suffix)),
+                    scale_in_cooldown=300, scale_out_cooldown=60),
+                resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace, opts=child(self))

@@ -1,0 +1,262 @@
+"""ECS platform settings (`mlinfra:ecs`) and the rules a service must meet to run on ECS.
+
+Everything ECS rejects at deploy time (Fargate sizes, GPU placement, stop timeouts, ports
+taken by the collector sidecar) is checked here, before any resource is declared, so
+`mlinfra plan` reports it as input problems instead of `pulumi up` failing half-way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlinfra.spec.errors import Problem
+from mlinfra.spec.service import ServiceSpec, _Strict
+
+if TYPE_CHECKING:  # stack.py imports this module for its `ecs` field
+    from mlinfra.spec.stack import StackSettings
+
+# Fargate task sizes AWS accepts: CPU units -> allowed memory in MiB (ECS developer guide,
+# "Task CPU and memory"). 8 and 16 vCPU need platform version 1.4.0 or later, which LATEST is.
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+# The ADOT collector sidecar shares the task's network namespace (awsvpc), so the model
+# server cannot listen on the collector's ports: the ALB would send traffic to the collector.
+# 4317/4318 OTLP, 8888 collector self-metrics, 13133 health-check extension, 2000 X-Ray.
+SIDECAR_PORTS = (2000, 4317, 4318, 8888, 13133)
+# The collector's share of every task: taken out of the service's cpu/memory, not added.
+SIDECAR_CPU_UNITS = 128
+SIDECAR_MEMORY_MIB = 256
+# ECS caps a container's stopTimeout at 120 s; SIGTERM to SIGKILL must cover the drain.
+MAX_STOP_TIMEOUT_SECONDS = 120
+DRAIN_MARGIN_SECONDS = 10
+# ECS container health checks allow a start period of at most 300 s.
+MAX_HEALTH_START_PERIOD_SECONDS = 300
+
+AMI_PARAMETER_GPU = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
+ADOT_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+
+
+def gpus_per_instance(instance_type: str) -> int:
+    """NVIDIA GPUs of a g4dn/g5/g6/g6e instance: 4 on 12xlarge and 24xlarge, 8 on 48xlarge and
+    metal, 1 on every other size (EC2 accelerated-computing instance table)."""
+    size = instance_type.split(".", 1)[1]
+    return {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8, "metal": 8}.get(size, 1)
+
+
+def cpu_units(millicores: int) -> int | None:
+    """Millicores -> ECS CPU units (1 vCPU = 1024), or None if it is not a whole unit count."""
+    units = millicores * 1024 / 1000
+    return int(units) if units.is_integer() else None
+
+
+def fargate_allowed(units: int | None, memory_mib: int) -> str | None:
+    """None if (cpu units, memory) is a Fargate size, else what is allowed instead."""
+    if units in FARGATE_SIZES and memory_mib in FARGATE_SIZES[units]:
+        return None
+    sizes = "; ".join(
+        f"{format_vcpu(u)} vCPU ({u * 1000 // 1024}m): {_describe(m)}" for u, m in FARGATE_SIZES.items())
+    if units in FARGATE_SIZES:
+        return (f"Fargate does not offer {memory_mib} MiB with {format_vcpu(units)} vCPU; allowed memory: "
+                f"{_describe(FARGATE_SIZES[units])}")
+    return f"not a Fargate task size; allowed cpu -> memory: {sizes}"
+
+
+def format_vcpu(units: int) -> str:
+    return f"{units / 1024:g}"
+
+
+def _describe(memory: tuple[int, ...]) -> str:
+    if len(memory) <= 4:
+        return ", ".join(f"{m}Mi" for m in memory)
+    step = memory[1] - memory[0]
+    return f"{memory[0]}Mi-{memory[-1]}Mi in steps of {step}Mi"
+
+
+class GpuCapacity(_Strict):
+    """An EC2 capacity provider of NVIDIA GPU instances (ECS GPU-optimised AMI).
+
+    Default: 0-4 instances of the GPU's smallest size, scaled by ECS managed scaling.
+    """
+
+    gpu_type: Literal["a10g", "l4", "t4", "l40s"] = "a10g"
+    instance_types: tuple[str, ...] = ()
+    """Default: the smallest instance of the GPU's family (g5.xlarge for a10g). The first
+    type is the launch template's; the rest are Auto Scaling overrides."""
+    min_size: Annotated[int, Field(ge=0, le=450)] = 0
+    desired_size: Annotated[int, Field(ge=0, le=450)] = 0
+    max_size: Annotated[int, Field(ge=1, le=450)] = 4
+    target_capacity_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    """Managed scaling target: 100 keeps no idle GPU host (default)."""
+    disk_size_gib: Annotated[int, Field(ge=50, le=2000)] = 100
+
+    @model_validator(mode="after")
+    def _family(self) -> GpuCapacity:
+        from mlinfra.spec.stack import GPU_FAMILIES
+
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"need min_size <= desired_size <= max_size, got {self.min_size}, "
+                f"{self.desired_size}, {self.max_size}")
+        family, default = GPU_FAMILIES[self.gpu_type]
+        if not self.instance_types:
+            object.__setattr__(self, "instance_types", (default,))
+        wrong = [t for t in self.instance_types if t.split(".")[0] != family]
+        if wrong:
+            raise ValueError(
+                f"instance_types {wrong} do not carry a {self.gpu_type} GPU; use {family}.* types")
+        return self
+
+
+class AlbSettings(_Strict):
+    """The stack's shared Application Load Balancer(s)."""
+
+    idle_timeout_seconds: Annotated[int, Field(ge=1, le=4000)] = 60
+    """Default 60; the runtime's keep-alive is set 15 s longer so the ALB always closes first."""
+    routing: Literal["host", "path"] = "host"
+    """`host` (default): `<service>.<domain>`. `path`: `/<service>/...` on the stack's domain,
+    with the prefix stripped by the listener rule before the request reaches the service."""
+    access_logs_bucket: str | None = None
+    """Default: a bucket created by the stack (SSE-S3, versioned, no public access)."""
+
+    @field_validator("access_logs_bucket")
+    @classmethod
+    def _bucket(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", v):
+            raise ValueError("must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+        return v
+
+
+class AlertingSettings(_Strict):
+    """Where AMP's alert manager sends alerts. Default: a KMS-encrypted SNS topic of the stack."""
+
+    sns_topic_arn: str | None = None
+
+    @field_validator("sns_topic_arn")
+    @classmethod
+    def _arn(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$", v):
+            raise ValueError("must be an SNS topic ARN: arn:aws:sns:<region>:<account>:<topic>")
+        return v
+
+
+class EcsSettings(_Strict):
+    """`mlinfra:ecs`: the ECS platform. Defaults are the secure ones (DESIGN.md section 5)."""
+
+    container_insights: Literal["enabled", "enhanced"] = "enhanced"
+    """Container Insights on the cluster (default: enhanced, per-task metrics)."""
+    gpu_capacity: dict[str, GpuCapacity] = Field(default_factory=dict)
+    """GPU EC2 capacity providers by name. Default: none, so a GPU service is refused."""
+    log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 400, 545, 731] = 90
+    alb: AlbSettings = Field(default_factory=AlbSettings)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    collector_image: str = ADOT_IMAGE
+    """ADOT collector sidecar image (default: a pinned aws-otel-collector release)."""
+
+    @field_validator("gpu_capacity")
+    @classmethod
+    def _names(cls, v: dict[str, GpuCapacity]) -> dict[str, GpuCapacity]:
+        bad = [n for n in v if not re.match(r"^[a-z][a-z0-9-]{0,19}$", n)]
+        if bad:
+            raise ValueError(f"capacity names must be lowercase labels of at most 20 characters, got {bad}")
+        return dict(sorted(v.items()))
+
+    def gpu_providers(self) -> dict[str, list[str]]:
+        """GPU type -> capacity names that provide it."""
+        out: dict[str, list[str]] = {}
+        for name, cap in self.gpu_capacity.items():
+            out.setdefault(cap.gpu_type, []).append(name)
+        return out
+
+
+def stop_timeout_seconds(spec: ServiceSpec) -> int:
+    """SIGTERM -> SIGKILL: the runtime stops being ready, finishes in-flight requests, exits."""
+    return math.ceil(spec.request_timeout_seconds) + DRAIN_MARGIN_SECONDS
+
+
+def deregistration_delay_seconds(spec: ServiceSpec) -> int:
+    """The ALB keeps in-flight requests of a draining target this long (longest request + 5 s)."""
+    return math.ceil(spec.request_timeout_seconds) + 5
+
+
+def listener_rule_priority(service: str) -> int:
+    """A stable listener-rule priority from the service name alone (1-50000), so adding or
+    removing a service never renumbers another's rule."""
+    digest = hashlib.sha256(service.encode()).hexdigest()
+    return 1 + int(digest[:8], 16) % 50000
+
+
+def ecs_problems(settings: StackSettings, services: list[ServiceSpec], where: dict[str, str],
+                 file: str) -> list[Problem]:
+    """Every reason a valid service still cannot run on this ECS stack."""
+    problems: list[Problem] = []
+    ecs = settings.ecs
+    if settings.gpu_node_groups:
+        problems.append(Problem(file, "mlinfra:gpuNodeGroups", sorted(settings.gpu_node_groups),
+                                "EKS node groups do nothing on an ECS stack; declare GPU capacity "
+                                "under mlinfra:ecs.gpuCapacity instead"))
+    providers = ecs.gpu_providers()
+    priorities: dict[int, str] = {}
+    for spec in services:
+        at = where.get(spec.name, file)
+        field = f"ModelService({spec.name!r})"
+        units = cpu_units(spec.cpu)
+        if spec.gpu_type is None:
+            allowed = fargate_allowed(units, spec.memory)
+            if allowed is not None:
+                problems.append(Problem(at, f"{field}.cpu/memory",
+                                        f"cpu={spec.cpu}m memory={spec.memory}Mi", allowed))
+        else:
+            if spec.gpu_type not in providers:
+                offered = ", ".join(sorted(providers)) or "none configured"
+                problems.append(Problem(
+                    at, f"{field}.gpu", spec.gpu_type,
+                    f"Fargate cannot run GPU tasks and the stack has no ECS GPU capacity for "
+                    f"{spec.gpu_type}; GPU types in {file} (mlinfra:ecs.gpuCapacity): {offered}"))
+            else:
+                capacity = ecs.gpu_capacity[providers[spec.gpu_type][0]]
+                fits = min(gpus_per_instance(t) for t in capacity.instance_types)
+                if spec.gpu_count > fits:
+                    problems.append(Problem(
+                        at, f"{field}.gpu_count", spec.gpu_count,
+                        f"the stack's {spec.gpu_type} capacity ({', '.join(capacity.instance_types)}) has "
+                        f"{fits} GPU(s) per instance; allowed: 1-{fits}, or add larger instance types"))
+            if units is None:
+                problems.append(Problem(at, f"{field}.cpu", f"{spec.cpu}m",
+                                        "ECS sizes tasks in CPU units (1024 per vCPU); use a multiple "
+                                        "of 125m, e.g. 3 or 3500m"))
+        if units is not None and units <= SIDECAR_CPU_UNITS:
+            problems.append(Problem(at, f"{field}.cpu", f"{spec.cpu}m",
+                                    f"the task also runs the metrics collector ({SIDECAR_CPU_UNITS} CPU "
+                                    "units); allowed: 250m or more"))
+        if spec.port in SIDECAR_PORTS:
+            problems.append(Problem(
+                at, f"{field}.port", spec.port,
+                "taken by the ADOT collector sidecar in the same task network namespace, so the ALB "
+                f"could not reach the model server; allowed: 1024-65535 except "
+                f"{', '.join(map(str, SIDECAR_PORTS))}"))
+        priority = listener_rule_priority(spec.name)
+        if priority in priorities:
+            problems.append(Problem(at, f"{field}.name", spec.name,
+                                    f"its ALB listener-rule priority ({priority}) collides with service "
+                                    f"{priorities[priority]!r}; choose another name"))
+        priorities[priority] = spec.name
+        if stop_timeout_seconds(spec) > MAX_STOP_TIMEOUT_SECONDS:
+            limit = MAX_STOP_TIMEOUT_SECONDS - DRAIN_MARGIN_SECONDS
+            problems.append(Problem(
+                at, f"{field}.request_timeout_seconds", spec.request_timeout_seconds,
+                f"ECS waits at most {MAX_STOP_TIMEOUT_SECONDS} s (stopTimeout) for in-flight requests "
+                f"to drain; allowed on ECS: at most {limit}"))
+    return problems
