@@ -114,7 +114,8 @@ def _instances(itype: str, low: int, high: int, disk_gib: float, p: PriceTable, 
         return f"no price for instance type {itype} in {p.region}"
     disk = disk_gib * p.rates["ebs_gp3_gb_month"]
     per = _hourly(spec["hourly"], p) + disk
-    basis = f"{low}–{high} × {itype} ({what}) at ${spec['hourly']}/h" + (f" + {disk_gib:g} GiB gp3" if disk_gib else "")
+    basis = f"{low}\u2013{high} \u00d7 {itype} ({what}) at ${spec['hourly']}/h"
+    basis += f" + {disk_gib:g} GiB gp3" if disk_gib else ""
     return Line(per * low, per * high, basis)
 
 
@@ -270,7 +271,8 @@ def _deployment(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str | No
                 limits["gpu"] / spec["gpus"] if spec["gpus"] else 0.0)
     low, high = replica_range(res, g)
     per = _hourly(spec["hourly"], p) * share
-    return Line(per * low, per * high, f"{low}–{high} replicas × {share:.2f} of a {itype} node", allocated=True)
+    basis = f"{low}\u2013{high} replicas \u00d7 {share:.2f} of a {itype} node"
+    return Line(per * low, per * high, basis, allocated=True)
 
 
 def _node_group_for(pod: dict[str, Any], g: Graph) -> dict[str, Any] | None:
@@ -303,7 +305,7 @@ def _ecs_service(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str | N
     for target in g.dependents(res, "aws:appautoscaling/target:Target"):
         low, high = int(target["inputs"].get("minCapacity", low)), int(target["inputs"].get("maxCapacity", high))
     per = _hourly(vcpu * p.rates["fargate_vcpu_hourly"] + gb * p.rates["fargate_gb_hourly"], p)
-    return Line(per * low, per * high, f"{low}–{high} Fargate tasks × {vcpu:g} vCPU / {gb:g} GB")
+    return Line(per * low, per * high, f"{low}\u2013{high} Fargate tasks \u00d7 {vcpu:g} vCPU / {gb:g} GB")
 
 
 def _round(x: float) -> float:
@@ -365,4 +367,4 @@ def money(x: float) -> str:
 def money_range(r: dict[str, float] | None) -> str:
     if r is None:
         return "n/a"
-    return money(r["min"]) if r["min"] == r["max"] else f"{money(r['min'])}–{money(r['max'])}"
+    return money(r["min"]) if r["min"] == r["max"] else f"{money(r['min'])}\u2013{money(r['max'])}"

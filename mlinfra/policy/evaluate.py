@@ -24,7 +24,8 @@ def check_suppressions(suppressions: tuple[Suppression, ...], file: str) -> None
 
 def _suppressed_by(finding: dict[str, Any], res: Resource, suppressions: tuple[Suppression, ...]) -> Suppression | None:
     for s in suppressions:
-        if s.id == finding["id"] and (fnmatchcase(res.get("name", ""), s.resource) or fnmatchcase(res["urn"], s.resource)):
+        names = (res.get("name", ""), res["urn"])
+        if s.id == finding["id"] and any(fnmatchcase(n, s.resource) for n in names):
             return s
     return None
 

@@ -88,7 +88,8 @@ RULES: list[Rule] = []
 
 
 def rule(id_: str, severity: str, title: str, *types: str, prod_only: bool = False) -> Callable[[Check], Check]:
-    assert severity in SEVERITIES, severity
+    if severity not in SEVERITIES:
+        raise ValueError(f"rule {id_}: severity {severity!r} is not one of {SEVERITIES}")
 
     def register(fn: Check) -> Check:
         RULES.append(Rule(id_, severity, title, types, fn, prod_only))
@@ -288,9 +289,11 @@ def _prestop(res: Resource, g: Graph) -> list[str]:
     for c in containers(res):
         sleep = _prestop_seconds(c)
         if sleep is None:
-            out.append(f"container {c.get('name')} has no preStop sleep; the load balancer still routes to a pod that stops")
+            out.append(f"container {c.get('name')} has no preStop sleep; "
+                       "the load balancer still routes to a pod that stops")
         elif sleep >= grace:
-            out.append(f"container {c.get('name')}: preStop sleep {sleep:g}s >= terminationGracePeriodSeconds {grace:g}s")
+            out.append(f"container {c.get('name')}: preStop sleep {sleep:g}s >= "
+                       f"terminationGracePeriodSeconds {grace:g}s")
     return out
 
 
@@ -405,7 +408,8 @@ def _is_gpu_group(res: Resource) -> bool:
 def _gpu_taint(res: Resource, g: Graph) -> list[str]:
     if not _is_gpu_group(res):
         return []
-    ok = any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE" for t in inputs(res).get("taints") or [])
+    ok = any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE"
+             for t in inputs(res).get("taints") or [])
     return [] if ok else ["GPU node group without the nvidia.com/gpu NoSchedule taint; CPU pods will fill GPU nodes"]
 
 
@@ -419,7 +423,9 @@ def _device_plugin(res: Resource, g: Graph) -> list[str]:
 
 @rule("MLI-LOG-001", "low", "log groups have a retention period", "aws:cloudwatch/logGroup:LogGroup")
 def _retention(res: Resource, g: Graph) -> list[str]:
-    return [] if _num(inputs(res).get("retentionInDays")) else ["retentionInDays is unset: logs are kept (and billed) forever"]
+    if _num(inputs(res).get("retentionInDays")):
+        return []
+    return ["retentionInDays is unset: logs are kept (and billed) forever"]
 
 
 # ---------------------------------------------------------------- exposure and load balancers
@@ -440,7 +446,8 @@ def _public_auth(res: Resource, g: Graph) -> list[str]:
     if res["type"] == INGRESS:
         if _annotations(res).get(ANN + "scheme", "internal") != "internet-facing":
             return []
-        if _annotations(res).get(ANN + "auth-type") in ("oidc", "cognito") or _api_key_auth(_ingress_deployments(res, g)):
+        alb_auth = _annotations(res).get(ANN + "auth-type") in ("oidc", "cognito")
+        if alb_auth or _api_key_auth(_ingress_deployments(res, g)):
             return []
         return ["internet-facing without an ALB authenticate action (oidc/cognito) or the runtime's API-key check"]
     if inputs(res).get("internal") is not False:
