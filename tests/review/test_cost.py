@@ -77,7 +77,8 @@ def test_unknown_instance_type_is_reported_not_guessed() -> None:
 def test_plan_cost_section_per_resource_service_and_stack(plans: dict[str, Any]) -> None:
     staging, prod = plans["staging"]["cost"], plans["prod"]["cost"]
     assert staging["prices"]["taken"] == "2026-06-17"
-    assert staging["unpriced"] == [] and prod["unpriced"] == []
+    assert staging["unpriced"] == []
+    assert prod["unpriced"] == []
     # fraud-detector autoscales 1-3 in staging: a range, allocated from m6i.large nodes
     [dep] = [x for x in staging["resources"] if x["urn"].endswith("::fraud-detector-deployment")]
     assert dep["allocated"] is True

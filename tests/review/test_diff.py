@@ -56,7 +56,7 @@ def test_stack_name_is_normalised_not_reported(stack_diff: dict[str, Any]) -> No
 
 def test_summary_per_service_first_with_cost_delta(stack_diff: dict[str, Any]) -> None:
     summary = {s["service"]: s for s in stack_diff["summary"]}
-    assert list(summary)[0] == "(platform)"
+    assert next(iter(summary)) == "(platform)"
     assert "platform-eks-gpu-a10g node type g5.xlarge \u2192 g5.2xlarge" in summary["(platform)"]["changes"]
     assert "replicas 1\u20133 \u2192 3\u201312" in summary["fraud-detector"]["changes"]
     delta = summary["search-ranker"]["cost_delta"]
@@ -93,8 +93,8 @@ def _doc(stack: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _res(stack: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"urn": f"urn:pulumi:{stack}::p::kubernetes:apps/v1:Deployment::svc", "type": "kubernetes:apps/v1:Deployment",
-            "name": "svc", "service": "svc", "inputs": inputs}
+    return {"urn": f"urn:pulumi:{stack}::p::kubernetes:apps/v1:Deployment::svc",
+            "type": "kubernetes:apps/v1:Deployment", "name": "svc", "service": "svc", "inputs": inputs}
 
 
 def test_image_digest_churn_is_collapsed() -> None:

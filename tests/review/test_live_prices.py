@@ -52,7 +52,7 @@ def test_missing_price_is_an_error_not_a_silent_zero() -> None:
     client = _client()
     with Stubber(client) as stub:
         stub.add_response("get_products", {"PriceList": [], "FormatVersion": "aws_v1"})
-        with pytest.raises(LivePricesError, match="no on-demand Linux price for g5.xlarge"):
+        with pytest.raises(LivePricesError, match=r"no on-demand Linux price for g5\.xlarge"):
             fetch_ec2_hourly("us-east-1", ["g5.xlarge"], client)
 
 

@@ -16,7 +16,8 @@ def test_plan_json_is_byte_identical_twice(plans: dict[str, Any]) -> None:
 
 def test_plan_fills_cost_and_policies_and_masks_secrets(plans: dict[str, Any]) -> None:
     doc = plans["staging"]
-    assert doc["cost"]["total"]["min"] > 0 and doc["policies"]["passed"] is True
+    assert doc["cost"]["total"]["min"] > 0
+    assert doc["policies"]["passed"] is True
     [secret] = [r for r in doc["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
     assert secret["inputs"]["stringData"] == "[secret]"
     assert "c3RhZ2luZy1ub3QtYS1yZWFsLWNpcGhlcnRleHQ" not in json.dumps(doc)
@@ -26,7 +27,8 @@ def test_plan_markdown_has_totals_cost_and_policies() -> None:
     proc = mlinfra("plan", "--stack", "prod", "--format", "markdown")
     assert proc.returncode == 0, proc.stderr
     head = proc.stdout.splitlines()[0]
-    assert head.startswith("### mlinfra / prod: ") and "/month" in head
+    assert head.startswith("### mlinfra / prod: ")
+    assert "/month" in head
     assert "prices taken 2026-06-17" in proc.stdout
     assert "**Policies (prod, 41 rules):** passed" in proc.stdout
 

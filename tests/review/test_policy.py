@@ -105,13 +105,15 @@ PROD_CASES: dict[str, Callable[[Res], None]] = {
 def ecs_resources() -> Res:
     """A well-formed ECS/ALB service graph in wire form, as the ECS platform records it."""
     container_def = {"name": "model", "image": "repo@sha256:" + "a" * 64, "user": "10001",
-                     "readonlyRootFilesystem": True, "environment": [{"name": "MLINFRA_API_KEYS_FILE", "value": "/k"}],
+                     "readonlyRootFilesystem": True,
+                     "environment": [{"name": "MLINFRA_API_KEYS_FILE", "value": "/k"}],
                      "secrets": [{"name": "API_KEYS", "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:k"}],
                      "logConfiguration": {"logDriver": "awslogs", "options": {}}}
     u = "urn:pulumi:prod::p::"
     return [
-        {"urn": u + "aws:ecs/cluster:Cluster::c", "type": "aws:ecs/cluster:Cluster", "name": "c", "service": "(platform)",
-         "inputs": {"settings": [{"name": "containerInsights", "value": "enabled"}]}, "dependencies": []},
+        {"urn": u + "aws:ecs/cluster:Cluster::c", "type": "aws:ecs/cluster:Cluster", "name": "c",
+         "service": "(platform)", "dependencies": [],
+         "inputs": {"settings": [{"name": "containerInsights", "value": "enabled"}]}},
         {"urn": u + "aws:ecs/taskDefinition:TaskDefinition::t", "type": "aws:ecs/taskDefinition:TaskDefinition",
          "name": "t", "service": "svc", "dependencies": [],
          "inputs": {"cpu": "1024", "memory": "2048", "containerDefinitions": json.dumps([container_def]),
@@ -243,7 +245,8 @@ def test_strict_exits_1_on_violation_and_0_when_suppressed(project: Path) -> Non
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert "MLI-PROD-001" in strict.stdout
     _set_config(project, "prod", "  mlinfra:policy:\n    suppressions:\n      - id: MLI-PROD-001\n"
-                                 "        resource: search-ranker-*\n        reason: batch ranker, brief outages are fine\n")
+                                 "        resource: search-ranker-*\n"
+                                 "        reason: batch ranker, brief outages are fine\n")
     assert mlinfra("plan", "--stack", "prod", "--strict", cwd=project).returncode == 0
 
 

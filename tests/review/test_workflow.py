@@ -53,4 +53,5 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
 def test_workflow_runs_the_documented_commands() -> None:
     text = WORKFLOW.read_text()
     assert 'mlinfra diff --base "$BASE_SHA" --stack "$STACK" --format markdown' in text
-    assert "pulumi/actions@v6" in text and "policyPacks: policypack" in text
+    assert "pulumi/actions@v6" in text
+    assert "policyPacks: policypack" in text
