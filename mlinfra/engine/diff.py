@@ -214,8 +214,8 @@ def summarise(result: dict[str, Any], doc_a: dict[str, Any], doc_b: dict[str, An
                     kind = change["type"].rsplit(":", 1)[-1]
                     count, seen = generic.get(kind, (0, set()))
                     generic[kind] = (count + 1, seen | set(leaves))
-        for kind, (count, leaves) in sorted(generic.items()):
-            shown = ", ".join(sorted(leaves)[:4]) + (", …" if len(leaves) > 4 else "")
+        for kind, (count, names) in sorted(generic.items()):
+            shown = ", ".join(sorted(names)[:4]) + (", \u2026" if len(names) > 4 else "")
             times = f" \u00d7{count}" if count > 1 else ""
             changes.append(f"{kind}{times}: {shown}")
         out.append({"service": name, "changes": changes,
