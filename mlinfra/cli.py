@@ -5,13 +5,12 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from mlinfra.spec.errors import MlinfraError
+from mlinfra.spec.errors import MISSING, MlinfraError, Problem, SpecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Declarative ML serving on AWS: plan, diff and render offline.")
@@ -34,9 +33,29 @@ def _root() -> None:
     """Declarative ML serving on AWS: plan, diff and render offline."""
 
 
-def _fail(exc: MlinfraError) -> None:
+def _fail(exc: MlinfraError) -> NoReturn:
     err.print(f"[bold red]error:[/] {exc}", markup=True)
     raise typer.Exit(exc.exit_code)
+
+
+LivePrices = Annotated[bool, typer.Option("--live-prices", help="Refresh EC2 prices from the AWS Price List API.")]
+
+
+def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
+    from mlinfra.engine import plan as planning
+    from mlinfra.engine.cost import instance_types
+    from mlinfra.engine.runner import run_offline
+
+    with err.status(f"planning {name} offline…"):
+        run = run_offline(project_dir, name)
+    doc = planning.plan_document(run)
+    if live_prices:
+        from mlinfra.engine.live_prices import fetch_ec2_hourly
+
+        with err.status(f"asking the AWS Price List API for {name}…"):
+            rates = fetch_ec2_hourly(run.deployment.settings.region, instance_types(doc))
+        doc = planning.plan_document(run, ec2_prices=rates)
+    return doc
 
 
 @app.command()
@@ -44,24 +63,26 @@ def plan(
     stack: Annotated[list[str], typer.Option("--stack", "-s", help="Stack(s) to plan.")],
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     project_dir: ProjectDir = Path(),
+    live_prices: LivePrices = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on unsuppressed policy violations.")] = False,
 ) -> None:
-    """Run the stack's Pulumi program offline and show every resource `pulumi up` would create."""
+    """Run the stack's Pulumi program offline: every resource `pulumi up` would create, cost, policies."""
     from mlinfra.engine import plan as planning
-    from mlinfra.engine.runner import run_offline
+    from mlinfra.engine import report
 
-    docs = []
-    for name in stack:
-        try:
-            with err.status(f"planning {name} offline…"):
-                docs.append(planning.plan_document(run_offline(project_dir, name)))
-        except MlinfraError as exc:
-            _fail(exc)
+    try:
+        docs = [_plan(project_dir, name, live_prices) for name in stack]
+    except MlinfraError as exc:
+        _fail(exc)
     if fmt is Format.json:
-        payload = docs[0] if len(docs) == 1 else {"stacks": docs}
-        sys.stdout.write(planning.to_json(payload))
-        return
-    for doc in docs:
-        _print_plan(doc, markdown=fmt is Format.markdown)
+        sys.stdout.write(planning.to_json(docs[0] if len(docs) == 1 else {"stacks": docs}))
+    for doc in docs if fmt is not Format.json else []:
+        if fmt is Format.markdown:
+            sys.stdout.write(report.plan_markdown(doc) + "\n")
+        else:
+            out.print(report.plan_table(doc))
+    if strict and any(not d["policies"]["passed"] for d in docs):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -84,29 +105,44 @@ def render(
     out.print(f"rendered {stack} to {out_dir} ({counts})")
 
 
-def _print_plan(doc: dict[str, object], *, markdown: bool) -> None:
-    from mlinfra.engine.plan import summary_rows
+@app.command()
+def diff(
+    stacks: Annotated[Optional[list[str]], typer.Argument(help="Two stacks: A B.")] = None,  # noqa: UP045
+    base: Annotated[Optional[str], typer.Option("--base", help="Git ref to diff the working tree against.")] = None,  # noqa: UP045
+    stack: Annotated[Optional[str], typer.Option("--stack", "-s", help="Stack for --base.")] = None,  # noqa: UP045
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    project_dir: ProjectDir = Path(),
+) -> None:
+    """Desired-state diff: two stacks (`diff staging prod`) or the working tree vs a git ref (`--base`)."""
+    from mlinfra.engine import plan as planning
+    from mlinfra.engine import report
+    from mlinfra.engine.diff import diff_documents
 
-    groups = summary_rows(doc)
-    total = sum(sum(c.values()) for c in groups.values())
-    title = f"{doc['project']} / {doc['stack']}: {total} resources"
-    if markdown:
-        lines = [f"### {title}", "", "| group | type | count |", "| --- | --- | ---: |"]
-        for group, counts in groups.items():
-            lines += [f"| {group} | `{t}` | {n} |" for t, n in sorted(counts.items())]
-        sys.stdout.write("\n".join(lines) + "\n\n")
-        return
-    table = Table(title=title, show_lines=False)
-    table.add_column("group")
-    table.add_column("resource type")
-    table.add_column("count", justify="right")
-    for group, counts in groups.items():
-        first = True
-        for rtype, n in sorted(counts.items()):
-            table.add_row(group if first else "", rtype, str(n))
-            first = False
-        table.add_row("", f"[dim]subtotal {group}[/]", f"[dim]{sum(counts.values())}[/]")
-    out.print(table)
+    try:
+        if base is not None and stack is not None and not stacks:
+            from mlinfra.engine.cost import estimate, load_prices
+            from mlinfra.engine.gitref import plan_at
+
+            doc_b = _plan(project_dir, stack, False)
+            with err.status(f"planning {stack} at {base} in a temporary worktree…"):
+                doc_a = plan_at(project_dir, base, stack)
+            # Price both sides with the same table, whatever the base revision shipped.
+            doc_a["cost"] = estimate(doc_a, load_prices(doc_b["cost"]["prices"]["region"]))
+            result = diff_documents(doc_a, doc_b, label_a=f"{stack}@{base}", label_b=f"{stack} (working tree)")
+        elif base is None and stack is None and stacks and len(stacks) == 2:
+            result = diff_documents(_plan(project_dir, stacks[0], False), _plan(project_dir, stacks[1], False))
+        else:
+            raise SpecError([Problem("(command line)", "mlinfra diff", " ".join(stacks or []) or MISSING,
+                                     "either two stacks (`mlinfra diff staging prod`) or "
+                                     "`--base GITREF --stack STACK`")])
+    except MlinfraError as exc:
+        _fail(exc)
+    if fmt is Format.json:
+        sys.stdout.write(planning.to_json(result))
+    elif fmt is Format.markdown:
+        sys.stdout.write(report.diff_markdown(result))
+    else:
+        out.print(report.diff_table(result))
 
 
 def main() -> None:

@@ -22,7 +22,11 @@ def service_of(run: OfflineRun, urn: str, by_urn: dict[str, Any]) -> str:
     return PLATFORM_GROUP
 
 
-def plan_document(run: OfflineRun) -> dict[str, Any]:
+def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None) -> dict[str, Any]:
+    """The plan of one stack; `ec2_prices` (from `--live-prices`) replace the shipped EC2 rates."""
+    from mlinfra.engine.cost import estimate, load_prices
+    from mlinfra.policy.evaluate import evaluate
+
     by_urn = {r.urn: r for r in run.resources}
     resources = [
         {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent,
@@ -30,14 +34,17 @@ def plan_document(run: OfflineRun) -> dict[str, Any]:
          "inputs": r.inputs, "dependencies": r.dependencies}
         for r in sorted(run.resources, key=lambda r: r.urn)
     ]
-    return {
+    doc: dict[str, Any] = {
         "project": run.project,
         "stack": run.stack,
         "resources": resources,
         "outputs": run.outputs,
-        "cost": None,
-        "policies": None,
     }
+    settings = run.deployment.settings
+    doc["cost"] = estimate(doc, load_prices(settings.region, ec2_prices))
+    doc["policies"] = evaluate(resources, tier=settings.tier, suppressions=settings.policy.suppressions,
+                               file=run.deployment.stack_file)
+    return doc
 
 
 def to_json(doc: dict[str, Any]) -> str:

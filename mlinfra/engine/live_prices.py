@@ -1,0 +1,71 @@
+"""`--live-prices`: refresh EC2 on-demand hourly rates through the AWS Price List API (boto3).
+
+The Price List API answers from us-east-1 (also ap-south-1, eu-central-1) for every region;
+`AWS_ENDPOINT_URL_PRICING` / `AWS_ENDPOINT_URL` point it elsewhere (tests use a local server).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlinfra.spec.errors import MlinfraError
+
+# The Price List API names regions by their console location, not their code.
+LOCATIONS = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-2": "US West (Oregon)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-central-1": "EU (Frankfurt)",
+}
+
+
+class LivePricesError(MlinfraError):
+    """The Price List API could not be asked or gave no usable answer."""
+
+
+def _filters(region: str, instance_type: str) -> list[dict[str, str]]:
+    wanted = {"instanceType": instance_type, "location": LOCATIONS[region], "operatingSystem": "Linux",
+              "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
+    return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in wanted.items()]
+
+
+def on_demand_hourly(price_item: str) -> float | None:
+    """The USD per hour of the first on-demand price dimension of one PriceList entry."""
+    doc = json.loads(price_item)
+    for term in (doc.get("terms", {}).get("OnDemand") or {}).values():
+        for dim in (term.get("priceDimensions") or {}).values():
+            usd = (dim.get("pricePerUnit") or {}).get("USD")
+            if usd is not None and dim.get("unit") in ("Hrs", "Hours"):
+                return float(usd)
+    return None
+
+
+def fetch_ec2_hourly(region: str, instance_types: list[str], client: Any | None = None) -> dict[str, float]:
+    """Instance type -> USD/hour for `region`. Raises LivePricesError with the reason."""
+    if region not in LOCATIONS:
+        raise LivePricesError(f"--live-prices: region {region} has no Price List location mapping; "
+                              f"supported: {', '.join(sorted(LOCATIONS))}")
+    if client is None:
+        import boto3
+
+        client = boto3.client("pricing", region_name="us-east-1")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    found: dict[str, float] = {}
+    try:
+        for itype in instance_types:
+            reply = client.get_products(ServiceCode="AmazonEC2", Filters=_filters(region, itype),
+                                        FormatVersion="aws_v1", MaxResults=10)
+            prices = [p for p in (on_demand_hourly(item) for item in reply.get("PriceList", [])) if p]
+            if prices:
+                found[itype] = min(prices)
+    except (BotoCoreError, ClientError) as exc:
+        raise LivePricesError(f"--live-prices: the AWS Price List API failed ({exc}); "
+                              "run without --live-prices to use the shipped price table") from None
+    missing = sorted(set(instance_types) - set(found))
+    if missing:
+        raise LivePricesError(f"--live-prices: the AWS Price List API returned no on-demand Linux price for "
+                              f"{', '.join(missing)} in {region}")
+    return found

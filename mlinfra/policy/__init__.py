@@ -1,0 +1,1 @@
+"""Policy rules over the resource graph, evaluated offline and by the CrossGuard pack."""

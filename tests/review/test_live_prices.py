@@ -1,0 +1,102 @@
+"""`--live-prices`: the boto3 Price List API path.
+
+moto (5.2.5) implements no Pricing API, so the request/response shapes are checked with
+botocore's Stubber (which validates both against the real service model), and a real moto
+server on 127.0.0.1 shows how the command fails when the endpoint cannot answer.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from mlinfra.engine.cost import load_prices
+from mlinfra.engine.live_prices import LivePricesError, fetch_ec2_hourly, on_demand_hourly
+from tests.review.conftest import assert_bad_input, mlinfra
+
+CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def _price_item(itype: str, usd: str) -> str:
+    return json.dumps({"product": {"attributes": {"instanceType": itype}}, "terms": {"OnDemand": {"T1": {
+        "priceDimensions": {"D1": {"unit": "Hrs", "pricePerUnit": {"USD": usd}, "description": "On demand"}}}}}})
+
+
+def _client() -> object:
+    return boto3.client("pricing", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def test_fetch_parses_the_price_list_and_sends_valid_filters() -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        for itype, usd in (("g5.xlarge", "1.0060000000"), ("m6i.large", "0.0960000000")):
+            stub.add_response("get_products", {"PriceList": [_price_item(itype, usd)], "FormatVersion": "aws_v1"}, {
+                "ServiceCode": "AmazonEC2", "FormatVersion": "aws_v1", "MaxResults": 10,
+                "Filters": [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in {
+                    "instanceType": itype, "location": "US East (N. Virginia)", "operatingSystem": "Linux",
+                    "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}.items()]})
+        assert fetch_ec2_hourly("us-east-1", ["g5.xlarge", "m6i.large"], client) == {
+            "g5.xlarge": 1.006, "m6i.large": 0.096}
+        stub.assert_no_pending_responses()
+
+
+def test_missing_price_is_an_error_not_a_silent_zero() -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_response("get_products", {"PriceList": [], "FormatVersion": "aws_v1"})
+        with pytest.raises(LivePricesError, match=r"no on-demand Linux price for g5\.xlarge"):
+            fetch_ec2_hourly("us-east-1", ["g5.xlarge"], client)
+
+
+def test_live_rates_replace_the_shipped_ones() -> None:
+    prices = load_prices("us-east-1", {"g5.xlarge": 1.5})
+    assert prices is not None
+    assert prices.ec2("g5.xlarge") == {"hourly": 1.5, "vcpu": 4, "memory_gib": 16, "gpus": 1}
+    assert prices.source.startswith("AWS Price List API (EC2 instances: g5.xlarge)")
+    assert on_demand_hourly(_price_item("x", "0.5")) == 0.5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("moto server did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_cli_live_prices_against_a_real_moto_server_fails_cleanly(moto_endpoint: str) -> None:
+    client = boto3.client("pricing", region_name="us-east-1", endpoint_url=moto_endpoint,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    with pytest.raises(LivePricesError, match="the AWS Price List API failed"):
+        fetch_ec2_hourly("us-east-1", ["g5.xlarge"], client)
+    proc = mlinfra("plan", "--stack", "staging", "--live-prices",
+                   env={**CREDS, "AWS_ENDPOINT_URL_PRICING": moto_endpoint})
+    assert_bad_input(proc, "--live-prices", "Price List API failed", "run without --live-prices")
