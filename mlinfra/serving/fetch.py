@@ -104,3 +104,29 @@ def _download_https(uri: str, out: BinaryIO) -> None:
     )  # scheme checked above
     with urllib.request.urlopen(request, timeout=60) as response:
         shutil.copyfileobj(response, out, _CHUNK)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mlinfra.serving.fetch URI --out DIR [--sha256 HEX]`: bake a model into an
+    image at build time, with the same download and verification as start-up."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m mlinfra.serving.fetch")
+    p.add_argument("uri")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--sha256")
+    args = p.parse_args(argv)
+    try:
+        path, digest = fetch_model(args.uri, args.out, args.sha256)
+    except ModelLoadError as exc:
+        print(f"mlinfra fetch: {exc}", file=sys.stderr)
+        return 1
+    if path.parent != args.out:
+        shutil.copyfile(path, args.out / path.name)
+    print(f"{digest}  {args.out / path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

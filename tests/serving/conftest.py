@@ -34,7 +34,9 @@ def require_tool(binary: str, package: str) -> str:
     found = shutil.which(binary)
     if found:
         return found
-    msg = f"{binary} not found: install the Debian package '{package}' (apt-get install -y {package})"
+    msg = (
+        f"{binary} not found: install the Debian package '{package}' (apt-get install -y {package})"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(msg)
     pytest.skip(msg)
@@ -65,11 +67,15 @@ class Server:
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlinfra.serving"],
-            env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_listening(self, timeout: float = 30.0) -> None:
-        self._wait(lambda: requests.get(self.url + "/health", timeout=1).status_code == 200, timeout)
+        self._wait(
+            lambda: requests.get(self.url + "/health", timeout=1).status_code == 200, timeout
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         self._wait(lambda: requests.get(self.url + "/ready", timeout=1).status_code == 200, timeout)
@@ -129,7 +135,9 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             server.stop()
 
 
-def tabular_data(n_rows: int = 400, n_features: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def tabular_data(
+    n_rows: int = 400, n_features: int = 6, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n_rows, n_features))
     y = (x[:, 0] + 0.5 * x[:, 1] - x[:, 2] > 0).astype(np.int64)

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
-
 from conftest import tabular_data
 
 
@@ -114,8 +113,11 @@ def test_served_predictions_equal_the_models_own(
         np.testing.assert_array_equal(got, want)
     v2 = requests.post(
         srv.url + "/v2/models/model/infer",
-        json={"inputs": [{"name": "in", "shape": [12, 6], "datatype": "FP64",
-                          "data": x.ravel().tolist()}]},
+        json={
+            "inputs": [
+                {"name": "in", "shape": [12, 6], "datatype": "FP64", "data": x.ravel().tolist()}
+            ]
+        },
     ).json()
     assert v2["outputs"][0]["shape"] == list(want.shape)
     np.testing.assert_allclose(np.reshape(v2["outputs"][0]["data"], want.shape), want, rtol=1e-6)

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from conftest import free_port, make_pickle
 
 
@@ -70,7 +69,8 @@ def test_skops_with_foreign_types_needs_opt_in(start_server: Any, tmp_path: Path
         f"sio.dump(slow_models.SlowModel(0.0, 3), {str(tmp_path / 'custom.skops')!r})"
     )
     subprocess.run(
-        [sys.executable, "-c", code], check=True,
+        [sys.executable, "-c", code],
+        check=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
     )
     assert sio.get_untrusted_types(file=tmp_path / "custom.skops") == ["slow_models.SlowModel"]
@@ -129,7 +129,9 @@ def test_s3_model_from_moto_server(
     s3.upload_file(str(sklearn_model[0]), "acme-models", "fraud/v12/model.skops")
     srv = start_server(
         "s3://acme-models/fraud/v12/model.skops",
-        AWS_ENDPOINT_URL=moto, MLINFRA_MODEL_SHA256=sha256(sklearn_model[0]), **AWS_ENV,
+        AWS_ENDPOINT_URL=moto,
+        MLINFRA_MODEL_SHA256=sha256(sklearn_model[0]),
+        **AWS_ENV,
     )
     served_prediction_ok(srv, sklearn_model)
     missing = start_server(
@@ -145,10 +147,26 @@ def https_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     d = tmp_path_factory.mktemp("https")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     root = d / "www"
     root.mkdir()
@@ -164,11 +182,15 @@ def https_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     httpd.server_close()
 
 
-def test_https_model(https_dir: tuple[str, Path, Path], start_server: Any, sklearn_model: Any) -> None:
+def test_https_model(
+    https_dir: tuple[str, Path, Path], start_server: Any, sklearn_model: Any
+) -> None:
     base, root, cert = https_dir
     (root / "model.skops").write_bytes(sklearn_model[0].read_bytes())
     srv = start_server(
-        f"{base}/model.skops", SSL_CERT_FILE=str(cert), MLINFRA_MODEL_SHA256=sha256(sklearn_model[0])
+        f"{base}/model.skops",
+        SSL_CERT_FILE=str(cert),
+        MLINFRA_MODEL_SHA256=sha256(sklearn_model[0]),
     )
     served_prediction_ok(srv, sklearn_model)
     # Without trusting the certificate the download must fail, not fall back to plain HTTP.

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 from conftest import REPO, free_port
 
 
 def run_local(args: str) -> subprocess.Popen[bytes]:
     code = f"from mlinfra.serving.local import serve_local; raise SystemExit(serve_local({args}))"
     return subprocess.Popen(
-        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from conftest import make_pickle
 
 ROW = [1.0, 2.0, 3.0]
@@ -39,7 +38,9 @@ def post(url: str) -> requests.Response:
 
 def test_timeout_is_504(start_server: Any, models: dict[str, Path]) -> None:
     srv = start_server(
-        str(models["slow2"]), MLINFRA_TRUSTED_PICKLE="true", MLINFRA_REQUEST_TIMEOUT_S="0.3",
+        str(models["slow2"]),
+        MLINFRA_TRUSTED_PICKLE="true",
+        MLINFRA_REQUEST_TIMEOUT_S="0.3",
         MLINFRA_WARMUP="false",
     )
     started = time.monotonic()
@@ -53,8 +54,11 @@ def test_full_queue_is_fast_429_and_probes_stay_exempt(
     start_server: Any, models: dict[str, Path]
 ) -> None:
     srv = start_server(
-        str(models["slow03"]), MLINFRA_TRUSTED_PICKLE="true", MLINFRA_MAX_QUEUE="2",
-        MLINFRA_MAX_BATCH_SIZE="1", MLINFRA_REQUEST_TIMEOUT_S="30",
+        str(models["slow03"]),
+        MLINFRA_TRUSTED_PICKLE="true",
+        MLINFRA_MAX_QUEUE="2",
+        MLINFRA_MAX_BATCH_SIZE="1",
+        MLINFRA_REQUEST_TIMEOUT_S="30",
     )
     with ThreadPoolExecutor(12) as pool:
         futures = [pool.submit(post, srv.url) for _ in range(12)]
@@ -93,7 +97,9 @@ def test_not_ready_while_loading(start_server: Any, models: dict[str, Path]) -> 
 
 def test_sigterm_drains_in_flight_requests(start_server: Any, models: dict[str, Path]) -> None:
     srv = start_server(
-        str(models["slow05"]), MLINFRA_TRUSTED_PICKLE="true", MLINFRA_MAX_BATCH_SIZE="2",
+        str(models["slow05"]),
+        MLINFRA_TRUSTED_PICKLE="true",
+        MLINFRA_MAX_BATCH_SIZE="2",
         MLINFRA_REQUEST_TIMEOUT_S="30",
     )
     probe = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import requests
-
 from conftest import free_port, require_tool
+
 from mlinfra.serving import metric_names as m
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
@@ -44,9 +44,14 @@ def test_prometheus_scrapes_runtime_metrics(
     )
     log = (tmp_path / "prometheus.log").open("wb")
     proc = subprocess.Popen(
-        [prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=log,
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:

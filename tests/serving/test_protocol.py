@@ -66,8 +66,14 @@ def test_v2_infer_equals_model(server: Any, sklearn_model: Any) -> None:
     _, model, x = sklearn_model
     body = {
         "id": "req-1",
-        "inputs": [{"name": "input-0", "shape": list(x.shape), "datatype": "FP64",
-                    "data": x.ravel().tolist()}],
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": list(x.shape),
+                "datatype": "FP64",
+                "data": x.ravel().tolist(),
+            }
+        ],
     }
     resp = requests.post(server.url + "/v2/models/model/infer", json=body)
     assert resp.status_code == 200, resp.text
@@ -113,28 +119,33 @@ ROW = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
         (
             "/v2/models/model/infer",
             b'{"inputs": [{"name": "x", "shape": [1, 6], "datatype": "BYTES", "data": [1,2,3,4,5,6]}]}',
-            422, "datatype",
+            422,
+            "datatype",
         ),
         (
             "/v2/models/model/infer",
             b'{"inputs": [{"name": "x", "shape": [2, 6], "datatype": "FP32", "data": [1,2,3,4,5,6]}]}',
-            422, "elements",
+            422,
+            "elements",
         ),
         (
             "/v2/models/model/infer",
             b'{"inputs": [{"name": "x", "shape": [1, -6], "datatype": "FP32", "data": [1]}]}',
-            422, "shape",
+            422,
+            "shape",
         ),
         (
             "/v2/models/model/infer",
             b'{"inputs": [{"name": "x", "shape": [1, 6], "datatype": "INT64", "data": [1.5,2,3,4,5,6]}]}',
-            422, "fractional",
+            422,
+            "fractional",
         ),
         (
             "/v2/models/model/infer",
             b'{"inputs": [{"name": "x", "shape": [1, 6], "datatype": "FP32", "data": [1,2,3,4,5,6],'
             b' "parameters": {"binary_data_size": 24}}]}',
-            415, "binary tensor extension",
+            415,
+            "binary tensor extension",
         ),
         ("/v2/models/other/infer", b"{}", 404, "serves 'model'"),
         ("/nope", b"{}", 404, "not served"),
@@ -150,7 +161,8 @@ def test_bad_input_is_4xx_with_message(
 
 def test_binary_extension_header_refused(server: Any) -> None:
     resp = requests.post(
-        server.url + "/v2/models/model/infer", data=b"{}",
+        server.url + "/v2/models/model/infer",
+        data=b"{}",
         headers={"Inference-Header-Content-Length": "2"},
     )
     assert resp.status_code == 415
@@ -181,9 +193,10 @@ def test_oversized_body_rejected_from_headers_alone(server: Any) -> None:
 
 def test_oversized_chunked_body_rejected(server: Any) -> None:
     chunk = b"x" * 3000
-    payload = b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + (
-        b"%x\r\n%s\r\n" % (len(chunk), chunk)
-    ) * 3
+    payload = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + (b"%x\r\n%s\r\n" % (len(chunk), chunk)) * 3
+    )
     assert raw(server, payload).startswith(b"HTTP/1.1 413 ")
 
 
@@ -206,7 +219,10 @@ def test_keepalive_and_pipelining_keep_order(server: Any, sklearn_model: Any) ->
     reqs = b""
     for row in x[:4]:
         body = json.dumps({"features": row.tolist()}).encode()
-        reqs += b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        reqs += b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+            len(body),
+            body,
+        )
     reqs += b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     answer = raw(server, reqs)  # all five on one connection, sent at once
     parts = answer.split(b"HTTP/1.1 ")[1:]
@@ -236,7 +252,9 @@ def test_structured_request_logs(server: Any) -> None:
     records = server.log_records()
     assert any(r["msg"] == "model ready" and r["framework"] == "sklearn" for r in records)
     assert any(
-        r["msg"] == "request" and r["path"] == "/predict" and r["status"] == 200
+        r["msg"] == "request"
+        and r["path"] == "/predict"
+        and r["status"] == 200
         and isinstance(r["duration_ms"], float)
         for r in records
     )
@@ -247,7 +265,10 @@ def test_api_key_required_when_configured(start_server: Any, sklearn_model: Any)
     srv = start_server(str(path), MLINFRA_API_KEYS="k-one, k-two")
     body = {"features": x[0].tolist()}
     assert requests.post(srv.url + "/predict", json=body).status_code == 401
-    assert requests.post(srv.url + "/predict", json=body, headers={"X-API-Key": "nope"}).status_code == 401
+    assert (
+        requests.post(srv.url + "/predict", json=body, headers={"X-API-Key": "nope"}).status_code
+        == 401
+    )
     ok = requests.post(srv.url + "/predict", json=body, headers={"Authorization": "Bearer k-two"})
     assert ok.json() == {"prediction": int(model.predict(x[:1])[0])}
     assert requests.get(srv.url + "/health").status_code == 200  # probes need no key
