@@ -144,7 +144,7 @@ def _load_torchscript(path: Path, _trusted: bool) -> LoadedModel:
     import torch
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    module = torch.jit.load(str(path), map_location=device)
+    module = torch.jit.load(str(path), map_location=device)  # type: ignore[no-untyped-call]
     module.eval()
 
     def predict(x: np.ndarray) -> np.ndarray:

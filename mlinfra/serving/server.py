@@ -22,7 +22,7 @@ async def serve(settings: ServingSettings) -> int:
     """Run until SIGTERM/SIGINT (exit 0 after draining) or a model load failure (exit 1)."""
     loop = asyncio.get_running_loop()
     # `_created` series double the exposition size and no alert uses them.
-    prometheus_client.disable_created_metrics()
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     metrics = Metrics(settings.model_name)
     executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="mlinfra-model")
     app = App(settings, metrics, executor)

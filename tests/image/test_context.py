@@ -70,7 +70,8 @@ def test_context_contents(tmp_path: Path) -> None:
     assert len(re.findall(r"^FROM \S+@sha256:[0-9a-f]{64}", text, re.M)) == 2  # multi-stage, pinned
     assert "pip install --no-cache-dir" in text
     assert re.search(r"^USER 10001:10001$", text, re.M)
-    assert "HEALTHCHECK" in text and "127.0.0.1:9000/health" in text
+    assert "HEALTHCHECK" in text
+    assert "127.0.0.1:9000/health" in text
     assert text.rstrip().endswith('CMD ["python3", "-m", "mlinfra.serving"]')
     assert "MLINFRA_MODEL_URI=s3://acme/fraud/v12/model.skops" in text
     assert f"MLINFRA_MODEL_SHA256={SHA}" in text
@@ -87,7 +88,8 @@ def test_gpu_uses_cuda_base_and_gpu_wheels(tmp_path: Path) -> None:
         framework="onnx",
         gpu=True,
     ).read_text()
-    assert "FROM nvidia/cuda:" in text and "cudnn-runtime" in text
+    assert "FROM nvidia/cuda:" in text
+    assert "cudnn-runtime" in text
     assert "onnxruntime-gpu==" in (tmp_path / "g/requirements.txt").read_text()
     assert "python3=" in text  # the CUDA base carries no Python
 
@@ -241,7 +243,8 @@ def test_hadolint_reports_nothing(tmp_path: Path) -> None:
     hadolint = Path(sys.executable).with_name("hadolint")
     for dockerfile in _all_contexts(tmp_path):
         result = subprocess.run([str(hadolint), str(dockerfile)], capture_output=True, text=True)
-        assert result.returncode == 0 and result.stdout == "", f"{dockerfile}:\n{result.stdout}"
+        assert result.stdout == "", f"{dockerfile}:\n{result.stdout}"
+        assert result.returncode == 0
 
 
 def test_checkov_reports_nothing(tmp_path: Path) -> None:

@@ -98,6 +98,10 @@ def test_v2_model_metadata(server: Any) -> None:
 ROW = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
 
 
+def v2(tensor_fields: bytes) -> bytes:
+    return b'{"inputs": [{"name": "x", ' + tensor_fields + b"}]}"
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
@@ -118,13 +122,13 @@ ROW = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
         ("/v2/models/model/infer", b'{"outputs": []}', 422, "inputs"),
         (
             "/v2/models/model/infer",
-            b'{"inputs": [{"name": "x", "shape": [1, 6], "datatype": "BYTES", "data": [1,2,3,4,5,6]}]}',
+            v2(b'"shape": [1, 6], "datatype": "BYTES", "data": [1,2,3,4,5,6]'),
             422,
             "datatype",
         ),
         (
             "/v2/models/model/infer",
-            b'{"inputs": [{"name": "x", "shape": [2, 6], "datatype": "FP32", "data": [1,2,3,4,5,6]}]}',
+            v2(b'"shape": [2, 6], "datatype": "FP32", "data": [1,2,3,4,5,6]'),
             422,
             "elements",
         ),
@@ -136,7 +140,7 @@ ROW = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
         ),
         (
             "/v2/models/model/infer",
-            b'{"inputs": [{"name": "x", "shape": [1, 6], "datatype": "INT64", "data": [1.5,2,3,4,5,6]}]}',
+            v2(b'"shape": [1, 6], "datatype": "INT64", "data": [1.5,2,3,4,5,6]'),
             422,
             "fractional",
         ),
