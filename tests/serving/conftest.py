@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -72,12 +73,12 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_listening(self, timeout: float = 30.0) -> None:
+    def wait_listening(self, timeout: float = 90.0) -> None:
         self._wait(
             lambda: requests.get(self.url + "/health", timeout=1).status_code == 200, timeout
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
         self._wait(lambda: requests.get(self.url + "/ready", timeout=1).status_code == 200, timeout)
 
     def _wait(self, probe: object, timeout: float) -> None:
@@ -109,7 +110,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.wait_exit(30)
+            return self.wait_exit(60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -165,3 +166,16 @@ def make_pickle(path: Path, factory: str) -> Path:
         [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(HERE)}
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def helpers() -> SimpleNamespace:
+    """The helpers above, as a fixture: test modules must not import `conftest` by name (two
+    test folders, and pytest's import modes, make that ambiguous)."""
+    return SimpleNamespace(
+        free_port=free_port,
+        require_tool=require_tool,
+        make_pickle=make_pickle,
+        tabular_data=tabular_data,
+        repo=REPO,
+    )

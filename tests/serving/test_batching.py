@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import make_pickle
 
 
 def batch_stats(url: str) -> tuple[float, float]:
@@ -23,8 +22,8 @@ def batch_stats(url: str) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def server(start_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    model = make_pickle(tmp_path_factory.mktemp("b") / "m.joblib", "SlowModel(0.05, 3)")
+def server(start_server: Any, tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Any:
+    model = helpers.make_pickle(tmp_path_factory.mktemp("b") / "m.joblib", "SlowModel(0.05, 3)")
     return start_server(
         str(model),
         MLINFRA_TRUSTED_PICKLE="true",

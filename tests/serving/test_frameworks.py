@@ -4,29 +4,29 @@ served predictions compared with the model's own."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import requests
-from conftest import tabular_data
 
 
-def _xgboost(d: Path) -> tuple[Path, Any]:
+def _xgboost(d: Path, data: Callable[[], Any]) -> tuple[Path, Any]:
     import xgboost as xgb
 
-    x, y = tabular_data()
+    x, y = data()
     clf = xgb.XGBClassifier(n_estimators=15, max_depth=3).fit(x, y)
     path = d / "model.ubj"
     clf.get_booster().save_model(str(path))
     return path, lambda rows: clf.get_booster().inplace_predict(rows)
 
 
-def _lightgbm(d: Path) -> tuple[Path, Any]:
+def _lightgbm(d: Path, data: Callable[[], Any]) -> tuple[Path, Any]:
     import lightgbm as lgb
 
-    x, y = tabular_data()
+    x, y = data()
     booster = lgb.train(
         {"objective": "binary", "verbose": -1, "num_leaves": 7}, lgb.Dataset(x, y), 15
     )
@@ -35,12 +35,12 @@ def _lightgbm(d: Path) -> tuple[Path, Any]:
     return path, booster.predict
 
 
-def _onnx(d: Path) -> tuple[Path, Any]:
+def _onnx(d: Path, data: Callable[[], Any]) -> tuple[Path, Any]:
     import onnxruntime as ort
     from skl2onnx import to_onnx
     from sklearn.linear_model import LogisticRegression
 
-    x, y = tabular_data()
+    x, y = data()
     clf = LogisticRegression().fit(x, y)
     onx = to_onnx(clf, x[:1].astype(np.float32), options={id(clf): {"zipmap": False}})
     path = d / "model.onnx"
@@ -53,7 +53,7 @@ def _onnx(d: Path) -> tuple[Path, Any]:
     return path, own
 
 
-def _torchscript(d: Path) -> tuple[Path, Any]:
+def _torchscript(d: Path, data: Callable[[], Any]) -> tuple[Path, Any]:
     import torch
 
     torch.manual_seed(0)
@@ -74,11 +74,11 @@ def _torchscript(d: Path) -> tuple[Path, Any]:
     return path, own
 
 
-def _sklearn_joblib(d: Path) -> tuple[Path, Any]:
+def _sklearn_joblib(d: Path, data: Callable[[], Any]) -> tuple[Path, Any]:
     import joblib
     from sklearn.ensemble import RandomForestRegressor
 
-    x, y = tabular_data()
+    x, y = data()
     reg = RandomForestRegressor(n_estimators=5, random_state=0).fit(x, y.astype(float))
     path = d / "model.joblib"
     joblib.dump(reg, path)
@@ -96,12 +96,12 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_served_predictions_equal_the_models_own(
-    case: str, start_server: Any, tmp_path: Path
+    case: str, start_server: Any, tmp_path: Path, helpers: Any
 ) -> None:
     build, env = CASES[case]
-    path, own = build(tmp_path)
+    path, own = build(tmp_path, helpers.tabular_data)
     srv = start_server(str(path), **env)
-    x, _ = tabular_data(n_rows=12, seed=7)
+    x, _ = helpers.tabular_data(n_rows=12, seed=7)
     want = np.asarray(own(x))
     resp = requests.post(srv.url + "/predict", json={"instances": x.tolist()})
     assert resp.status_code == 200, resp.text

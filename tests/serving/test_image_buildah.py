@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import free_port, require_tool
 
 from mlinfra.image import write_build_context
 
@@ -98,14 +97,17 @@ def server_pid(root: int) -> int | None:
     return None
 
 
-def test_generated_image_builds_and_serves(sklearn_model: Any, tmp_path: Path) -> None:
+def test_generated_image_builds_and_serves(
+    sklearn_model: Any, tmp_path: Path, helpers: Any
+) -> None:
+    require_tool = helpers.require_tool
     debootstrap = require_tool("debootstrap", "debootstrap")
     podman = require_tool("podman", "podman")
     buildah = require_tool("buildah", "buildah")
     ensure_base(podman, debootstrap, tmp_path)
 
     model_path, model, x = sklearn_model
-    port = free_port()
+    port = helpers.free_port()
     dockerfile = write_build_context(
         tmp_path / "ctx",
         service="fraud",

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import free_port, make_pickle
 
 
 def served_prediction_ok(srv: Any, sklearn_model: Any) -> None:
@@ -41,19 +40,19 @@ def test_file_uri_with_pinned_sha(start_server: Any, sklearn_model: Any) -> None
 
 def test_sha_mismatch_is_refused(start_server: Any, sklearn_model: Any) -> None:
     srv = start_server(str(sklearn_model[0]), ready=False, MLINFRA_MODEL_SHA256="0" * 64)
-    assert srv.wait_exit(60) == 1
+    assert srv.wait_exit(120) == 1
     failure = [r for r in srv.log_records() if r["msg"] == "model load failed; exiting"]
     assert "sha256 mismatch" in str(failure[0]["error"])
     assert "refusing to load" in str(failure[0]["error"])
 
 
 def test_code_running_pickle_is_not_loaded_without_opt_in(
-    start_server: Any, tmp_path: Path
+    start_server: Any, tmp_path: Path, helpers: Any
 ) -> None:
     marker = tmp_path / "pwned"
-    evil = make_pickle(tmp_path / "evil.pkl", f"Exploit({str(marker)!r})")
+    evil = helpers.make_pickle(tmp_path / "evil.pkl", f"Exploit({str(marker)!r})")
     srv = start_server(str(evil), ready=False)
-    assert srv.wait_exit(60) == 1
+    assert srv.wait_exit(120) == 1
     assert not marker.exists(), "the pickle's code ran"
     error = next(r["error"] for r in srv.log_records() if r["msg"] == "model load failed; exiting")
     assert "refusing" in str(error)
@@ -75,7 +74,7 @@ def test_skops_with_foreign_types_needs_opt_in(start_server: Any, tmp_path: Path
     )
     assert sio.get_untrusted_types(file=tmp_path / "custom.skops") == ["slow_models.SlowModel"]
     srv = start_server(str(tmp_path / "custom.skops"), ready=False)
-    assert srv.wait_exit(60) == 1
+    assert srv.wait_exit(120) == 1
     assert "slow_models.SlowModel" in srv.logs()
     trusted = start_server(str(tmp_path / "custom.skops"), MLINFRA_TRUSTED_PICKLE="true")
     assert requests.post(trusted.url + "/predict", json={"features": [1, 2, 3]}).json() == {
@@ -87,14 +86,14 @@ def test_unknown_extension_needs_framework(start_server: Any, tmp_path: Path) ->
     odd = tmp_path / "model.bin"
     odd.write_bytes(b"\x00")
     srv = start_server(str(odd), ready=False)
-    assert srv.wait_exit(60) == 1
+    assert srv.wait_exit(120) == 1
     assert "MLINFRA_FRAMEWORK" in srv.logs()
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def moto(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[str]:
     exe = Path(sys.executable).with_name("moto_server")
-    port = free_port()
+    port = helpers.free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -137,7 +136,7 @@ def test_s3_model_from_moto_server(
     missing = start_server(
         "s3://acme-models/fraud/v13/model.skops", ready=False, AWS_ENDPOINT_URL=moto, **AWS_ENV
     )
-    assert missing.wait_exit(60) == 1
+    assert missing.wait_exit(120) == 1
     assert "could not download s3://acme-models/fraud/v13/model.skops" in missing.logs()
 
 
@@ -195,11 +194,11 @@ def test_https_model(
     served_prediction_ok(srv, sklearn_model)
     # Without trusting the certificate the download must fail, not fall back to plain HTTP.
     untrusted = start_server(f"{base}/model.skops", ready=False)
-    assert untrusted.wait_exit(60) == 1
+    assert untrusted.wait_exit(120) == 1
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.logs()
 
 
 def test_plain_http_uri_refused(start_server: Any) -> None:
     srv = start_server("http://127.0.0.1:9/model.skops", ready=False)
-    assert srv.wait_exit(60) == 1
+    assert srv.wait_exit(120) == 1
     assert "scheme 'http' is not supported" in srv.logs()

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import REPO, free_port
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_local(args: str) -> subprocess.Popen[bytes]:
@@ -24,9 +25,9 @@ def run_local(args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def test_serve_local_model_uri(sklearn_model: Any) -> None:
+def test_serve_local_model_uri(sklearn_model: Any, helpers: Any) -> None:
     path, model, x = sklearn_model
-    port = free_port()
+    port = helpers.free_port()
     proc = run_local(f"{str(path)!r}, port={port}")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -45,10 +46,12 @@ def test_serve_local_model_uri(sklearn_model: Any) -> None:
     assert proc.returncode == 0, err
 
 
-def test_serve_local_services_file_without_loader_is_bad_input(tmp_path: Path) -> None:
+def test_serve_local_services_file_without_loader_is_bad_input(
+    tmp_path: Path, helpers: Any
+) -> None:
     svc = tmp_path / "fraud.py"
     svc.write_text("")
-    proc = run_local(f"{str(svc)!r}, port={free_port()}")
+    proc = run_local(f"{str(svc)!r}, port={helpers.free_port()}")
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert b"pass the service's model URI instead" in err

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import make_pickle
 
 ROW = [1.0, 2.0, 3.0]
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def models(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("slow")
+    make_pickle = helpers.make_pickle
     return {
         "slow03": make_pickle(d / "slow03.joblib", "SlowModel(0.3, 3)"),
         "slow05": make_pickle(d / "slow05.joblib", "SlowModel(0.5, 3)"),

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import free_port, require_tool
 
 from mlinfra.serving import metric_names as m
 
@@ -25,16 +24,16 @@ def query(base: str, promql: str) -> list[dict[str, Any]]:
 
 
 def test_prometheus_scrapes_runtime_metrics(
-    start_server: Any, sklearn_model: Any, tmp_path: Path
+    start_server: Any, sklearn_model: Any, tmp_path: Path, helpers: Any
 ) -> None:
-    prometheus = require_tool("prometheus", "prometheus")
+    prometheus = helpers.require_tool("prometheus", "prometheus")
     srv = start_server(str(sklearn_model[0]), MLINFRA_MODEL_NAME="fraud")
     x = sklearn_model[2]
     for row in x:
         assert requests.post(srv.url + "/predict", json={"features": row.tolist()}).ok
     assert requests.post(srv.url + "/predict", data=b"{oops").status_code == 400
 
-    port = free_port()
+    port = helpers.free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
