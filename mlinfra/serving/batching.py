@@ -2,8 +2,9 @@
 
 A lone request is dispatched at once (no added latency). While the model is busy, new
 requests queue up and the next call takes all of them (up to `max_batch` rows), so batch
-size follows the load by itself. `max_wait_s` only applies while the previous call held more
-than one request, i.e. when waiting a moment is likely to fill the batch further.
+size follows the load by itself. `max_wait_s` only applies when the previous call held more
+than one request and more than one is already waiting, i.e. when waiting a moment is likely
+to fill the batch further; a request that is alone in the queue is dispatched at once.
 
 Where the model runs: a call that is known to be short (moving average below `inline_max_s`)
 runs on the event loop thread. Handing it to a worker thread would cost two thread switches
@@ -125,7 +126,8 @@ class Batcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self._last_jobs > 1 and self._max_wait_s > 0 and len(self._queue) < self._max_batch:
+            waiting = len(self._queue)
+            if self._max_wait_s > 0 and self._last_jobs > 1 and 1 < waiting < self._max_batch:
                 await asyncio.sleep(self._max_wait_s)
             jobs = self._take()
             if not jobs:

@@ -45,8 +45,8 @@ class ServingSettings(BaseSettings):
     max_batch_wait_ms: float = Field(
         default=1.0,
         ge=0.0,
-        description="Extra wait to fill a batch; only applied while the previous batch held "
-        "more than one request, so a lone request never waits.",
+        description="Extra wait to fill a batch; only applied while requests arrive together "
+        "(previous batch and queue both hold more than one), so a lone request never waits.",
     )
     max_queue: int = Field(
         default=256, ge=1, description="Requests waiting for the model; beyond it: 429."

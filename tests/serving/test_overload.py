@@ -66,7 +66,8 @@ def test_full_queue_is_fast_429_and_probes_stay_exempt(
         for path in ("/health", "/ready", "/metrics"):
             t0 = time.monotonic()
             assert requests.get(srv.url + path, timeout=5).status_code == 200, path
-            assert time.monotonic() - t0 < 0.2, f"{path} was not exempt from the queue"
+            # the queue holds ~12 x 0.3 s of work: an exempt probe answers well before
+            assert time.monotonic() - t0 < 0.5, f"{path} was not exempt from the queue"
         results = [f.result() for f in futures]
     codes = sorted(r.status_code for r in results)
     rejected = [r for r in results if r.status_code == 429]
@@ -74,7 +75,7 @@ def test_full_queue_is_fast_429_and_probes_stay_exempt(
     assert len(rejected) >= 6
     for r in rejected:
         assert r.headers["Retry-After"] == "1"
-        assert r.elapsed.total_seconds() < 0.25  # rejected at once, not after waiting
+        assert r.elapsed.total_seconds() < 1.0  # rejected at once, not after the queue's 3 s
     for r in results:
         if r.status_code == 200:
             assert r.json() == {"prediction": 6.0}
@@ -91,7 +92,7 @@ def test_not_ready_while_loading(start_server: Any, models: dict[str, Path]) -> 
     assert early.status_code == 503
     assert "not ready" in early.json()["error"]
     assert 'mlinfra_model_ready{model="model"} 0.0' in requests.get(srv.url + "/metrics").text
-    srv.wait_ready(timeout=30)
+    srv.wait_ready(timeout=120)
     assert post(srv.url).json() == {"prediction": 6.0}
 
 
