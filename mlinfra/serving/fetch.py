@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     except ModelLoadError as exc:
         print(f"mlinfra fetch: {exc}", file=sys.stderr)
         return 1
-    if path.parent != args.out:
+    if path.parent != args.out:  # a local file: copy it where the image expects it
+        args.out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, args.out / path.name)
     print(f"{digest}  {args.out / path.name}")
     return 0
