@@ -103,6 +103,7 @@ class App:
             framework=s.framework,
             trusted_pickle=s.trusted_pickle,
             input_features=s.input_features,
+            fast_trees=s.fast_trees,
         )
         if s.warmup and model.n_features is not None:
             # First calls pay for lazy init (thread pools, JIT, allocations); pay it before ready.

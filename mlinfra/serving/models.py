@@ -4,6 +4,7 @@ only pays for the one it serves."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from mlinfra.serving import hgb_fastpath
 from mlinfra.serving.errors import ModelLoadError
 from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework, is_pickle
+
+log = logging.getLogger("mlinfra.serving.models")
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -26,7 +30,12 @@ class LoadedModel:
 
 
 def load_model(
-    path: Path, *, framework: str | None, trusted_pickle: bool, input_features: int | None = None
+    path: Path,
+    *,
+    framework: str | None,
+    trusted_pickle: bool,
+    input_features: int | None = None,
+    fast_trees: bool = True,
 ) -> LoadedModel:
     chosen = framework or infer_framework(path.name)
     if chosen is None:
@@ -38,7 +47,7 @@ def load_model(
     if loader is None:
         raise ModelLoadError(f"framework {chosen!r} unknown; allowed: {', '.join(FRAMEWORKS)}")
     try:
-        model = loader(path, trusted_pickle)
+        model = loader(path, trusted_pickle, fast_trees)
     except ModelLoadError:
         raise
     except Exception as exc:  # a corrupt or foreign file: report it, stay not-ready
@@ -48,7 +57,7 @@ def load_model(
     return model
 
 
-def _load_sklearn(path: Path, trusted_pickle: bool) -> LoadedModel:
+def _load_sklearn(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedModel:
     if is_pickle(path.name):
         if not trusted_pickle:
             raise ModelLoadError(
@@ -77,6 +86,9 @@ def _load_sklearn(path: Path, trusted_pickle: bool) -> LoadedModel:
         raise ModelLoadError(f"{path.name} holds a {type(estimator).__name__} with no predict()")
     import sklearn
 
+    if fast_trees and hgb_fastpath.install(estimator):
+        log.info("scikit-learn HistGradientBoosting: using the verified all-trees-at-once path")
+
     def predict(x: np.ndarray) -> np.ndarray:
         # Inputs come from JSON, which cannot carry NaN/inf in our parser, so sklearn's
         # finiteness scan and parameter validation are pure overhead per call.
@@ -87,7 +99,7 @@ def _load_sklearn(path: Path, trusted_pickle: bool) -> LoadedModel:
     return LoadedModel("sklearn", predict, int(n) if n is not None else None, np.dtype(np.float64))
 
 
-def _load_xgboost(path: Path, _trusted: bool) -> LoadedModel:
+def _load_xgboost(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     import xgboost as xgb
 
     booster = xgb.Booster()
@@ -99,7 +111,7 @@ def _load_xgboost(path: Path, _trusted: bool) -> LoadedModel:
     return LoadedModel("xgboost", predict, int(booster.num_features()), np.dtype(np.float32))
 
 
-def _load_lightgbm(path: Path, _trusted: bool) -> LoadedModel:
+def _load_lightgbm(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     import lightgbm as lgb
 
     booster = lgb.Booster(model_file=str(path))
@@ -119,7 +131,7 @@ _ORT_DTYPES = {
 }
 
 
-def _load_onnx(path: Path, _trusted: bool) -> LoadedModel:
+def _load_onnx(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     import onnxruntime as ort
 
     # CUDA first when the GPU wheel and a device are present; CPU always as the fallback.
@@ -140,7 +152,7 @@ def _load_onnx(path: Path, _trusted: bool) -> LoadedModel:
     return LoadedModel("onnx", predict, width, dtype)
 
 
-def _load_torchscript(path: Path, _trusted: bool) -> LoadedModel:
+def _load_torchscript(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     import torch
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -155,7 +167,7 @@ def _load_torchscript(path: Path, _trusted: bool) -> LoadedModel:
     return LoadedModel("torchscript", predict, None, np.dtype(np.float32))
 
 
-_LOADERS: dict[str, Callable[[Path, bool], LoadedModel]] = {
+_LOADERS: dict[str, Callable[[Path, bool, bool], LoadedModel]] = {
     "sklearn": _load_sklearn,
     "xgboost": _load_xgboost,
     "lightgbm": _load_lightgbm,

@@ -70,6 +70,11 @@ class ServingSettings(BaseSettings):
         description="Model calls averaging less than this run on the event loop thread "
         "(no thread hand-off); slower ones in the inference threads. 0: always threads.",
     )
+    fast_trees: bool = Field(
+        default=True,
+        description="Walk all trees of a scikit-learn HistGradientBoosting model at once "
+        "(used only if it reproduces sklearn's output exactly at load); false: sklearn's own.",
+    )
     warmup: bool = Field(default=True, description="One model call on zeros before ready.")
     input_features: int | None = Field(
         default=None,
