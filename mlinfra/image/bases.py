@@ -33,7 +33,7 @@ DEBIAN = BaseKind(build_packages=(), runtime_packages=(), libgomp="libgomp1=12.2
 CUDA_UBUNTU = BaseKind(
     build_packages=("python3=3.12.3-0ubuntu2.1", "python3-venv=3.12.3-0ubuntu2.1"),
     runtime_packages=("python3=3.12.3-0ubuntu2.1",),
-    libgomp="libgomp1=14.2.0-4ubuntu2~24.04",
+    libgomp="libgomp1=14.2.0-4ubuntu2~24.04.1",
 )
 
 
