@@ -27,8 +27,6 @@ MODEL_CONTAINER = "model"
 COLLECTOR_CONTAINER = "metrics-collector"
 SCRATCH_VOLUME = "scratch"
 API_KEYS_SECRET = "api-keys"
-# File-based settings of the EKS path that mean nothing on ECS, where secrets are env values.
-_EKS_ONLY_ENV = ("MLINFRA_SECRETS_DIR", "MLINFRA_API_KEYS_FILE")
 
 
 def secret_env_name(secret: str) -> str:
@@ -39,9 +37,9 @@ def secret_env_name(secret: str) -> str:
 
 
 def ecs_environment(spec: ServiceSpec, alb_idle_timeout: int) -> list[dict[str, str]]:
-    env = {e["name"]: e["value"] for e in runtime_env(spec) if e["name"] not in _EKS_ONLY_ENV}
+    env = {e["name"]: e["value"] for e in runtime_env(spec)}
     # Keep-alive longer than the ALB's idle timeout, so the ALB always closes first.
-    env["MLINFRA_KEEPALIVE_SECONDS"] = str(alb_idle_timeout + 15)
+    env["MLINFRA_KEEPALIVE_TIMEOUT_S"] = str(alb_idle_timeout + 15)
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
 
 

@@ -55,17 +55,14 @@ def runtime_env(spec: ServiceSpec) -> list[dict[str, str]]:
         "MLINFRA_PORT": str(spec.port),
         "MLINFRA_MAX_BATCH_SIZE": str(spec.max_batch_size),
         "MLINFRA_MAX_BATCH_WAIT_MS": f"{spec.max_batch_wait_ms:g}",
-        "MLINFRA_REQUEST_TIMEOUT_SECONDS": f"{spec.request_timeout_seconds:g}",
-        "MLINFRA_KEEPALIVE_SECONDS": str(ALB_IDLE_TIMEOUT_SECONDS + 15),
+        "MLINFRA_REQUEST_TIMEOUT_S": f"{spec.request_timeout_seconds:g}",
+        "MLINFRA_KEEPALIVE_TIMEOUT_S": str(ALB_IDLE_TIMEOUT_SECONDS + 15),
         "MLINFRA_MODEL_CACHE_DIR": "/tmp/model",
-        "MLINFRA_SECRETS_DIR": SECRETS_MOUNT,
     }
     if spec.model_sha256:
         env["MLINFRA_MODEL_SHA256"] = spec.model_sha256
     if spec.trusted_pickle:
         env["MLINFRA_TRUSTED_PICKLE"] = "true"
-    if spec.auth == "api_key":
-        env["MLINFRA_API_KEYS_FILE"] = f"{SECRETS_MOUNT}/api-keys"
     merged = {**spec.env, **env}
     return [{"name": k, "value": v} for k, v in sorted(merged.items())]
 
@@ -89,9 +86,14 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         volumes.append({"name": "secrets", "secret": {"secretName": k8s_secret,
                                                       "defaultMode": 0o400}})
         mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
-    env = runtime_env(spec) + [
+    env: list[dict[str, object]] = [*runtime_env(spec), *(
         {"name": f"MLINFRA_SECRET_ARN_{n.upper().replace('-', '_')}", "value": arn}
-        for n, arn in sorted(secret_arns.items())]
+        for n, arn in sorted(secret_arns.items()))]
+    if spec.auth == "api_key" and k8s_secret is not None and "api-keys" not in secret_arns:
+        # The runtime reads its API keys from this one variable; a secretKeyRef keeps the value
+        # out of the manifest.
+        env.append({"name": "MLINFRA_API_KEYS",
+                    "valueFrom": {"secretKeyRef": {"name": k8s_secret, "key": "api-keys"}}})
     startup_failures = math.ceil(spec.expected_load_seconds / PROBE_PERIOD_SECONDS) + 6
     container: dict[str, object] = {
         "name": "model",

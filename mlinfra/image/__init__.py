@@ -1,5 +1,14 @@
-"""Build-context generation (minimal interim version until the serving runtime lands)."""
+"""Build-context generation for a service's serving image."""
 
-from mlinfra.image.context import write_build_context
+from __future__ import annotations
 
-__all__ = ["write_build_context"]
+from mlinfra.image.context import build_context_framework, write_build_context
+from mlinfra.image.requirements import framework_requirements
+from mlinfra.serving.frameworks import infer_framework
+
+__all__ = [
+    "build_context_framework",
+    "framework_requirements",
+    "infer_framework",
+    "write_build_context",
+]

@@ -1,23 +1,139 @@
-"""Interim build context: a honest minimal Dockerfile; replaced by the serving runtime's."""
+"""Write a service's complete Docker build context: Dockerfile, requirements, the runtime,
+and (when baked) the model. Byte-for-byte deterministic for the same arguments: files are
+written in sorted order with fixed modes and mtimes, and nothing depends on time or host."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import urllib.parse
 from pathlib import Path
 
+from mlinfra.image.bases import CPU_BASE, GPU_BASE, base_kind
+from mlinfra.image.dockerfile import ImageSpec, render
+from mlinfra.image.requirements import (
+    RUNTIME_REQUIREMENTS,
+    S3_REQUIREMENTS,
+    framework_requirements,
+)
+from mlinfra.serving.fetch import model_filename
+from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework
 
-def write_build_context(out_dir: Path, *, service: str, model_uri: str, framework: str,
-                        gpu: bool, port: int = 8080, model_sha256: str | None = None,
-                        bake_model: bool = False, trusted_pickle: bool = False,
-                        base_image: str | None = None) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dockerfile = out_dir / "Dockerfile"
-    dockerfile.write_text(
-        f"FROM {base_image or 'python:3.11-slim'}\n"
-        f"USER 10001:10001\nEXPOSE {port}\n"
-        # Exec form, no shell in the path: the runtime's liveness endpoint (checkov CKV_DOCKER_2).
-        f"HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 "
-        f'CMD ["python", "-c", "import urllib.request; '
-        f"urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=2)\"]\n"
-        f'CMD ["python", "-m", "mlinfra.serving", "--model-uri", "{model_uri}", "--port", "{port}"]\n'
+_SERVICE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "serving"
+_EPOCH = 315532800  # 1980-01-01, the earliest time zip-based tools accept
+
+
+def write_build_context(
+    out_dir: Path,
+    *,
+    service: str,
+    model_uri: str,
+    framework: str,
+    gpu: bool,
+    port: int = 8080,
+    model_sha256: str | None = None,
+    bake_model: bool = False,
+    trusted_pickle: bool = False,
+    base_image: str | None = None,
+) -> Path:
+    """Write the build context into `out_dir` (replacing what the generator wrote there
+    before) and return the Dockerfile's path.
+
+    `bake_model`: a local model (path or file://) is copied into the context; a remote one
+    (s3://, https://) is downloaded and verified in the build stage, S3 credentials coming
+    from the build secret `aws` (a shared-credentials file). Default: fetched at start-up.
+    `base_image`: default a digest-pinned python:3.11-slim-bookworm (CPU) or CUDA 12.8
+    runtime on Ubuntu 24.04 (GPU); any Debian/Ubuntu image with python3 and venv works.
+    """
+    problems = []
+    if not _SERVICE_RE.match(service):
+        problems.append(f"service {service!r}: lowercase letters, digits and '-', max 63")
+    if framework not in FRAMEWORKS:
+        problems.append(f"framework {framework!r}: allowed {', '.join(FRAMEWORKS)}")
+    if not 1 <= port <= 65535:
+        problems.append(f"port {port}: allowed 1-65535")
+    if model_sha256 is not None and not _SHA_RE.match(model_sha256):
+        problems.append("model_sha256: 64 lowercase hex characters")
+    scheme = urllib.parse.urlparse(model_uri).scheme.lower()
+    if scheme not in ("", "file", "s3", "https"):
+        problems.append(f"model_uri scheme {scheme!r}: allowed s3, https, file or a path")
+    local = scheme in ("", "file")
+    local_path = Path(urllib.parse.urlparse(model_uri).path if scheme == "file" else model_uri)
+    if bake_model and local and not local_path.is_file():
+        problems.append(f"model_uri {model_uri!r}: bake_model needs the file, which is missing")
+    if problems:
+        raise ValueError("invalid image build context: " + "; ".join(problems))
+
+    filename = model_filename(model_uri)
+    env: list[tuple[str, str]] = [
+        ("MLINFRA_PORT", str(port)),
+        ("MLINFRA_MODEL_NAME", service),
+        ("MLINFRA_FRAMEWORK", framework),
+    ]
+    baked_file = fetch_uri = None
+    if bake_model:
+        env.append(("MLINFRA_MODEL_URI", f"/opt/model/{filename}"))
+        if local:
+            baked_file = f"model/{filename}"
+        else:
+            fetch_uri = model_uri
+    else:
+        env.append(("MLINFRA_MODEL_URI", model_uri))
+    if model_sha256:
+        env.append(("MLINFRA_MODEL_SHA256", model_sha256))
+    if trusted_pickle:
+        env.append(("MLINFRA_TRUSTED_PICKLE", "true"))
+
+    reqs = list(RUNTIME_REQUIREMENTS) + framework_requirements(framework, gpu)
+    if scheme == "s3":
+        reqs += S3_REQUIREMENTS
+    spec = ImageSpec(
+        base_image=base_image or (GPU_BASE if gpu else CPU_BASE),
+        kind=base_kind(gpu),
+        service=service,
+        port=port,
+        env=tuple(sorted(env)),
+        baked_file=baked_file,
+        fetch_uri=fetch_uri,
+        fetch_sha256=model_sha256,
+        fetch_s3=scheme == "s3",
+        needs_libgomp=framework == "lightgbm",
     )
-    return dockerfile
+
+    files: dict[str, bytes] = {
+        "Dockerfile": render(spec).encode(),
+        "requirements.txt": ("\n".join(sorted(reqs)) + "\n").encode(),
+        ".dockerignore": b"**/__pycache__\n**/*.pyc\n",
+        # An empty package root: the image carries the runtime only, not the SDK (and so
+        # never imports pulumi).
+        "mlinfra/__init__.py": b"",
+    }
+    for src in sorted(_RUNTIME_DIR.glob("*.py")):
+        files[f"mlinfra/serving/{src.name}"] = src.read_bytes()
+    if baked_file is not None:
+        files[baked_file] = local_path.read_bytes()
+
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    for rel in sorted(files):
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[rel])
+        target.chmod(0o644)
+        os.utime(target, (_EPOCH, _EPOCH))
+    return out_dir / "Dockerfile"
+
+
+def build_context_framework(model_uri: str, framework: str | None = None) -> str:
+    """The framework to build for: explicit, else inferred from the file extension."""
+    chosen = framework or infer_framework(model_uri)
+    if chosen is None:
+        raise ValueError(
+            f"cannot tell the framework of {model_uri!r} from its extension; "
+            f"set framework to one of {', '.join(FRAMEWORKS)}"
+        )
+    return chosen

@@ -212,3 +212,22 @@ def test_control_plane_log_group_exists_before_the_cluster_with_retention(stagin
     assert logs.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
     assert logs.inputs["retentionInDays"] == 90
     assert logs.urn in cluster.dependencies
+
+
+def test_every_runtime_variable_the_platforms_set_is_a_runtime_setting(staging: OfflineRun) -> None:
+    """The SDK and the runtime agree on settings names: a typo here would be silently ignored."""
+    from mlinfra.engine.runner import run_offline
+    from mlinfra.serving.settings import ServingSettings as Settings
+    from tests.core.conftest import ROOT
+
+    known = {f"MLINFRA_{name.upper()}" for name in Settings.model_fields}
+    names: set[str] = set()
+    for dep in all_of(staging, "kubernetes:apps/v1:Deployment"):
+        names |= {e["name"] for e in dep.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+    dev = run_offline(ROOT, "dev")
+    for task in all_of(dev, "aws:ecs/taskDefinition:TaskDefinition"):
+        for container in json.loads(task.inputs["containerDefinitions"]):
+            names |= {e["name"] for e in container.get("environment", [])}
+    ours = {n for n in names if n.startswith("MLINFRA_") and not n.startswith(("MLINFRA_SECRET_", "MLINFRA_SECRET_ARN_"))}
+    assert ours, "no runtime settings found"
+    assert ours <= known, f"unknown to the runtime: {sorted(ours - known)}"
