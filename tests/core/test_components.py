@@ -228,6 +228,6 @@ def test_every_runtime_variable_the_platforms_set_is_a_runtime_setting(staging: 
     for task in all_of(dev, "aws:ecs/taskDefinition:TaskDefinition"):
         for container in json.loads(task.inputs["containerDefinitions"]):
             names |= {e["name"] for e in container.get("environment", [])}
-    ours = {n for n in names if n.startswith("MLINFRA_") and not n.startswith(("MLINFRA_SECRET_", "MLINFRA_SECRET_ARN_"))}
+    ours = {n for n in names if n.startswith("MLINFRA_") and not n.startswith("MLINFRA_SECRET_")}
     assert ours, "no runtime settings found"
     assert ours <= known, f"unknown to the runtime: {sorted(ours - known)}"
