@@ -145,6 +145,36 @@ def diff(
         out.print(report.diff_table(result))
 
 
+@app.command()
+def serve(
+    target: Annotated[str, typer.Argument(help="services/<file>.py or a model URI (s3://, https://, file://, path).")],
+    port: Annotated[int, typer.Option("--port", "-p")] = 8080,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    service: Annotated[Optional[str], typer.Option("--service", help="Which service of the file.")] = None,  # noqa: UP045
+) -> None:
+    """Run the serving runtime locally, exactly as the image runs it."""
+    from mlinfra.serving.local import serve_local
+
+    def from_declaration(path: Path) -> dict[str, Any]:
+        from mlinfra.spec.loader import load_service_file
+
+        spec = load_service_file(path, service)
+        fields: dict[str, Any] = {
+            "model_uri": spec.model_uri, "model_name": spec.name, "framework": spec.framework,
+            "trusted_pickle": spec.trusted_pickle, "max_batch_size": spec.max_batch_size,
+            "max_batch_wait_ms": spec.max_batch_wait_ms, "request_timeout_s": spec.request_timeout_seconds,
+        }
+        if spec.model_sha256:
+            fields["model_sha256"] = spec.model_sha256
+        return fields
+
+    try:
+        code = serve_local(target, port=port, host=host, service_loader=from_declaration)
+    except MlinfraError as exc:
+        _fail(exc)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     try:
         app()

@@ -338,3 +338,30 @@ def _allowed_fields(model: type[BaseModel], loc: list[str], *, camel: bool) -> l
                 current = value_type
     names = [n for n in getattr(current, "model_fields", {}) if n != "region"]
     return sorted(to_camel(n) if camel else n for n in names)
+
+
+def load_service_file(path: Path, name: str | None = None) -> ServiceSpec:
+    """The one service declared in a `services/*.py` file (or the one called `name`), validated
+    without any stack overrides: what `mlinfra serve` runs locally."""
+    shown = str(path)
+    if not path.is_file():
+        raise SpecError([Problem(shown, "(file)", MISSING, "an existing services/*.py file")])
+    with collecting() as declared:
+        try:
+            runpy.run_path(str(path), run_name=f"mlinfra_services_{path.stem}")
+        except Exception as exc:
+            raise SpecError([Problem(shown, "(module)", type(exc).__name__,
+                                     f"the file must run without errors: {exc}")]) from None
+    names = [d.name for d in declared]
+    chosen = [d for d in declared if name is None or d.name == name]
+    if len(chosen) != 1:
+        raise SpecError([Problem(shown, "--service", name or MISSING,
+                                 f"one of the services declared in the file: {', '.join(names) or 'none'}")])
+    (decl,) = chosen
+    spec, problems = _service(decl, {}, shown)
+    problems = [p for p in problems if not p.field.endswith(".bake_model")]  # local files are fine here
+    if spec is None and not problems:
+        spec = ServiceSpec.model_validate(decl.raw())
+    if problems or spec is None:
+        raise SpecError(problems)
+    return spec
