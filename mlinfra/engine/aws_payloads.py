@@ -105,6 +105,21 @@ def create_capacity_provider_input(inputs: dict[str, Any], name: str) -> dict[st
     return _drop_none(out)
 
 
+def put_cluster_capacity_providers_input(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`aws:ecs/clusterCapacityProviders:ClusterCapacityProviders` -> ecs PutClusterCapacityProviders."""
+    out: dict[str, Any] = {"capacityProviders": [], "defaultCapacityProviderStrategy": []}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY:
+            continue
+        if key == "clusterName":
+            out["cluster"] = value
+        elif key == "defaultCapacityProviderStrategies":
+            out["defaultCapacityProviderStrategy"] = value
+        else:
+            out[key] = value
+    return out  # both lists are required by the API, even when empty
+
+
 def create_service_input(inputs: dict[str, Any]) -> dict[str, Any]:
     """`aws:ecs/service:Service` -> ecs CreateService."""
     out: dict[str, Any] = {}
@@ -377,6 +392,8 @@ MAPPERS: dict[str, Mapper] = {
     "aws:ecs/cluster:Cluster": lambda i, n: [ApiCall("ecs", "CreateCluster", create_cluster_input(i, n))],
     "aws:ecs/capacityProvider:CapacityProvider":
         lambda i, n: [ApiCall("ecs", "CreateCapacityProvider", create_capacity_provider_input(i, n))],
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders":
+        lambda i, n: [ApiCall("ecs", "PutClusterCapacityProviders", put_cluster_capacity_providers_input(i))],
     "aws:ecs/taskDefinition:TaskDefinition":
         lambda i, n: [ApiCall("ecs", "RegisterTaskDefinition", register_task_definition_input(i))],
     "aws:ecs/service:Service": lambda i, n: [ApiCall("ecs", "CreateService", create_service_input(i))],
