@@ -1,17 +1,22 @@
-"""Recorded Pulumi inputs -> the AWS API request each resource turns into.
+"""Recorded Pulumi inputs -> the AWS API requests each resource turns into.
 
 The Pulumi AWS provider sends these requests on `pulumi up`; rebuilding them here lets
 botocore's own parameter validation (the same shapes the AWS CLI checks) judge them offline,
-and lets `render` write the ECS RegisterTaskDefinition input. A field this mapping does not
-know is passed through under its API-style name, so botocore reports it as an unknown
-parameter instead of it being dropped silently.
+lets the ECS tests send them to a local AWS emulator (moto), and lets `render` write the ECS
+RegisterTaskDefinition input. A field this mapping does not know is passed through under its
+API-style name, so botocore reports it as an unknown parameter instead of it being dropped
+silently. This is the only such mapping in mlinfra: the gate, the ECS tests and `render` all
+use it.
+
+`refs` (see `api_calls`) replaces identifiers that only exist after deployment (ARNs, ids)
+with real ones, e.g. those a test got back from the emulator.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 # Pulumi-only inputs that never reach the AWS API.
@@ -78,6 +83,41 @@ def register_task_definition_input(inputs: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return _drop_none(out)
+
+
+def create_cluster_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """`aws:ecs/cluster:Cluster` -> ecs CreateCluster."""
+    out: dict[str, Any] = {"clusterName": inputs.get("name", name)}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY or key == "name":
+            continue
+        out[key] = _tags_list(value) if key == "tags" else value
+    return _drop_none(out)
+
+
+def create_capacity_provider_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """`aws:ecs/capacityProvider:CapacityProvider` -> ecs CreateCapacityProvider."""
+    out: dict[str, Any] = {"name": inputs.get("name", name)}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY or key == "name":
+            continue
+        out[key] = _tags_list(value) if key == "tags" else value
+    return _drop_none(out)
+
+
+def put_cluster_capacity_providers_input(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`aws:ecs/clusterCapacityProviders:ClusterCapacityProviders` -> ecs PutClusterCapacityProviders."""
+    out: dict[str, Any] = {"capacityProviders": [], "defaultCapacityProviderStrategy": []}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY:
+            continue
+        if key == "clusterName":
+            out["cluster"] = value
+        elif key == "defaultCapacityProviderStrategies":
+            out["defaultCapacityProviderStrategy"] = value
+        else:
+            out[key] = value
+    return out  # both lists are required by the API, even when empty
 
 
 def create_service_input(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +274,58 @@ def create_listener_input(inputs: dict[str, Any]) -> dict[str, Any]:
     return _drop_none(out)
 
 
+# Listener rule conditions: Pulumi's block -> the API's `Field` and its `<Field>Config`.
+_RULE_CONDITIONS = {"hostHeader": ("host-header", "HostHeaderConfig"),
+                    "pathPattern": ("path-pattern", "PathPatternConfig"),
+                    "sourceIp": ("source-ip", "SourceIpConfig"),
+                    "httpHeader": ("http-header", "HttpHeaderConfig"),
+                    "httpRequestMethod": ("http-request-method", "HttpRequestMethodConfig"),
+                    "queryStrings": ("query-string", "QueryStringConfig")}
+_RULE_TRANSFORMS = {"urlRewriteConfig": "UrlRewriteConfig", "hostHeaderRewriteConfig": "HostHeaderRewriteConfig"}
+
+
+def _rule_condition(condition: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in condition.items():
+        if key in _RULE_CONDITIONS:
+            field_name, config = _RULE_CONDITIONS[key]
+            out["Field"] = field_name
+            out[config] = {"Values": _pascal_tree(value, {})} if key == "queryStrings" \
+                else _pascal_tree(value, _ELB_RENAMES)
+        else:
+            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES)
+    return out
+
+
+def _rule_transform(transform: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in transform.items():
+        if key in _RULE_TRANSFORMS and isinstance(value, dict) and "rewrite" in value:
+            rewrites = value["rewrite"] if isinstance(value["rewrite"], list) else [value["rewrite"]]
+            out[_RULE_TRANSFORMS[key]] = {"Rewrites": _pascal_tree(rewrites, {})}
+        else:
+            out[_RULE_TRANSFORMS.get(key, _pascal(key))] = _pascal_tree(value, {})
+    return out
+
+
+def create_rule_input(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`aws:lb/listenerRule:ListenerRule` -> elbv2 CreateRule."""
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY:
+            continue
+        if key == "conditions":
+            out["Conditions"] = [_rule_condition(c) for c in value]
+        elif key == "transforms":
+            out["Transforms"] = [_rule_transform(t) for t in value]
+        elif key == "tags":
+            out["Tags"] = _tags_list(value, "Key", "Value")
+        else:
+            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES,
+                                             frozenset({"authenticationRequestExtraParams"}))
+    return _drop_none(out)
+
+
 def register_scalable_target_input(inputs: dict[str, Any]) -> dict[str, Any]:
     """`aws:appautoscaling/target:Target` -> application-autoscaling RegisterScalableTarget."""
     out = {("RoleARN" if k == "roleArn" else _pascal(k)): v for k, v in inputs.items()
@@ -297,12 +389,18 @@ def _tg(inputs: dict[str, Any], name: str) -> list[ApiCall]:
 
 
 MAPPERS: dict[str, Mapper] = {
+    "aws:ecs/cluster:Cluster": lambda i, n: [ApiCall("ecs", "CreateCluster", create_cluster_input(i, n))],
+    "aws:ecs/capacityProvider:CapacityProvider":
+        lambda i, n: [ApiCall("ecs", "CreateCapacityProvider", create_capacity_provider_input(i, n))],
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders":
+        lambda i, n: [ApiCall("ecs", "PutClusterCapacityProviders", put_cluster_capacity_providers_input(i))],
     "aws:ecs/taskDefinition:TaskDefinition":
         lambda i, n: [ApiCall("ecs", "RegisterTaskDefinition", register_task_definition_input(i))],
     "aws:ecs/service:Service": lambda i, n: [ApiCall("ecs", "CreateService", create_service_input(i))],
     "aws:lb/loadBalancer:LoadBalancer": _lb,
     "aws:lb/targetGroup:TargetGroup": _tg,
     "aws:lb/listener:Listener": lambda i, n: [ApiCall("elbv2", "CreateListener", create_listener_input(i))],
+    "aws:lb/listenerRule:ListenerRule": lambda i, n: [ApiCall("elbv2", "CreateRule", create_rule_input(i))],
     "aws:appautoscaling/target:Target":
         lambda i, n: [ApiCall("application-autoscaling", "RegisterScalableTarget",
                               register_scalable_target_input(i))],
@@ -310,3 +408,25 @@ MAPPERS: dict[str, Mapper] = {
         lambda i, n: [ApiCall("application-autoscaling", "PutScalingPolicy", put_scaling_policy_input(i, n))],
 }
 CHECKED_PREFIXES = ("aws:ecs/", "aws:lb/", "aws:alb/", "aws:appautoscaling/")
+
+
+def _with_refs(value: Any, refs: Mapping[str, Any]) -> Any:
+    if isinstance(value, list):
+        return [_with_refs(v, refs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {k: (refs[k] if k in refs else _with_refs(v, refs)) for k, v in value.items()}
+
+
+def api_calls(type_token: str, inputs: dict[str, Any], name: str,
+              refs: Mapping[str, Any] | None = None) -> list[ApiCall] | None:
+    """The requests one recorded resource turns into (None: no mapping for its type).
+
+    `refs[field]` replaces that request field wherever it occurs (e.g. `TargetGroupArn`,
+    `subnets`): identifiers that only exist once the referenced resource is deployed.
+    """
+    mapper = MAPPERS.get(type_token)
+    if mapper is None:
+        return None
+    calls = mapper(inputs, name)
+    return [replace(c, params=_with_refs(c.params, refs)) for c in calls] if refs else calls

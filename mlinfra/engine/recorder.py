@@ -132,7 +132,10 @@ class RecordingMocks(mocks.Mocks):
             bucket = str(inputs.get("bucket") or rid)
             return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
         if typ == "aws:amp/workspace:Workspace":
-            return {"prometheusEndpoint":
+            # AMP's IAM service prefix is `aps`, not the provider module name `amp`; policies
+            # scoped to the workspace must see the ARN AWS really returns.
+            return {"arn": f"arn:aws:aps:{self.region}:{ACCOUNT}:workspace/ws-{h}",
+                    "prometheusEndpoint":
                     f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/ws-{h}/"}
         return {}
 

@@ -8,6 +8,7 @@ output. Layout (DESIGN.md section 3):
     ecs/<family>.json                           ECS RegisterTaskDefinition input
     iam/<resource>.<policy|trust>.json          IAM policy and trust documents
     prometheus/<namespace>.<name>.yaml          plain Prometheus rule files (from PrometheusRule)
+    prometheus/amp.<name>.yaml                  the rule file an AMP rule groups namespace receives
     images/<service>/                           the Docker build context, Dockerfile included
     helm/releases.yaml                          Helm releases (chart, version, values) for review
 """
@@ -30,6 +31,7 @@ from mlinfra.spec.errors import MlinfraError
 MARKER = ".mlinfra-render"
 OWNED_DIRS = ("kubernetes", "ecs", "iam", "prometheus", "images", "helm")
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+AMP_RULES = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
 IMAGE_TYPES = ("docker:index/image:Image",)
 IAM_DOCUMENTS = {
     "aws:iam/rolePolicy:RolePolicy": ("policy", "policy"),
@@ -103,6 +105,19 @@ def _parse_document(res: RecordedResource, key: str) -> Any:
         raise RenderError(f"{res.type} {res.name}: input {key!r} is not valid JSON ({exc})") from None
 
 
+def _rule_file(res: RecordedResource) -> str:
+    """An AMP rule groups namespace's `data`, verbatim: it is already a Prometheus rule file."""
+    text = res.inputs.get("data")
+    try:
+        doc = yaml.safe_load(text) if isinstance(text, str) else None
+    except yaml.YAMLError as exc:
+        raise RenderError(f"{res.type} {res.name}: input 'data' is not valid YAML ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
+        raise RenderError(f"{res.type} {res.name}: input 'data' is not a Prometheus rule file "
+                          "(a mapping with `groups`)")
+    return str(text)
+
+
 def _service_of_image(res: RecordedResource, by_urn: dict[str, RecordedResource]) -> str:
     parent = by_urn.get(res.parent)
     if parent is not None and parent.type == "mlinfra:index:ServiceImage":
@@ -148,6 +163,8 @@ def render(run: OfflineRun, out: Path) -> Rendered:
             key, suffix = IAM_DOCUMENTS[res.type]
             if key in res.inputs:
                 files[f"iam/{_slug(res.name)}.{suffix}.json"] = _dump_json(_parse_document(res, key))
+        elif res.type == AMP_RULES:
+            files[f"prometheus/amp.{_slug(str(res.inputs.get('name') or res.name))}.yaml"] = _rule_file(res)
         elif res.type == "aws:ecs/taskDefinition:TaskDefinition":
             payload = register_task_definition_input(res.inputs)
             files[f"ecs/{_slug(str(payload['family']))}.json"] = _dump_json(payload)

@@ -1,4 +1,6 @@
-"""Every AWS API request an ECS plan implies, built from recorded inputs (shared by the tests)."""
+"""Every AWS API request an ECS plan implies, built from recorded inputs (shared by the tests)
+by the one mapping mlinfra has, `mlinfra.engine.aws_payloads` (also used by the gate and by
+`mlinfra render`)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlinfra.engine import ecs_requests as req
+from mlinfra.engine.aws_payloads import api_calls
 
 from .conftest import Plan
+
+# The order a deployment sends them in (a request may refer to an earlier one's result).
+ORDER = ("aws:ecs/cluster:Cluster", "aws:ecs/capacityProvider:CapacityProvider",
+         "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders", "aws:lb/loadBalancer:LoadBalancer",
+         "aws:lb/targetGroup:TargetGroup", "aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule",
+         "aws:ecs/taskDefinition:TaskDefinition", "aws:ecs/service:Service", "aws:appautoscaling/target:Target",
+         "aws:appautoscaling/policy:Policy")
 
 
 @dataclass
@@ -24,38 +33,12 @@ class Requests:
         return [(n, p) for _, op, n, p in self.items if op == operation]
 
 
-def plan_requests(plan: Plan, refs: Mapping[str, Mapping[str, str]] | None = None) -> Requests:
-    """`refs[logical name]` replaces deploy-time identifiers in that resource's request."""
+def plan_requests(plan: Plan, refs: Mapping[str, Mapping[str, Any]] | None = None) -> Requests:
+    """`refs[logical name]` replaces deploy-time identifiers (by request field) in that resource's requests."""
     refs = refs or {}
     out = Requests()
-    for res in plan.of_type("aws:ecs/cluster:Cluster"):
-        out.add("ecs", "CreateCluster", res.name, req.create_cluster(res.inputs))
-    for res in plan.of_type("aws:ecs/capacityProvider:CapacityProvider"):
-        out.add("ecs", "CreateCapacityProvider", res.name, req.create_capacity_provider(res.inputs, refs.get(res.name)))
-    for res in plan.of_type("aws:lb/loadBalancer:LoadBalancer"):
-        out.add("elbv2", "CreateLoadBalancer", res.name,
-                req.create_load_balancer(res.inputs, res.name, refs.get(res.name)))
-        out.add("elbv2", "ModifyLoadBalancerAttributes", res.name,
-                {"LoadBalancerArn": refs.get(res.name, {}).get("LoadBalancerArn", "arn:aws:elasticloadbalancing:"
-                                                              "us-east-1:123456789012:loadbalancer/app/x/1"),
-                 "Attributes": req.load_balancer_attributes(res.inputs)})
-    for res in plan.of_type("aws:lb/targetGroup:TargetGroup"):
-        name = res.name[:32]
-        out.add("elbv2", "CreateTargetGroup", res.name, req.create_target_group(res.inputs, name, refs.get(res.name)))
-        out.add("elbv2", "ModifyTargetGroupAttributes", res.name,
-                {"TargetGroupArn": refs.get(res.name, {}).get("TargetGroupArn", "arn:aws:elasticloadbalancing:"
-                                                             "us-east-1:123456789012:targetgroup/x/1"),
-                 "Attributes": req.target_group_attributes(res.inputs)})
-    for res in plan.of_type("aws:lb/listener:Listener"):
-        out.add("elbv2", "CreateListener", res.name, req.create_listener(res.inputs, refs.get(res.name)))
-    for res in plan.of_type("aws:lb/listenerRule:ListenerRule"):
-        out.add("elbv2", "CreateRule", res.name, req.create_rule(res.inputs, refs.get(res.name)))
-    for res in plan.of_type("aws:ecs/taskDefinition:TaskDefinition"):
-        out.add("ecs", "RegisterTaskDefinition", res.name, req.register_task_definition(res.inputs, refs.get(res.name)))
-    for res in plan.of_type("aws:ecs/service:Service"):
-        out.add("ecs", "CreateService", res.name, req.create_service(res.inputs, refs.get(res.name)))
-    for res in plan.of_type("aws:appautoscaling/target:Target"):
-        out.add("application-autoscaling", "RegisterScalableTarget", res.name, req.register_scalable_target(res.inputs))
-    for res in plan.of_type("aws:appautoscaling/policy:Policy"):
-        out.add("application-autoscaling", "PutScalingPolicy", res.name, req.put_scaling_policy(res.inputs, res.name))
+    for type_token in ORDER:
+        for res in plan.of_type(type_token):
+            for call in api_calls(type_token, res.inputs, res.name, refs.get(res.name)) or []:
+                out.add(call.service, call.operation, res.name, call.params)
     return out

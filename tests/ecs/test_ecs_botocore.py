@@ -26,7 +26,8 @@ def test_every_request_is_valid_for_botocore(dev: Plan) -> None:
     requests = plan_requests(dev)
     operations = {op for _, op, _, _ in requests.items}
     assert operations == {
-        "CreateCluster", "CreateCapacityProvider", "CreateLoadBalancer", "ModifyLoadBalancerAttributes",
+        "CreateCluster", "CreateCapacityProvider", "PutClusterCapacityProviders", "CreateLoadBalancer",
+        "ModifyLoadBalancerAttributes",
         "CreateTargetGroup", "ModifyTargetGroupAttributes", "CreateListener", "CreateRule",
         "RegisterTaskDefinition", "CreateService", "RegisterScalableTarget", "PutScalingPolicy"}
     for service, operation, _name, params in requests.items:

@@ -133,11 +133,13 @@ def test_task_and_execution_roles_are_separate_and_least_privilege(dev: Plan) ->
     assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
     task_policy = json.loads(dev.inputs(ROLE_POLICY, "fraud-detector-task-policy")["policy"])
+    # The workspace's own ARN, in the form AWS returns it (IAM service prefix `aps`).
+    workspace_arn = "arn:aws:aps:us-east-1:123456789012:workspace/ws-adc5975fe0a0467e4"
     assert task_policy["Statement"] == [
         {"Sid": "ReadOwnModel", "Effect": "Allow", "Action": ["s3:GetObject"],
          "Resource": ["arn:aws:s3:::acme-models/fraud/v12/*"]},
         {"Sid": "WriteOwnMetrics", "Effect": "Allow", "Action": ["aps:RemoteWrite"],
-         "Resource": ["arn:aws:amp:us-east-1:123456789012:platform-monitoring-amp"]}]
+         "Resource": [workspace_arn]}]
     exec_policy = json.loads(dev.inputs(ROLE_POLICY, "fraud-detector-execution-secrets")["policy"])
     actions = [a for s in exec_policy["Statement"] for a in s["Action"]]
     assert actions == ["secretsmanager:GetSecretValue", "kms:Decrypt"]

@@ -9,9 +9,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+
+
+def platform_of(stack: str) -> str:
+    """`mlinfra:platform` of an example stack (the SDK's default is eks)."""
+    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return str(config.get("mlinfra:platform", "eks"))
+
+
+# Kubernetes artifacts exist only on EKS stacks; ECS stacks render ecs/ task definitions instead.
+EKS_STACKS = [s for s in STACKS if platform_of(s) == "eks"]
+ECS_STACKS = [s for s in STACKS if platform_of(s) == "ecs"]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "services", "stacks")
 
 

@@ -15,9 +15,9 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from mlinfra.engine.aws_payloads import CHECKED_PREFIXES, MAPPERS, ApiCall
+from mlinfra.engine.aws_payloads import CHECKED_PREFIXES, ApiCall, api_calls
 from mlinfra.engine.recorder import RecordingMocks, RecordingMonitor
-from tests.gate.conftest import STACKS, mlinfra
+from tests.gate.conftest import ECS_STACKS, EKS_STACKS, mlinfra
 
 _SESSION = botocore.session.get_session()
 
@@ -33,23 +33,43 @@ def calls_for(resources: list[dict[str, Any]]) -> tuple[list[tuple[str, ApiCall]
     for res in resources:
         if not res["type"].startswith(CHECKED_PREFIXES):
             continue
-        mapper = MAPPERS.get(res["type"])
-        if mapper is None:
+        mapped = api_calls(res["type"], res["inputs"], res["name"])
+        if mapped is None:
             unchecked.append(res["type"])
             continue
-        calls += [(res["name"], call) for call in mapper(res["inputs"], res["name"])]
+        calls += [(res["name"], call) for call in mapped]
     return calls, sorted(set(unchecked))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stack", STACKS)
-def test_stack_payloads_pass_botocore_validation(stack: str) -> None:
+@pytest.mark.parametrize("stack", ECS_STACKS)
+def test_ecs_stack_payloads_pass_botocore_validation(stack: str) -> None:
     result = mlinfra("plan", "--stack", stack, "--format", "json")
     assert result.returncode == 0, result.stderr
     calls, unchecked = calls_for(json.loads(result.stdout)["resources"])
-    print(f"\n{stack}: {len(calls)} AWS API payloads checked; no request shape mapped for: {unchecked or 'none'}")
+    operations = sorted({f"{c.service}.{c.operation}" for _, c in calls})
+    print(f"\n{stack}: {len(calls)} AWS API payloads checked: {', '.join(operations)}")
+    # Every ECS / ELBv2 / Application Auto Scaling resource of the stack has a request shape.
+    assert not unchecked
+    assert {"ecs.CreateCluster", "ecs.RegisterTaskDefinition", "ecs.CreateService", "elbv2.CreateLoadBalancer",
+            "elbv2.CreateTargetGroup", "elbv2.CreateListener", "elbv2.CreateRule",
+            "application-autoscaling.RegisterScalableTarget",
+            "application-autoscaling.PutScalingPolicy"} <= set(operations)
+    errors = [f"{name} {c.service}.{c.operation}: {err}" for name, c in calls if (err := botocore_errors(c))]
+    assert not errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stack", EKS_STACKS)
+def test_eks_stack_payloads_pass_botocore_validation(stack: str) -> None:
+    result = mlinfra("plan", "--stack", stack, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    calls, unchecked = calls_for(json.loads(result.stdout)["resources"])
+    print(f"\n{stack}: {len(calls)} AWS API payloads checked")
+    assert not unchecked
     if not calls:
-        pytest.skip(f"stack {stack} declares no ECS, ELBv2 or Application Auto Scaling resources")
+        pytest.skip(f"EKS stack {stack} declares no ECS, ELBv2 or Application Auto Scaling resources "
+                    "(its load balancers come from the AWS Load Balancer Controller)")
     errors = [f"{name} {c.service}.{c.operation}: {err}" for name, c in calls if (err := botocore_errors(c))]
     assert not errors
 

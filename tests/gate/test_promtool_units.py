@@ -4,6 +4,7 @@ cannot ship untested."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,30 @@ def _scenarios(service: str, namespace: str) -> dict[str, tuple[list[dict[str, s
     }
 
 
+def _namespace_label(out: Path, rule_file: Path, service: str) -> str:
+    """The `namespace` label the service's series really carry, which the alerts select on.
+
+    EKS (`<namespace>.<name>.yaml` from a PrometheusRule): the Kubernetes namespace the service
+    runs in. ECS (`amp.<name>.yaml` from an AMP rule groups namespace): the label the service's
+    ADOT collector sidecar attaches, read from the rendered task definition.
+    """
+    prefix = rule_file.name.split(".", 1)[0]
+    if prefix != "amp":
+        return prefix
+    for path in sorted((out / "ecs").glob("*.json")):
+        containers = json.loads(path.read_text())["containerDefinitions"]
+        model = next(c for c in containers if c["name"] == "model")
+        if model.get("dockerLabels", {}).get("mlinfra.service") != service:
+            continue
+        for container in containers:
+            env = {e["name"]: e["value"] for e in container.get("environment", [])}
+            if "AOT_CONFIG_CONTENT" in env:
+                scrape = yaml.safe_load(env["AOT_CONFIG_CONTENT"])["receivers"]["prometheus"]["config"]
+                [static] = [sc for job in scrape["scrape_configs"] for sc in job["static_configs"]]
+                return str(static["labels"]["namespace"])
+    raise AssertionError(f"{rule_file.name}: no task definition with a metrics collector for {service}")
+
+
 def _test_case(rule: dict[str, Any], input_series: list[dict[str, str]], fires: bool) -> dict[str, Any]:
     expected = [{"exp_labels": dict(rule["labels"]), "exp_annotations": dict(rule["annotations"])}] if fires else []
     return {"interval": "1m", "input_series": input_series,
@@ -62,15 +87,16 @@ def _test_case(rule: dict[str, Any], input_series: list[dict[str, str]], fires: 
 def test_every_alert_fires_on_bad_series_and_not_on_healthy(render_stack: Callable[[str], Path], stack: str,
                                                             tmp_path: Path) -> None:
     promtool = tools.promtool()
-    rule_files = sorted((render_stack(stack) / "prometheus").glob("*.yaml"))
+    out = render_stack(stack)
+    rule_files = sorted((out / "prometheus").glob("*.yaml"))
     assert rule_files
     for rule_file in rule_files:
         groups = yaml.safe_load(rule_file.read_text())["groups"]
-        namespace = rule_file.name.split(".", 1)[0]
         tests, missing = [], []
         for group in groups:
             for rule in group["rules"]:
-                scenarios = _scenarios(rule["labels"]["service"], namespace)
+                service = rule["labels"]["service"]
+                scenarios = _scenarios(service, _namespace_label(out, rule_file, service))
                 if rule["alert"] not in scenarios:
                     missing.append(rule["alert"])
                     continue

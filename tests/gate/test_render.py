@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.gate.conftest import STACKS, mlinfra
+from tests.gate.conftest import ECS_STACKS, EKS_STACKS, mlinfra
 
 pytestmark = pytest.mark.slow
 
@@ -22,26 +22,63 @@ def _tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.mark.parametrize("stack", STACKS)
+# The artifact directories each platform's render must write, and nothing else of ours.
+LAYOUT = {"eks": {"kubernetes", "iam", "prometheus", "images", "helm"},
+          "ecs": {"ecs", "iam", "prometheus", "images"}}
+SERVICES = ["fraud-detector", "search-ranker"]
+
+
+def _written_dirs(out: Path) -> set[str]:
+    return {p.name for p in out.iterdir() if p.is_dir() and any(p.iterdir())}
+
+
+def _assert_common_artifacts(out: Path) -> None:
+    assert sorted(p.name for p in (out / "images").iterdir()) == SERVICES
+    assert all((out / "images" / s / "Dockerfile").is_file() for s in SERVICES)
+    assert len(list((out / "prometheus").glob("*.yaml"))) == len(SERVICES)
+    for path in (out / "prometheus").glob("*.yaml"):
+        groups = yaml.safe_load(path.read_text())["groups"]
+        assert groups, path
+        assert all(g["rules"] for g in groups), path
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
 def test_layout_has_every_artifact_kind(render_stack: Callable[[str], Path], stack: str) -> None:
     out = render_stack(stack)
+    assert _written_dirs(out) == LAYOUT["eks"]
     kube = sorted((out / "kubernetes").glob("*.yaml"))
     kinds = {yaml.safe_load(p.read_text())["kind"] for p in kube}
     # One model service on EKS is all of these; a missing kind means render dropped a type.
     assert {"Namespace", "Deployment", "Service", "ServiceAccount", "Ingress", "HorizontalPodAutoscaler",
             "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= kinds
-    assert sorted(p.name for p in (out / "images").iterdir()) == ["fraud-detector", "search-ranker"]
-    assert all((out / "images" / s / "Dockerfile").is_file() for s in ("fraud-detector", "search-ranker"))
+    _assert_common_artifacts(out)
     assert {p.name for p in (out / "iam").glob("*.json")} >= {
         "fraud-detector-policy.policy.json", "fraud-detector-role.trust.json"}
-    assert len(list((out / "prometheus").glob("*.yaml"))) == 2
     # Helm releases are listed for review but are not Kubernetes objects of ours.
     assert "Release" not in kinds
     releases = yaml.safe_load((out / "helm" / "releases.yaml").read_text())["releases"]
     assert {r["chart"] for r in releases} >= {"aws-load-balancer-controller", "kube-prometheus-stack"}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ECS_STACKS)
+def test_ecs_layout_has_every_artifact_kind(render_stack: Callable[[str], Path], stack: str) -> None:
+    out = render_stack(stack)
+    assert _written_dirs(out) == LAYOUT["ecs"]
+    assert not list(out.glob("kubernetes/*")), "an ECS stack has no Kubernetes objects"
+    assert sorted(p.name for p in (out / "ecs").glob("*.json")) == [f"mlinfra-{stack}-{s}.json" for s in SERVICES]
+    _assert_common_artifacts(out)
+    assert {p.name for p in (out / "iam").glob("*.json")} >= {
+        f"{s}-{doc}.json" for s in SERVICES
+        for doc in ("task-policy.policy", "task-role.trust", "execution-role.trust")}
+    # Every AMP rule groups namespace of the plan is rendered, verbatim.
+    plan = json.loads(mlinfra("plan", "--stack", stack, "--format", "json").stdout)
+    data = {r["inputs"]["name"]: r["inputs"]["data"] for r in plan["resources"]
+            if r["type"] == "aws:amp/ruleGroupNamespace:RuleGroupNamespace"}
+    assert {f"amp.{name}.yaml": text for name, text in data.items()} == {
+        p.name: p.read_text() for p in (out / "prometheus").glob("*.yaml")}
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
 def test_one_document_per_object_with_integers_as_integers(render_stack: Callable[[str], Path],
                                                             stack: str) -> None:
     out = render_stack(stack)
@@ -61,6 +98,20 @@ def test_one_document_per_object_with_integers_as_integers(render_stack: Callabl
                          .read_text())
     assert type(hpa["spec"]["minReplicas"]) is int
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+
+
+@pytest.mark.parametrize("stack", ECS_STACKS)
+def test_ecs_task_definition_is_the_request_with_integers_as_integers(render_stack: Callable[[str], Path],
+                                                                       stack: str) -> None:
+    task = json.loads((render_stack(stack) / "ecs" / f"mlinfra-{stack}-fraud-detector.json").read_text())
+    assert task["family"] == f"mlinfra-{stack}-fraud-detector"
+    # RegisterTaskDefinition takes the container definitions as a list, not Pulumi's JSON string.
+    model = next(c for c in task["containerDefinitions"] if c["name"] == "model")
+    assert type(model["portMappings"][0]["containerPort"]) is int
+    assert type(model["stopTimeout"]) is int
+    assert type(model["healthCheck"]["startPeriod"]) is int
+    assert task["tags"]
+    assert all(set(t) == {"key", "value"} for t in task["tags"])
 
 
 def test_iam_documents_are_policy_json(render_stack: Callable[[str], Path]) -> None:
@@ -111,5 +162,6 @@ def test_unknown_stack_is_bad_input(project: Path, tmp_path: Path) -> None:
     result = mlinfra("render", "--stack", "qa", "--out", str(tmp_path / "o"), "-C", str(project))
     assert result.returncode == 2
     assert "stacks/Pulumi.qa.yaml" in result.stderr
-    assert "available stacks: prod, staging" in result.stderr
+    available = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (project / "stacks").glob("Pulumi.*.yaml"))
+    assert f"available stacks: {', '.join(available)}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.gate import tools
-from tests.gate.conftest import STACKS
+from tests.gate.conftest import ECS_STACKS, EKS_STACKS, STACKS
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 KUBERNETES_VERSION = "1.31.0"
@@ -54,7 +54,7 @@ def _manifests(out: Path) -> list[tuple[Path, dict[str, Any]]]:
     return [(p, yaml.safe_load(p.read_text())) for p in sorted((out / "kubernetes").glob("*.yaml"))]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", EKS_STACKS)
 def test_kubernetes_validate_strict(render_stack: Callable[[str], Path], stack: str) -> None:
     out = render_stack(stack)
     exe = tools.python_tool("kubernetes-validate")
@@ -68,7 +68,7 @@ def test_kubernetes_validate_strict(render_stack: Callable[[str], Path], stack: 
     assert not unknown
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", EKS_STACKS)
 def test_prometheus_operator_crds_match_typed_models(render_stack: Callable[[str], Path], stack: str) -> None:
     tools.ensure_python_tools()
     from tests.gate.crds import crd_problems
@@ -77,6 +77,16 @@ def test_prometheus_operator_crds_match_typed_models(render_stack: Callable[[str
     assert {doc["kind"] for _, doc in crds} == {"ServiceMonitor", "PrometheusRule"}
     problems = [f"{p.name}: {problem}" for p, doc in crds for problem in crd_problems(doc)]
     assert not problems
+
+
+@pytest.mark.parametrize("stack", ECS_STACKS)
+def test_ecs_stacks_render_no_kubernetes_objects(render_stack: Callable[[str], Path], stack: str) -> None:
+    """The Kubernetes validators above run on the EKS stacks only; an ECS stack has nothing for
+    them (its task definitions are checked by botocore in test_aws_payloads.py)."""
+    out = render_stack(stack)
+    assert _manifests(out) == []
+    assert not (out / "helm").exists()
+    assert list((out / "ecs").glob("*.json"))
 
 
 def _checkov(target: Path, framework: str) -> dict[str, Any]:
@@ -104,7 +114,7 @@ def _print_skips(kind: str, skipped: list[dict[str, Any]]) -> None:
         print("  none")
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", EKS_STACKS)
 def test_checkov_kubernetes_manifests(render_stack: Callable[[str], Path], stack: str) -> None:
     report = _checkov(render_stack(stack) / "kubernetes", "kubernetes")
     _print_skips("kubernetes", report["skipped"])

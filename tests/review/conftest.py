@@ -14,6 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "services")
+# What the CLI lists for an unknown stack: every stacks/Pulumi.<stack>.yaml, sorted.
+AVAILABLE_STACKS = ", ".join(sorted(p.name[len("Pulumi."):-len(".yaml")]
+                                    for p in (ROOT / "stacks").glob("Pulumi.*.yaml")))
 
 
 def copy_project(dest: Path) -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlinfra.engine.diff import diff_documents, flatten, logical_key
-from tests.review.conftest import assert_bad_input, copy_project, mlinfra
+from tests.review.conftest import AVAILABLE_STACKS, assert_bad_input, copy_project, mlinfra
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_diff_needs_two_stacks_or_base_and_stack() -> None:
 
 
 def test_diff_unknown_stack_is_bad_input() -> None:
-    assert_bad_input(mlinfra("diff", "staging", "qa"), "stacks/Pulumi.qa.yaml", "available stacks: prod, staging")
+    assert_bad_input(mlinfra("diff", "staging", "qa"), "stacks/Pulumi.qa.yaml", f"available stacks: {AVAILABLE_STACKS}")
 
 
 # ---------------------------------------------------------------- --base GITREF
