@@ -12,6 +12,10 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 # Python deps (torch==2.13.0 resolves to the CPU wheel on this machine's disk with pip).
 python3.11 -m venv .venv
 .venv/bin/pip install -q -r requirements-test-serving.txt
+# checkov pins boto3/packaging versions that clash with ours: give it its own venv.
+python3.11 -m venv /opt/checkov
+/opt/checkov/bin/pip install -q checkov==3.3.30
+ln -sf /opt/checkov/bin/checkov /usr/local/bin/checkov
 
 # Quick tier (no external tools, no image build):
 #   CI=true .venv/bin/python -m pytest -W error -m "not slow and not tools" tests/serving tests/image

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from itertools import product
@@ -247,12 +248,27 @@ def test_hadolint_reports_nothing(tmp_path: Path) -> None:
         assert result.returncode == 0
 
 
+def find_checkov() -> str:
+    beside = Path(sys.executable).with_name("checkov")
+    found = str(beside) if beside.exists() else shutil.which("checkov")
+    if found:
+        return found
+    msg = (
+        "checkov not found: install it in a venv of its own (its pins clash with boto3's): "
+        "python3.11 -m venv /opt/checkov && /opt/checkov/bin/pip install checkov==3.3.30 "
+        "&& ln -s /opt/checkov/bin/checkov /usr/local/bin/"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 def test_checkov_reports_nothing(tmp_path: Path) -> None:
-    checkov = Path(sys.executable).with_name("checkov")
+    checkov = find_checkov()
     contexts = _all_contexts(tmp_path)
     result = subprocess.run(
         [
-            str(checkov),
+            checkov,
             "-d",
             str(tmp_path),
             "--framework",
