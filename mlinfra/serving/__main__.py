@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -43,4 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    # The server has drained (or hit its drain deadline) when main() returns, but a worker
+    # thread may still be inside a model download or a slow model call; the interpreter would
+    # wait for it at exit, past the orchestrator's grace period. Flush logs and end now.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)

@@ -255,7 +255,7 @@ def test_checkov_reports_nothing(tmp_path: Path) -> None:
     contexts = _all_contexts(tmp_path)
     result = subprocess.run(
         [
-            str(checkov),
+            checkov,
             "-d",
             str(tmp_path),
             "--framework",

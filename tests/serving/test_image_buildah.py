@@ -173,7 +173,7 @@ def test_generated_image_builds_and_serves(
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 assert run.poll() is None, (tmp_path / "run.log").read_text()
-                with contextlib.suppress(requests.ConnectionError):
+                with contextlib.suppress(requests.ConnectionError, requests.Timeout):
                     if requests.get(url + "/ready", timeout=1).ok:
                         break
                 time.sleep(0.2)

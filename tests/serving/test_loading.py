@@ -99,7 +99,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[str
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with contextlib.suppress(requests.ConnectionError):
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
             requests.get(url, timeout=1)
             break
         time.sleep(0.1)

@@ -30,12 +30,12 @@ def test_serve_local_model_uri(sklearn_model: Any, helpers: Any) -> None:
     port = helpers.free_port()
     proc = run_local(f"{str(path)!r}, port={port}")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(url + "/ready", timeout=1).status_code == 200:
+            if requests.get(url + "/ready", timeout=3).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.1)

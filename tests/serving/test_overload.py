@@ -29,6 +29,7 @@ def models(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> dict[str, 
         "slow05": make_pickle(d / "slow05.joblib", "SlowModel(0.5, 3)"),
         "slow2": make_pickle(d / "slow2.joblib", "SlowModel(2.0, 3)"),
         "slowload": make_pickle(d / "slowload.joblib", "slow_to_load(0.0, 2.0, 3)"),
+        "stuckload": make_pickle(d / "stuckload.joblib", "slow_to_load(0.0, 60.0, 3)"),
     }
 
 
@@ -135,3 +136,14 @@ def test_sigterm_drains_in_flight_requests(start_server: Any, models: dict[str, 
     assert "drain timeout reached with requests in flight" not in msgs
     with pytest.raises(requests.ConnectionError):
         requests.get(srv.url + "/health", timeout=2)
+
+
+def test_sigterm_while_loading_exits_promptly(start_server: Any, models: dict[str, Path]) -> None:
+    srv = start_server(str(models["stuckload"]), ready=False, MLINFRA_TRUSTED_PICKLE="true")
+    srv.wait_listening()
+    assert requests.get(srv.url + "/ready").status_code == 503
+    time.sleep(0.5)  # the loader thread is now inside the 60 s unpickling
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.wait_exit(20) == 0
+    assert time.monotonic() - t0 < 10  # not held hostage by the loading thread

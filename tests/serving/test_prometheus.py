@@ -58,7 +58,7 @@ def test_prometheus_scrapes_runtime_metrics(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not series:
             time.sleep(0.5)
-            with contextlib.suppress(requests.ConnectionError):
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
                 series = query(base, f'{m.REQUESTS_TOTAL}{{route="{m.ROUTE_PREDICT}"}}')
         assert series, (tmp_path / "prometheus.log").read_text()
         by_status = {s["metric"][m.LABEL_STATUS]: float(s["value"][1]) for s in series}
