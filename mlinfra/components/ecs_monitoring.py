@@ -22,7 +22,7 @@ from mlinfra.spec.stack import StackSettings
 
 def rule_group_yaml(spec: ServiceSpec) -> str:
     """A Prometheus rule file for one service, as AMP's RuleGroupsNamespace `data` takes it."""
-    groups = rule_groups(spec.name, f"ml-{spec.name}", spec.gpu_type is not None)
+    groups = rule_groups(spec.name, f"ml-{spec.name}", spec.gpu_type is not None, kubernetes=False)
     return yaml.safe_dump({"groups": groups}, sort_keys=True)
 
 

@@ -86,9 +86,9 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         volumes.append({"name": "secrets", "secret": {"secretName": k8s_secret,
                                                       "defaultMode": 0o400}})
         mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
-    env: list[dict[str, object]] = [*runtime_env(spec), *(
-        {"name": f"MLINFRA_SECRET_ARN_{n.upper().replace('-', '_')}", "value": arn}
-        for n, arn in sorted(secret_arns.items()))]
+    env: list[dict[str, object]] = [dict(e) for e in runtime_env(spec)]
+    env += [{"name": f"MLINFRA_SECRET_ARN_{n.upper().replace('-', '_')}", "value": arn}
+            for n, arn in sorted(secret_arns.items())]
     if spec.auth == "api_key" and k8s_secret is not None and "api-keys" not in secret_arns:
         # The runtime reads its API keys from this one variable; a secretKeyRef keeps the value
         # out of the manifest.

@@ -37,7 +37,9 @@ RESTARTS_IN_15M = 3
 GPU_SATURATED_PERCENT = 90
 
 
-def service_alerts(service: str, namespace: str, gpu: bool) -> list[AlertRule]:
+def service_alerts(service: str, namespace: str, gpu: bool, *, kubernetes: bool = True) -> list[AlertRule]:
+    """The runtime's own alerts everywhere; restart and GPU alerts only where their exporters
+    run (kube-state-metrics and DCGM exist on EKS only), so no alert is silently dead."""
     sel = f'{m.LABEL_MODEL}="{service}"'
     rules = [
         AlertRule(
@@ -58,14 +60,15 @@ def service_alerts(service: str, namespace: str, gpu: bool) -> list[AlertRule]:
             f"(sum({m.MODEL_READY}{{{sel}}}) or vector(0)) < 1",
             "5m", "critical", f"{service}: no replica has the model loaded and ready",
         ),
-        AlertRule(
+    ]
+    if kubernetes:
+        rules.append(AlertRule(
             "MlinfraPodRestarts",
             f'sum(increase(kube_pod_container_status_restarts_total{{namespace="{namespace}"}}[15m]))'
             f" > {RESTARTS_IN_15M}",
             "0m", "warning", f"{service}: containers restarted more than 3 times in 15 minutes",
-        ),
-    ]
-    if gpu:
+        ))
+    if gpu and kubernetes:
         rules.append(AlertRule(
             "MlinfraGpuSaturated",
             f'avg(DCGM_FI_DEV_GPU_UTIL{{namespace="{namespace}"}}) > {GPU_SATURATED_PERCENT}',
@@ -74,9 +77,9 @@ def service_alerts(service: str, namespace: str, gpu: bool) -> list[AlertRule]:
     return rules
 
 
-def rule_groups(service: str, namespace: str, gpu: bool) -> list[dict[str, object]]:
+def rule_groups(service: str, namespace: str, gpu: bool, *, kubernetes: bool = True) -> list[dict[str, object]]:
     """Prometheus rule-file `groups:` for one service (also the PrometheusRule spec)."""
     return [{
         "name": f"mlinfra-{service}",
-        "rules": [r.as_prometheus(service) for r in service_alerts(service, namespace, gpu)],
+        "rules": [r.as_prometheus(service) for r in service_alerts(service, namespace, gpu, kubernetes=kubernetes)],
     }]

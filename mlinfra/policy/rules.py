@@ -438,7 +438,7 @@ def _ingress_deployments(ing: Resource, g: Graph) -> list[Resource]:
 
 
 def _api_key_auth(deployments: list[Resource]) -> bool:
-    return bool(deployments) and all("MLINFRA_API_KEYS_FILE" in _env(c) for d in deployments for c in containers(d))
+    return bool(deployments) and all("MLINFRA_API_KEYS" in _env(c) for d in deployments for c in containers(d))
 
 
 @rule("MLI-NET-001", "critical", "internet-facing endpoints require authentication", INGRESS, *LOAD_BALANCERS)
@@ -458,7 +458,8 @@ def _public_auth(res: Resource, g: Graph) -> list[str]:
         return []
     tasks = g.of_type(ECS_TASK)
     keyed = [t for t in tasks if t.get("service") == res.get("service")]
-    if keyed and all(any(e.get("name") == "MLINFRA_API_KEYS_FILE" for e in c.get("environment") or [])
+    if keyed and all(any(e.get("name") == "MLINFRA_API_KEYS"
+                         for e in [*(c.get("environment") or []), *(c.get("secrets") or [])])
                      for t in keyed for c in ecs_containers(t)):
         return []
     return ["internet-facing load balancer without authentication (authenticate action or runtime API keys)"]
@@ -507,7 +508,7 @@ def _keepalive(res: Resource, g: Graph) -> list[str]:
     out = []
     for d in _ingress_deployments(res, g):
         for c in containers(d):
-            keep = _num((_env(c).get("MLINFRA_KEEPALIVE_SECONDS") or {}).get("value"))
+            keep = _num((_env(c).get("MLINFRA_KEEPALIVE_TIMEOUT_S") or {}).get("value"))
             if keep is None or keep <= idle:
                 out.append(f"{meta(d).get('name')}: keep-alive {keep if keep is not None else 'unset'} <= ALB idle "
                            f"timeout {idle:g}s; the server may close a connection the ALB is reusing (502s)")

@@ -261,7 +261,7 @@ def test_autoscaling_tracks_cpu_and_alb_requests(dev: Plan) -> None:
 def test_amp_rule_groups_are_the_shared_alert_rules(dev: Plan) -> None:
     for service, gpu in (("fraud-detector", False), ("search-ranker", True)):
         rules = dev.inputs("aws:amp/ruleGroupNamespace:RuleGroupNamespace", f"{service}-rules")
-        assert yaml.safe_load(rules["data"]) == {"groups": rule_groups(service, f"ml-{service}", gpu)}
+        assert yaml.safe_load(rules["data"]) == {"groups": rule_groups(service, f"ml-{service}", gpu, kubernetes=False)}
     definition = dev.inputs("aws:amp/alertManagerDefinition:AlertManagerDefinition",
                             "platform-monitoring-alertmanager")["definition"]
     config = yaml.safe_load(yaml.safe_load(definition)["alertmanager_config"])
@@ -306,7 +306,7 @@ def test_public_service_gets_its_own_internet_facing_alb(prod_public: Plan) -> N
     names = {s["name"]: s["valueFrom"] for s in model["secrets"]}
     assert names["MLINFRA_API_KEYS"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-keys-AbCdEf"
     env = {e["name"]: e["value"] for e in model["environment"]}
-    assert env["MLINFRA_KEEPALIVE_SECONDS"] == "135"  # longer than the 120 s ALB idle timeout
+    assert env["MLINFRA_KEEPALIVE_TIMEOUT_S"] == "135"  # longer than the 120 s ALB idle timeout
 
 
 def test_path_routing_strips_the_prefix(prod_public: Plan) -> None:

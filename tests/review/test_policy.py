@@ -90,7 +90,7 @@ EKS_CASES: dict[str, Callable[[Res], None]] = {
     "MLI-NET-001": lambda r: set_annotation(r, ANN + "scheme", "internet-facing"),
     "MLI-ALB-001": lambda r: set_annotation(r, ANN + "ssl-policy", "ELBSecurityPolicy-2016-08"),
     "MLI-ALB-002": lambda r: set_annotation(r, ANN + "load-balancer-attributes", "idle_timeout.timeout_seconds=60"),
-    "MLI-ALB-003": lambda r: _env(r, "MLINFRA_KEEPALIVE_SECONDS", "30"),
+    "MLI-ALB-003": lambda r: _env(r, "MLINFRA_KEEPALIVE_TIMEOUT_S", "30"),
     "MLI-IAM-001": lambda r: _policy(r, {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/p/*"}),
     "MLI-IAM-002": lambda r: _policy(r, {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}),
 }
@@ -106,8 +106,9 @@ def ecs_resources() -> Res:
     """A well-formed ECS/ALB service graph in wire form, as the ECS platform records it."""
     container_def = {"name": "model", "image": "repo@sha256:" + "a" * 64, "user": "10001",
                      "readonlyRootFilesystem": True,
-                     "environment": [{"name": "MLINFRA_API_KEYS_FILE", "value": "/k"}],
-                     "secrets": [{"name": "API_KEYS", "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:k"}],
+                     "environment": [],
+                     "secrets": [{"name": "MLINFRA_API_KEYS",
+                                  "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:k"}],
                      "logConfiguration": {"logDriver": "awslogs", "options": {}}}
     u = "urn:pulumi:prod::p::"
     return [
@@ -157,7 +158,7 @@ ECS_CASES: dict[str, Callable[[Res], None]] = {
 }
 # The aws:lb branches of the shared load-balancer rules, on the ECS graph.
 ECS_LB_CASES: dict[str, Callable[[Res], None]] = {
-    "MLI-NET-001": lambda r: _container_defs(r, environment=[]),
+    "MLI-NET-001": lambda r: _container_defs(r, environment=[], secrets=[]),
     "MLI-ALB-001": lambda r: one(r, ":Listener", "https")["inputs"].update(sslPolicy="ELBSecurityPolicy-2016-08"),
     "MLI-ALB-002": lambda r: one(r, ":LoadBalancer")["inputs"].update(dropInvalidHeaderFields=False),
     "MLI-PROD-001": lambda r: one(r, ":Target")["inputs"].update(minCapacity=1),
