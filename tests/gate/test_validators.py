@@ -162,7 +162,8 @@ def _parliament_findings(directory: Path) -> list[dict[str, Any]]:
                             capture_output=True, text=True, timeout=300, check=False,
                             stdin=subprocess.DEVNULL)
     # A crash also exits 1 with empty output; that must never read as "no findings".
-    assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
