@@ -47,6 +47,7 @@ def _deploy_eks(deployment: Deployment) -> None:
         service = KubernetesModelService(spec.name, KubernetesServiceArgs(
             stack=stack, settings=settings, spec=spec, cluster=platform.cluster,
             image_ref=image.image_ref, vpc_cidr=platform.network.vpc_cidr,
+            access_logs_bucket=platform.access_logs_bucket,
             secret_values={n: deployment.secret_values[n] for n in spec.secrets
                            if n in deployment.secret_values},
             depends_on=list(platform.addons.releases.values()),

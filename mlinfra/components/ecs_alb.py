@@ -18,29 +18,6 @@ from mlinfra.components.k8s_service import TLS_POLICY
 from mlinfra.spec.stack import StackSettings
 
 Exposure = Literal["internal", "public"]
-LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
-
-
-def access_log_policy(bucket_arn: pulumi.Input[str], elb_account_arn: pulumi.Input[str],
-                      account_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    """ALB log delivery may write under AWSLogs/<account>/ only; TLS required for everyone else.
-
-    Regions opened before August 2022 deliver as the regional ELB account, newer ones as the
-    log-delivery service principal; granting both keeps the policy region-independent.
-    """
-    prefix = pulumi.Output.concat(bucket_arn, "/AWSLogs/", account_id, "/*")
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "ElbLogDeliveryAccount", "Effect": "Allow",
-         "Principal": {"AWS": elb_account_arn}, "Action": "s3:PutObject", "Resource": prefix},
-        {"Sid": "ElbLogDeliveryService", "Effect": "Allow",
-         "Principal": {"Service": LOG_DELIVERY_PRINCIPAL}, "Action": "s3:PutObject",
-         "Resource": prefix},
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-    ]}, sort_keys=True)
-
-
 @dataclass(frozen=True)
 class LoadBalancerArgs:
     stack: str
@@ -119,51 +96,3 @@ class SharedLoadBalancer(pulumi.ComponentResource):
         self.security_group_id = sg.id
         self.https_listener_arn = https.arn
         self.register_outputs({"dns_name": self.dns_name, "arn_suffix": self.arn_suffix})
-
-
-class AccessLogsBucket(pulumi.ComponentResource):
-    """Private, versioned, SSE-S3 bucket for ALB access logs (ALB logging supports only SSE-S3)."""
-
-    bucket_name: pulumi.Output[str]
-    """The bucket name the load balancers log to."""
-
-    def __init__(self, name: str, stack: str, retention_days: int,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{TOKEN_PREFIX}AccessLogsBucket", name, None, opts)
-        base_tags = tags(stack)
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=base_tags, opts=child(self))
-        aws.s3.BucketPublicAccessBlock(f"{name}-public-access", bucket=bucket.id,
-                                       block_public_acls=True, block_public_policy=True,
-                                       ignore_public_acls=True, restrict_public_buckets=True,
-                                       opts=child(self))
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child(self))
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse", bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"))],
-            opts=child(self))
-        aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child(self))
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=bucket.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-access-logs", status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days),
-                noncurrent_version_expiration=aws.s3.
-                BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=7))],
-            opts=child(self))
-        account = aws.get_caller_identity_output()
-        elb_account = aws.elb.get_service_account_output()
-        aws.s3.BucketPolicy(f"{name}-policy", bucket=bucket.id,
-                            policy=access_log_policy(bucket.arn, elb_account.arn, account.account_id),
-                            opts=child(self))
-        self.bucket_name = bucket.bucket
-        self.register_outputs({"bucket_name": self.bucket_name})

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mlinfra.components.access_logs import AccessLogsBucket
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
-from mlinfra.components.ecs_alb import AccessLogsBucket, LoadBalancerArgs, SharedLoadBalancer
+from mlinfra.components.ecs_alb import LoadBalancerArgs, SharedLoadBalancer
 from mlinfra.components.ecs_cluster import EcsCluster, EcsClusterArgs
 from mlinfra.components.ecs_monitoring import EcsMonitoring, EcsMonitoringArgs
 from mlinfra.components.network import Network, NetworkArgs

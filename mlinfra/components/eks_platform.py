@@ -7,11 +7,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from mlinfra.components.access_logs import AccessLogsBucket
 from mlinfra.components.addons import ClusterAddons, ClusterAddonsArgs
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
 from mlinfra.components.network import Network, NetworkArgs
 from mlinfra.spec.stack import StackSettings
+
+ACCESS_LOG_RETENTION_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class EksPlatform(pulumi.ComponentResource):
     """Helm releases services depend on (controller, monitoring, GPU plugin)."""
     images_key_arn: pulumi.Output[str]
     """KMS key that encrypts every ECR repository of the stack."""
+    access_logs_bucket: pulumi.Output[str]
+    """Bucket the ALBs created by the load balancer controller write access logs to."""
 
     def __init__(self, name: str, args: EksPlatformArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -48,4 +53,6 @@ class EksPlatform(pulumi.ComponentResource):
                           enable_key_rotation=True, deletion_window_in_days=30,
                           tags=tags(args.stack), opts=child(self))
         self.images_key_arn = key.arn
+        self.access_logs_bucket = AccessLogsBucket(f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS,
+                                                   opts=child(self)).bucket_name
         self.register_outputs({"cluster_name": self.cluster.cluster_name})

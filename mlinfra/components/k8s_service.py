@@ -37,6 +37,7 @@ class KubernetesServiceArgs:
     cluster: EksCluster
     image_ref: pulumi.Input[str]
     vpc_cidr: str
+    access_logs_bucket: pulumi.Input[str]
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
@@ -146,7 +147,8 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
     return pod
 
 
-def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str) -> dict[str, str]:
+def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str,
+                        access_logs_bucket: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     attributes = [
         f"idle_timeout.timeout_seconds={ALB_IDLE_TIMEOUT_SECONDS}",
         "routing.http.drop_invalid_header_fields.enabled=true",
@@ -154,7 +156,7 @@ def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str) 
     ]
     if settings.production:
         attributes.append("deletion_protection.enabled=true")
-    annotations = {
+    annotations: dict[str, pulumi.Input[str]] = {
         "alb.ingress.kubernetes.io/scheme": "internet-facing" if spec.public else "internal",
         "alb.ingress.kubernetes.io/target-type": "ip",
         # Internal and internet-facing services never share a load balancer.
@@ -166,7 +168,9 @@ def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str) 
         "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
         "alb.ingress.kubernetes.io/healthcheck-path": "/ready",
         "alb.ingress.kubernetes.io/success-codes": "200",
-        "alb.ingress.kubernetes.io/load-balancer-attributes": ",".join(attributes),
+        # No log prefix: the bucket policy admits delivery under AWSLogs/<account>/ only.
+        "alb.ingress.kubernetes.io/load-balancer-attributes": pulumi.Output.concat(
+            ",".join(attributes), ",access_logs.s3.enabled=true,access_logs.s3.bucket=", access_logs_bucket),
         "alb.ingress.kubernetes.io/target-group-attributes":
             f"deregistration_delay.timeout_seconds={PRESTOP_SLEEP_SECONDS + 5}",
     }
@@ -259,7 +263,8 @@ class KubernetesModelService(pulumi.ComponentResource):
             opts=ns_opts)
         k8s.networking.v1.Ingress(
             f"{name}-ingress",
-            metadata=meta(spec.name, annotations=ingress_annotations(spec, settings, args.stack)),
+            metadata=meta(spec.name, annotations=ingress_annotations(spec, settings, args.stack,
+                                                                     args.access_logs_bucket)),
             spec={"ingressClassName": "alb", "rules": [{"host": self.hostname, "http": {"paths": [{
                 "path": "/", "pathType": "Prefix",
                 "backend": {"service": {"name": spec.name, "port": {"name": "http"}}}}]}}]},

@@ -152,6 +152,10 @@ def test_ingress_is_internal_https_with_redirect_and_the_stack_certificate(stagi
     assert ann["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:us-east-1:")
     assert "drop_invalid_header_fields.enabled=true" in ann["alb.ingress.kubernetes.io/load-balancer-attributes"]
     assert ingress["spec"]["rules"][0]["host"] == "fraud-detector.staging.ml.acme.example"
+    only(staging, "aws:s3/bucket:Bucket", "platform-alb-logs-bucket")
+    attributes = ann["alb.ingress.kubernetes.io/load-balancer-attributes"]
+    assert "access_logs.s3.enabled=true,access_logs.s3.bucket=platform-alb-logs-bucket-" in attributes
+    assert only(staging, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs["restrictPublicBuckets"]
 
 
 def test_prod_ingress_has_deletion_protection(prod: OfflineRun, staging: OfflineRun) -> None:

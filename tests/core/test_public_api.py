@@ -21,6 +21,7 @@ def test_component_type_tokens_and_logical_names(staging: OfflineRun) -> None:
         ("mlinfra:index:Network", "platform-network"),
         ("mlinfra:index:EksCluster", "platform-eks"),
         ("mlinfra:index:ClusterAddons", "platform-addons"),
+        ("mlinfra:index:AccessLogsBucket", "platform-alb-logs"),
         ("mlinfra:index:ServiceImage", "fraud-detector"),
         ("mlinfra:index:ServiceImage", "search-ranker"),
         ("mlinfra:index:KubernetesModelService", "fraud-detector"),
