@@ -12,8 +12,9 @@ import math
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
+from mlinfra.spec.capacity import GpuPool
 from mlinfra.spec.errors import Problem
 from mlinfra.spec.service import ServiceSpec, _Strict
 
@@ -85,39 +86,16 @@ def _describe(memory: tuple[int, ...]) -> str:
     return f"{memory[0]}Mi-{memory[-1]}Mi in steps of {step}Mi"
 
 
-class GpuCapacity(_Strict):
+class GpuCapacity(GpuPool):
     """An EC2 capacity provider of NVIDIA GPU instances (ECS GPU-optimised AMI).
 
-    Default: 0-4 instances of the GPU's smallest size, scaled by ECS managed scaling.
+    Default: 0-4 instances of the GPU's smallest size, scaled by ECS managed scaling. The first
+    instance type is the launch template's; the rest are Auto Scaling overrides.
     """
 
-    gpu_type: Literal["a10g", "l4", "t4", "l40s"] = "a10g"
-    instance_types: tuple[str, ...] = ()
-    """Default: the smallest instance of the GPU's family (g5.xlarge for a10g). The first
-    type is the launch template's; the rest are Auto Scaling overrides."""
-    min_size: Annotated[int, Field(ge=0, le=450)] = 0
     desired_size: Annotated[int, Field(ge=0, le=450)] = 0
-    max_size: Annotated[int, Field(ge=1, le=450)] = 4
     target_capacity_percent: Annotated[int, Field(ge=1, le=100)] = 100
     """Managed scaling target: 100 keeps no idle GPU host (default)."""
-    disk_size_gib: Annotated[int, Field(ge=50, le=2000)] = 100
-
-    @model_validator(mode="after")
-    def _family(self) -> GpuCapacity:
-        from mlinfra.spec.stack import GPU_FAMILIES
-
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError(
-                f"need min_size <= desired_size <= max_size, got {self.min_size}, "
-                f"{self.desired_size}, {self.max_size}")
-        family, default = GPU_FAMILIES[self.gpu_type]
-        if not self.instance_types:
-            object.__setattr__(self, "instance_types", (default,))
-        wrong = [t for t in self.instance_types if t.split(".")[0] != family]
-        if wrong:
-            raise ValueError(
-                f"instance_types {wrong} do not carry a {self.gpu_type} GPU; use {family}.* types")
-        return self
 
 
 class AlbSettings(_Strict):

@@ -8,16 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mlinfra.spec.capacity import GpuPool, NodeGroupSize
 from mlinfra.spec.ecs import EcsSettings
-from mlinfra.spec.service import GpuType, _Strict
+from mlinfra.spec.service import _Strict
 
-# GPU type -> the instance family that carries it, and the default instance for one GPU.
-GPU_FAMILIES: dict[str, tuple[str, str]] = {
-    "a10g": ("g5", "g5.xlarge"),
-    "l4": ("g6", "g6.xlarge"),
-    "t4": ("g4dn", "g4dn.xlarge"),
-    "l40s": ("g6e", "g6e.xlarge"),
-}
 _INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
@@ -66,21 +60,6 @@ class VpcSettings(_Strict):
         return self
 
 
-class NodeGroupSize(_Strict):
-    min_size: Annotated[int, Field(ge=0, le=450)] = 2
-    max_size: Annotated[int, Field(ge=1, le=450)] = 6
-    desired_size: Annotated[int, Field(ge=0, le=450)] = 2
-
-    @model_validator(mode="after")
-    def _bounds(self) -> NodeGroupSize:
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError(
-                f"need min_size <= desired_size <= max_size, got {self.min_size}, "
-                f"{self.desired_size}, {self.max_size}"
-            )
-        return self
-
-
 class SystemNodes(NodeGroupSize):
     """CPU nodes for system add-ons and CPU services. Default: 2-6 m6i.large."""
 
@@ -94,29 +73,11 @@ class SystemNodes(NodeGroupSize):
         return v
 
 
-class GpuNodeGroup(NodeGroupSize):
+class GpuNodeGroup(GpuPool):
     """A managed node group of NVIDIA GPU instances. Default: 0-4 nodes, scaled on demand."""
 
-    gpu_type: GpuType = "a10g"
-    instance_types: tuple[str, ...] = ()
-    """Default: the smallest instance of the GPU's family (g5.xlarge for a10g)."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    min_size: Annotated[int, Field(ge=0, le=450)] = 0
     desired_size: Annotated[int, Field(ge=0, le=450)] = 1
-    max_size: Annotated[int, Field(ge=1, le=450)] = 4
-    disk_size_gib: Annotated[int, Field(ge=50, le=2000)] = 100
-
-    @model_validator(mode="after")
-    def _family(self) -> GpuNodeGroup:
-        family, default = GPU_FAMILIES[self.gpu_type]
-        if not self.instance_types:
-            object.__setattr__(self, "instance_types", (default,))
-        wrong = [t for t in self.instance_types if t.split(".")[0] != family]
-        if wrong:
-            raise ValueError(
-                f"instance_types {wrong} do not carry a {self.gpu_type} GPU; use {family}.* types"
-            )
-        return self
 
 
 class EksSettings(_Strict):

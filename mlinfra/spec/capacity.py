@@ -1,0 +1,55 @@
+"""Sizes of node pools and GPU pools, shared by EKS node groups and ECS capacity providers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from mlinfra.spec.service import GpuType, _Strict
+
+# GPU type -> the instance family that carries it, and the default instance for one GPU.
+GPU_FAMILIES: dict[str, tuple[str, str]] = {
+    "a10g": ("g5", "g5.xlarge"),
+    "l4": ("g6", "g6.xlarge"),
+    "t4": ("g4dn", "g4dn.xlarge"),
+    "l40s": ("g6e", "g6e.xlarge"),
+}
+
+
+class NodeGroupSize(_Strict):
+    min_size: Annotated[int, Field(ge=0, le=450)] = 2
+    max_size: Annotated[int, Field(ge=1, le=450)] = 6
+    desired_size: Annotated[int, Field(ge=0, le=450)] = 2
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodeGroupSize:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"need min_size <= desired_size <= max_size, got {self.min_size}, "
+                f"{self.desired_size}, {self.max_size}"
+            )
+        return self
+
+
+class GpuPool(NodeGroupSize):
+    """NVIDIA GPU instances of one GPU type. Default: 0-4 of the family's smallest size."""
+
+    gpu_type: GpuType = "a10g"
+    instance_types: tuple[str, ...] = ()
+    """Default: the smallest instance of the GPU's family (g5.xlarge for a10g)."""
+    min_size: Annotated[int, Field(ge=0, le=450)] = 0
+    max_size: Annotated[int, Field(ge=1, le=450)] = 4
+    disk_size_gib: Annotated[int, Field(ge=50, le=2000)] = 100
+
+    @model_validator(mode="after")
+    def _family(self) -> GpuPool:
+        family, default = GPU_FAMILIES[self.gpu_type]
+        if not self.instance_types:
+            object.__setattr__(self, "instance_types", (default,))
+        wrong = [t for t in self.instance_types if t.split(".")[0] != family]
+        if wrong:
+            raise ValueError(
+                f"instance_types {wrong} do not carry a {self.gpu_type} GPU; use {family}.* types"
+            )
+        return self
