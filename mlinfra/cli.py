@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -95,10 +96,12 @@ def render(
     project_dir: ProjectDir = Path(),
 ) -> None:
     """Write what the cloud would receive: Kubernetes YAML, ECS/IAM JSON, rules, build contexts."""
+    from mlinfra.engine.render import check_out_dir
     from mlinfra.engine.render import render as render_run
     from mlinfra.engine.runner import run_offline
 
     try:
+        check_out_dir(Path(os.path.abspath(out_dir)))
         with err.status(f"rendering {escape(stack)} offline…"):
             result = render_run(run_offline(project_dir, stack), out_dir)
     except MlinfraError as exc:

@@ -128,13 +128,20 @@ def _service_of_image(res: RecordedResource, by_urn: dict[str, RecordedResource]
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse a file, or a foreign non-empty directory, as the output directory."""
+    """Refuse a file, a foreign non-empty directory or an unwritable place as the output
+    directory (cheap, so the CLI checks it before running the program)."""
     if out.exists() and not out.is_dir():
         raise RenderError(f"--out {out}: exists and is not a directory; allowed: a new or "
                           "previously rendered directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise RenderError(f"--out {out}: directory is not empty and was not written by "
                           "`mlinfra render`; allowed: a new, empty or previously rendered directory")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
+    except OSError as exc:
+        raise RenderError(f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "
+                          "previously rendered directory in a writable place") from None
 
 
 def render(run: OfflineRun, out: Path) -> Rendered:
@@ -146,7 +153,6 @@ def render(run: OfflineRun, out: Path) -> Rendered:
     out = Path(os.path.abspath(out))
     check_out_dir(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.rendering-", dir=out.parent))
     except OSError as exc:
         raise RenderError(f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "

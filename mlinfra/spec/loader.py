@@ -192,7 +192,7 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
                                     f"override of an unknown service; declared services: {declared}"))
         problems += _capacity_problems(settings, services, declarations, raw.file)
     if problems or settings is None:
-        raise SpecError(problems)
+        raise SpecError(_without_secrets(problems, raw))
     return Deployment(project, stack, settings, tuple(sorted(services, key=lambda s: s.name)),
                       raw.file, root, secret_values)
 
@@ -236,6 +236,30 @@ def _secret_problems(raw: RawConfig, value: Any) -> list[Problem]:
                                     "a Pulumi secret (`pulumi config set --secret --path "
                                     f"'{key}.<name>'`), not a plaintext value (value not shown)"))
     return problems
+
+
+def _secret_texts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _secret_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _secret_texts(v)]
+    text = str(value)
+    return [] if text == SECRET_PLACEHOLDER or len(text) < 4 else [text]
+
+
+def _without_secrets(problems: list[Problem], raw: RawConfig) -> list[Problem]:
+    """Under a real engine secret config arrives decrypted: no problem line may show any of it."""
+    texts = [t for key in raw.secret_keys for t in _secret_texts(raw.values.get(key))]
+    if not texts:
+        return problems
+    clean = []
+    for problem in problems:
+        line = problem.render()
+        if any(t[:8] in line for t in texts):
+            problem = Problem(problem.file, problem.field, SECRET_PLACEHOLDER,
+                              "invalid value (details not shown: they would print a secret value)")
+        clean.append(problem)
+    return clean
 
 
 def _settings(raw: RawConfig) -> tuple[StackSettings | None, dict[str, str], list[Problem]]:

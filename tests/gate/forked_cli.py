@@ -30,7 +30,7 @@ def warm_imports() -> None:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`mlinfra ARGS...` in a forked child; returncode -9 if it had to be killed at `timeout`."""
     warm_imports()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
