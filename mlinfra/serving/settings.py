@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript")
+from mlinfra.serving.contract import FRAMEWORKS
 
 
 class ServingSettings(BaseSettings):
@@ -86,6 +86,11 @@ class ServingSettings(BaseSettings):
         default=None,
         description="Comma-separated keys; if set, /predict and /v2 infer need "
         "`Authorization: Bearer <key>` or `X-API-Key`. Default: no key check.",
+    )
+    require_api_key: bool = Field(
+        default=False,
+        description="Set by the SDK for services declared with auth='api_key': this "
+        "service is meant to check API keys. Default: false.",
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
