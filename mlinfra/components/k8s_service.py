@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -12,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.contract import TLS_POLICY, namespace, runtime_env
-from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL, EksCluster
+from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL
 from mlinfra.components.irsa import irsa_trust_policy
 from mlinfra.components.policies import service_policy
 from mlinfra.monitoring.alerts import rule_groups
@@ -37,12 +38,32 @@ PRESTOP_SLEEP_SECONDS = 10
 PROBE_PERIOD_SECONDS = 5
 
 
+class ClusterRef(Protocol):
+    """What a service needs of the cluster it runs on. `EksCluster` is one; so is any object
+    with these three attributes over a cluster created elsewhere (e.g. a `pulumi_eks.Cluster`)."""
+
+    @property
+    def provider(self) -> k8s.Provider:
+        """Kubernetes provider for the cluster."""
+        ...
+
+    @property
+    def oidc_provider_arn(self) -> pulumi.Input[str]:
+        """ARN of the cluster's IAM OIDC provider (IRSA)."""
+        ...
+
+    @property
+    def oidc_issuer(self) -> pulumi.Input[str]:
+        """The OIDC issuer without `https://` (`oidc.eks.<region>.amazonaws.com/id/<id>`)."""
+        ...
+
+
 @dataclass(frozen=True)
 class KubernetesServiceArgs:
     stack: str
     settings: StackSettings
     spec: ServiceSpec
-    cluster: EksCluster
+    cluster: ClusterRef
     image_ref: pulumi.Input[str]
     vpc_cidr: str
     access_logs_bucket: pulumi.Input[str]
