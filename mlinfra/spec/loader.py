@@ -388,7 +388,28 @@ def _capacity_problems(settings: StackSettings, services: list[ServiceSpec],
         from mlinfra.spec.ecs import ecs_problems
 
         problems += ecs_problems(settings, services, where, file)
-    return problems
+    else:
+        from mlinfra.spec.eks_capacity import eks_capacity_problems
+
+        problems += eks_capacity_problems(settings, services, where, file)
+    return _at_their_source(problems, settings, file)
+
+
+def _at_their_source(problems: list[Problem], settings: StackSettings, file: str) -> list[Problem]:
+    """A platform rule names `ModelService('svc').field`; when the stack overrides that field,
+    point at the override in the stack file instead of the services file."""
+    moved = []
+    for problem in problems:
+        quoted, _, rest = problem.field.removeprefix("ModelService(").partition(").")
+        service = quoted.strip("'\"")
+        overrides = settings.services.get(service, {}) if rest else {}
+        names = rest.split("/")
+        if overrides and any(n in overrides or to_camel(n) in overrides for n in names):
+            field_name = "/".join(to_camel(n) for n in names)
+            problem = Problem(file, f"{NAMESPACE}:services.{service}.{field_name}", problem.value,
+                              problem.allowed)
+        moved.append(problem)
+    return moved
 
 
 def _problem(file: str, err: Any, model: type[BaseModel], *, prefix: str, camel: bool = True) -> Problem:

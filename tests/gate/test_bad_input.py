@@ -593,6 +593,23 @@ HOSTILE = [
                                                     config("mlinfra:eks/publicAccessCidrs", ["203.0.113.7/24"])),
             STACK, "mlinfra:eks.publicAccessCidrs", "has host bits set"),
     Hostile("stack-region-number", config("aws:region", 5), STACK, "mlinfra:region", "valid string"),
+    # --- capacity on EKS, as on ECS: the pod must fit a node of its pool ------------------------
+    Hostile("eks-gpu-count-8-on-g5-xlarge", replace(RANKER, "gpu=True", "gpu=True, gpu_count=8"), RANKER,
+            ".gpu_count", "have at most 1 GPU(s) per node"),
+    Hostile("eks-memory-512gi-cpu-service", replace(FRAUD, 'memory="2Gi"', 'memory="512Gi"'), FRAUD, ".memory",
+            "larger than any node of its pool (system nodes (mlinfra:eks.systemNodes): 8 GiB)"),
+    Hostile("eks-cpu-100000", replace(FRAUD, 'cpu="1"', "cpu=100000"), FRAUD, ".cpu",
+            "larger than any node of its pool"),
+    Hostile("eks-memory-2pib", replace(FRAUD, 'memory="2Gi"', "memory=2147483648"), FRAUD, ".memory",
+            "larger than any node"),
+    Hostile("eks-gpu-memory-too-big", replace(RANKER, "gpu=True", 'gpu=True, memory="64Gi"'), RANKER, ".memory",
+            "GPU node group 'gpu-a10g': 16 GiB"),
+    Hostile("eks-override-gpu-count", config("mlinfra:services/search-ranker/gpuCount", 4), STACK,
+            "mlinfra:services.search-ranker.gpuCount", "have at most 1 GPU(s) per node"),
+    Hostile("eks-override-memory", config("mlinfra:services/fraud-detector/memory", "100Gi"), STACK,
+            "mlinfra:services.fraud-detector.memory", "larger than any node"),
+    Hostile("eks-override-cpu", config("mlinfra:services/fraud-detector/cpu", 64), STACK,
+            "mlinfra:services.fraud-detector.cpu", "larger than any node"),
 ]
 
 

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.gate.forked_cli import run_cli
 
@@ -122,3 +123,16 @@ def test_serve_on_a_busy_port_or_unknown_host_is_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2, output
         assert "Traceback" not in output
         assert f"(command line): --host/--port = '{shown}': an address this machine can listen on" in output
+
+
+def test_ecs_rule_on_an_overridden_value_points_at_the_stack_file(project: Path) -> None:
+    stack = project / "stacks" / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(stack.read_text())
+    doc["config"]["mlinfra:services"]["search-ranker"].update(requestTimeoutSeconds=300, port=4317)
+    stack.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = run_cli("plan", "--stack", "dev", "--format", "json", "-C", str(project))
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "stacks/Pulumi.dev.yaml: mlinfra:services.search-ranker.requestTimeoutSeconds = 300" in output
+    assert "stacks/Pulumi.dev.yaml: mlinfra:services.search-ranker.port = 4317" in output
+    assert "services/ranker.py" not in output
