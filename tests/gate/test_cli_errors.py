@@ -89,7 +89,8 @@ def test_render_replaces_an_owned_directory_that_became_a_file(project: Path, tm
     (out / "iam").write_text("not a directory any more\n")
     code, output = _render(project, out)
     assert code == 0, output
-    assert (out / "iam").is_dir() and any((out / "iam").iterdir())
+    assert (out / "iam").is_dir()
+    assert any((out / "iam").iterdir())
     assert (out / "notes.txt").read_text() == "mine\n"
 
 
