@@ -153,9 +153,10 @@ class ServiceSpec(_Strict):
     @field_validator("model_sha256")
     @classmethod
     def _sha(cls, v: str | None) -> str | None:
-        if v is not None and not _SHA256.match(v):
-            raise ValueError("must be 64 lowercase hex characters (a sha256 digest)")
-        return v
+        # The runtime compares digests case-insensitively; keep one spelling in the plan.
+        if v is not None and not _SHA256.match(v.lower()):
+            raise ValueError("must be 64 hex characters (a sha256 digest)")
+        return None if v is None else v.lower()
 
     @field_validator("cpu", mode="before")
     @classmethod

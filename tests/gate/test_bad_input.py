@@ -135,7 +135,7 @@ CASES = [
     Bad("uri-local-not-baked", replace(RANKER, "s3://acme-models/ranker/v3/model.pt", "models/model.pt"), RANKER,
         ".bake_model", "set bake_model=True"),
     Bad("sha256-malformed", replace(FRAUD, 'model_sha256="3f7a', 'model_sha256="XYZ'), FRAUD, ".model_sha256",
-        "64 lowercase hex"),
+        "64 hex characters"),
     # --- autoscaling -----------------------------------------------------------------------
     # The staging override replaces the declared autoscaling, so drop it to reach the declaration.
     Bad("autoscaling-min-above-max", both(replace(FRAUD, '"min_replicas": 3', '"min_replicas": 30'),
@@ -237,6 +237,8 @@ NEAR_MISSES: dict[str, list[Edit]] = {
                              fraud_arg("trusted_pickle=True")],
     "explicit-gpu-type-and-dev-tier": [replace(RANKER, "gpu=True", 'gpu="a10g", gpu_count=1'),
                                        config("mlinfra:tier", "dev")],
+    "sha256-uppercase-as-the-runtime-accepts": [replace(FRAUD, 'model_sha256="3f7a1c9e5b2d4f608a1e7c3b9d5f2a4c',
+                                                        'model_sha256="3F7A1C9E5B2D4F608A1E7C3B9D5F2A4C')],
     "public-api-server-with-cidrs": [config("mlinfra:eks/endpointPublicAccess", True),
                                      config("mlinfra:eks/publicAccessCidrs", ["203.0.113.0/24"])],
 }
@@ -593,6 +595,12 @@ HOSTILE = [
                                                     config("mlinfra:eks/publicAccessCidrs", ["203.0.113.7/24"])),
             STACK, "mlinfra:eks.publicAccessCidrs", "has host bits set"),
     Hostile("stack-region-number", config("aws:region", 5), STACK, "mlinfra:region", "valid string"),
+    Hostile("ecs-collector-image-empty", both(config("mlinfra:platform", "ecs"),
+                                              config("mlinfra:ecs", {"collectorImage": ""})), STACK,
+            "mlinfra:ecs.collectorImage", "container image reference"),
+    Hostile("ecs-collector-image-spaces", both(config("mlinfra:platform", "ecs"),
+                                               config("mlinfra:ecs", {"collectorImage": "my image"})), STACK,
+            "mlinfra:ecs.collectorImage", "container image reference"),
     # --- capacity on EKS, as on ECS: the pod must fit a node of its pool ------------------------
     Hostile("eks-gpu-count-8-on-g5-xlarge", replace(RANKER, "gpu=True", "gpu=True, gpu_count=8"), RANKER,
             ".gpu_count", "have at most 1 GPU(s) per node"),
