@@ -90,13 +90,13 @@ class ServiceSpec(_Strict):
     """Pinned digest, verified before the model is deserialised. Default: not pinned."""
     gpu: bool | GpuType = False
     """`True` means one NVIDIA A10G (g5 family); or name the GPU: a10g, l4, t4, l40s."""
-    gpu_count: Annotated[int, Field(ge=1, le=8)] = 1
+    gpu_count: Annotated[int, Field(ge=1, le=8, strict=True)] = 1
     """GPUs per replica when `gpu` is set (default 1)."""
     cpu: int = 0
     """Millicores per replica; accepts 0.5, 2 or "500m". Default: 1 core (3 on GPU)."""
     memory: int = 0
     """MiB per replica; accepts "2Gi". Default: 2Gi (12Gi on GPU)."""
-    replicas: Annotated[int, Field(ge=1, le=1000)] = 2
+    replicas: Annotated[int, Field(ge=1, le=1000, strict=True)] = 2
     """Fixed replica count when `autoscaling` is not set (default 2)."""
     autoscaling: Autoscaling | None = None
     secrets: tuple[str, ...] = ()
@@ -106,11 +106,11 @@ class ServiceSpec(_Strict):
     """Container port (default 8080); 1024-65535 so the server needs no privileges."""
     expected_load_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     """How long loading and warming the model may take; sizes startup probes (default 60)."""
-    trusted_pickle: bool = False
+    trusted_pickle: Annotated[bool, Field(strict=True)] = False
     """Allow joblib/pickle models, which can run code when loaded (default: refused)."""
-    bake_model: bool = False
+    bake_model: Annotated[bool, Field(strict=True)] = False
     """Copy the model into the image at build time (default: fetch at start-up)."""
-    public: bool = False
+    public: Annotated[bool, Field(strict=True)] = False
     """Internet-facing endpoint (default: internal load balancer only)."""
     auth: Literal["none", "api_key"] = "none"
     """Required when `public`: `api_key` makes the runtime check keys from the secret
@@ -149,6 +149,14 @@ class ServiceSpec(_Strict):
             if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket) or not key:
                 raise ValueError("an s3 URI needs a valid bucket and a key: s3://bucket/path/model")
         return v
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu(cls, v: Any) -> Any:
+        # Checked here so that gpu="yes" is one clear error, not a lax True or two union errors.
+        if v is True or v is False or v in GpuType.__args__:
+            return v
+        raise ValueError(f"must be True, False or a GPU type: {', '.join(map(repr, GpuType.__args__))}")
 
     @field_validator("model_sha256")
     @classmethod
