@@ -137,3 +137,13 @@ def test_ecs_rule_on_an_overridden_value_points_at_the_stack_file(project: Path)
     assert "stacks/Pulumi.dev.yaml: mlinfra:services.search-ranker.requestTimeoutSeconds = 300" in output
     assert "stacks/Pulumi.dev.yaml: mlinfra:services.search-ranker.port = 4317" in output
     assert "services/ranker.py" not in output
+
+
+@pytest.mark.parametrize("name", ["[a, b]", "''", "'my project!'"])
+def test_project_name_must_be_a_pulumi_project_name(project: Path, name: str) -> None:
+    pulumi_yaml = project / "Pulumi.yaml"
+    pulumi_yaml.write_text(pulumi_yaml.read_text().replace("name: mlinfra", f"name: {name}", 1))
+    code, output = _plan(project)
+    assert code == 2, output
+    assert "Pulumi.yaml: name = " in output
+    assert "Traceback" not in output
