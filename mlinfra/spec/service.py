@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -154,9 +154,9 @@ class ServiceSpec(_Strict):
     @classmethod
     def _gpu(cls, v: Any) -> Any:
         # Checked here so that gpu="yes" is one clear error, not a lax True or two union errors.
-        if v is True or v is False or v in GpuType.__args__:
+        if v is True or v is False or v in get_args(GpuType):
             return v
-        raise ValueError(f"must be True, False or a GPU type: {', '.join(map(repr, GpuType.__args__))}")
+        raise ValueError(f"must be True, False or a GPU type: {', '.join(map(repr, get_args(GpuType)))}")
 
     @field_validator("model_sha256")
     @classmethod
