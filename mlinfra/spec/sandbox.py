@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from mlinfra.spec.errors import Problem, SpecError, excerpt
+from mlinfra.errors import Problem, SpecError, excerpt
 
 TIMEOUT_ENV = "MLINFRA_SERVICES_TIMEOUT"
 DEFAULT_TIMEOUT_S = 5.0

@@ -1,17 +1,30 @@
-"""Whether each service's pod can fit on a node of the EKS stack's node groups.
-
-Shapes come from the pinned instance table (`mlinfra/engine/prices/aws.json`). A pod must fit
-on every instance type its node group may launch, so the smallest type of a group counts; the
-check compares against instance capacity, before the kubelet's reservations, so it only
-refuses what can never schedule.
-"""
+"""The rules a valid service must still meet to run on an EKS stack."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from mlinfra.errors import Problem
 from mlinfra.spec.capacity import instance_table
-from mlinfra.spec.errors import Problem
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
+
+NAMESPACE = "mlinfra"
+
+
+def problems(settings: StackSettings, services: Sequence[ServiceSpec], where: Mapping[str, str],
+             file: str) -> list[Problem]:
+    """Every reason a valid service still cannot run on this EKS stack."""
+    found: list[Problem] = []
+    capacity = settings.gpu_capacity()
+    for spec in services:
+        gpu_type = spec.gpu_type
+        if gpu_type is not None and gpu_type not in capacity:
+            offered = ", ".join(sorted(capacity)) or "none configured"
+            found.append(Problem(where.get(spec.name, file), f"ModelService({spec.name!r}).gpu", gpu_type,
+                                 f"stack has no GPU node group for {gpu_type}; GPU types in "
+                                 f"{file} ({NAMESPACE}:gpuNodeGroups): {offered}"))
+    return found + _capacity(settings, services, where, file)
 
 
 def _smallest(types: tuple[str, ...]) -> dict[str, float]:
@@ -20,8 +33,14 @@ def _smallest(types: tuple[str, ...]) -> dict[str, float]:
     return {key: min(float(s.get(key, 0)) for s in shapes) for key in ("vcpu", "memory_gib", "gpus")}
 
 
-def eks_capacity_problems(settings: StackSettings, services: list[ServiceSpec], where: dict[str, str],
-                          file: str) -> list[Problem]:
+def _capacity(settings: StackSettings, services: Sequence[ServiceSpec], where: Mapping[str, str],
+              file: str) -> list[Problem]:
+    """Each pod must fit a node of its pool, as on ECS (shapes from the pinned instance table).
+
+    A pod must fit on every instance type its node group may launch, so the smallest type of a
+    group counts; the comparison is against instance capacity, before the kubelet's
+    reservations, so it only refuses what can never schedule.
+    """
     problems: list[Problem] = []
     for spec in services:
         at = where.get(spec.name, file)
