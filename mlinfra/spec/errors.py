@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from mlinfra.errors import MISSING, MlinfraError, Problem, SpecError
+from mlinfra.errors import MAX_MESSAGE, MAX_VALUE, MISSING, MlinfraError, Problem, SpecError, excerpt
 
-__all__ = ["MISSING", "MlinfraError", "Problem", "SpecError"]
+__all__ = ["MAX_MESSAGE", "MAX_VALUE", "MISSING", "MlinfraError", "Problem", "SpecError", "excerpt"]
