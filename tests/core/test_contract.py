@@ -9,6 +9,7 @@ import typing
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mlinfra.components.contract import runtime_env
 from mlinfra.engine.runner import run_offline
@@ -101,7 +102,12 @@ def test_api_key_auth_requires_keys_on_every_path(monkeypatch: pytest.MonkeyPatc
                        secrets=["api-keys"])
     env = runtime_env(spec, alb_idle_timeout_s=60)
     assert env[contract.REQUIRE_API_KEY_ENV] == "true"
-    assert _accepted(env, monkeypatch).require_api_key is True
+    # The platform delivers the `api-keys` secret as MLINFRA_API_KEYS; without it the runtime
+    # refuses to start rather than serve unauthenticated.
+    with pytest.raises(ValidationError, match="api"):
+        _accepted(env, monkeypatch)
+    keyed = {**env, contract.secret_env(contract.API_KEYS_SECRET): "k1,k2"}
+    assert _accepted(keyed, monkeypatch).api_key_set() == {"k1", "k2"}
     open_spec = ServiceSpec(name="fraud", model_uri="s3://models/m/model.skops")
     assert contract.REQUIRE_API_KEY_ENV not in runtime_env(open_spec, alb_idle_timeout_s=60)
 
