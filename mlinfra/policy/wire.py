@@ -88,12 +88,12 @@ def security_context_value(container: dict[str, Any], pod: dict[str, Any], key: 
     return value if value is not None else (pod.get("securityContext") or {}).get(key)
 
 
-def annotations(res: Resource) -> dict[str, str]:
+def annotations_of(res: Resource) -> dict[str, str]:
     return {k: str(v) for k, v in (meta(res).get("annotations") or {}).items()}
 
 
 def alb_attributes(res: Resource) -> dict[str, str]:
-    raw = annotations(res).get(ANN + "load-balancer-attributes", "")
+    raw = annotations_of(res).get(ANN + "load-balancer-attributes", "")
     return dict(p.split("=", 1) for p in raw.split(",") if "=" in p)
 
 

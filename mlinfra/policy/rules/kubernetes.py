@@ -13,7 +13,7 @@ from mlinfra.policy.wire import (
     NETPOL,
     PDB,
     SERVICE_ACCOUNT,
-    annotations,
+    annotations_of,
     containers,
     ecs_containers,
     hpa_for,
@@ -108,7 +108,7 @@ def _service_account(res: Resource, g: Graph) -> list[str]:
         out.append("automountServiceAccountToken must be false")
     accounts = [sa for sa in g.of_type(SERVICE_ACCOUNT) if same_ns(sa, res) and meta(sa).get("name") == name]
     if name and name != "default" and not any(
-            "eks.amazonaws.com/role-arn" in annotations(sa) for sa in accounts):
+            "eks.amazonaws.com/role-arn" in annotations_of(sa) for sa in accounts):
         out.append(f"service account {name} has no IRSA role (eks.amazonaws.com/role-arn annotation)")
     return out
 

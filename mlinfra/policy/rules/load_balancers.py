@@ -11,7 +11,7 @@ from mlinfra.policy.wire import (
     LOAD_BALANCERS,
     MODERN_TLS,
     alb_attributes,
-    annotations,
+    annotations_of,
     api_key_auth,
     containers,
     ecs_containers,
@@ -27,9 +27,9 @@ from mlinfra.serving.contract import API_KEYS_ENV, KEEPALIVE_TIMEOUT_S_ENV
 @rule("MLI-NET-001", "critical", "internet-facing endpoints require authentication", INGRESS, *LOAD_BALANCERS)
 def _public_auth(res: Resource, g: Graph) -> list[str]:
     if res["type"] == INGRESS:
-        if annotations(res).get(ANN + "scheme", "internal") != "internet-facing":
+        if annotations_of(res).get(ANN + "scheme", "internal") != "internet-facing":
             return []
-        alb_auth = annotations(res).get(ANN + "auth-type") in ("oidc", "cognito")
+        alb_auth = annotations_of(res).get(ANN + "auth-type") in ("oidc", "cognito")
         if alb_auth or api_key_auth(ingress_deployments(res, g)):
             return []
         return ["internet-facing without an ALB authenticate action (oidc/cognito) or the runtime's API-key check"]
@@ -51,7 +51,7 @@ def _public_auth(res: Resource, g: Graph) -> list[str]:
 @rule("MLI-ALB-001", "high", "HTTPS with a modern TLS policy; HTTP only redirects", INGRESS, *LISTENERS)
 def _tls(res: Resource, g: Graph) -> list[str]:
     if res["type"] == INGRESS:
-        ann = annotations(res)
+        ann = annotations_of(res)
         if (inputs(res).get("spec") or {}).get("ingressClassName") != "alb":
             return []
         out = []
