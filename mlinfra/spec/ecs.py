@@ -127,7 +127,7 @@ class AlertingSettings(StrictModel):
 
 
 class EcsSettings(StrictModel):
-    """`mlinfra:ecs`: the ECS platform. Defaults are the secure ones (DESIGN.md section 5)."""
+    """`mlinfra:ecs`: the ECS platform. Defaults are the secure ones (docs/architecture.md)."""
 
     container_insights: Literal["enabled", "enhanced"] = "enhanced"
     """Container Insights on the cluster (default: enhanced, per-task metrics)."""
