@@ -43,7 +43,7 @@ def _deploy_eks(deployment: Deployment) -> None:
     endpoints: dict[str, str] = {}
     for spec in deployment.services:
         image = ServiceImage(spec.name, ServiceImageArgs(stack, spec, BUILD_DIR / stack,
-                                                         platform.images_key_arn))
+                                                         platform.images_key_arn, settings.production))
         service = KubernetesModelService(spec.name, KubernetesServiceArgs(
             stack=stack, settings=settings, spec=spec, cluster=platform.cluster,
             image_ref=image.image_ref, vpc_cidr=platform.network.vpc_cidr,

@@ -37,11 +37,13 @@ class AccessLogsBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     """The bucket name the load balancers log to."""
 
-    def __init__(self, name: str, stack: str, retention_days: int,
+    def __init__(self, name: str, stack: str, retention_days: int, *, force_destroy: bool = False,
                  opts: pulumi.ResourceOptions | None = None):
+        """`force_destroy`: destroy empties the bucket (it always holds logs) instead of failing."""
         super().__init__(f"{TOKEN_PREFIX}AccessLogsBucket", name, None, opts)
         base_tags = tags(stack)
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=base_tags, opts=child(self))
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, tags=base_tags,
+                               opts=child(self))
         aws.s3.BucketPublicAccessBlock(f"{name}-public-access", bucket=bucket.id,
                                        block_public_acls=True, block_public_policy=True,
                                        ignore_public_acls=True, restrict_public_buckets=True,

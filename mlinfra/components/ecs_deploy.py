@@ -20,7 +20,7 @@ def deploy_ecs(deployment: Deployment, build_dir: Path) -> None:
     endpoints: dict[str, str] = {}
     for spec in deployment.services:
         image = ServiceImage(spec.name, ServiceImageArgs(stack, spec, build_dir,
-                                                         platform.images_key_arn))
+                                                         platform.images_key_arn, settings.production))
         service = EcsModelService(spec.name, EcsServiceArgs(
             stack=stack, settings=settings, spec=spec, cluster=platform.cluster,
             load_balancer=platform.load_balancers["public" if spec.public else "internal"],

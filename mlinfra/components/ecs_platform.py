@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlinfra.components.access_logs import AccessLogsBucket
-from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.base import TOKEN_PREFIX, child, physical_name, tags
 from mlinfra.components.ecs_alb import LoadBalancerArgs, SharedLoadBalancer
 from mlinfra.components.ecs_cluster import EcsCluster, EcsClusterArgs
 from mlinfra.components.ecs_monitoring import EcsMonitoring, EcsMonitoringArgs
@@ -17,6 +17,17 @@ from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
 ACCESS_LOG_RETENTION_DAYS = 90
+
+
+def secret_recovery_window_days(settings: StackSettings) -> int:
+    """Prod: 30 days to undo a deletion. Elsewhere 0 (delete at once), so destroy and a new
+    `up` never meet a name that is still scheduled for deletion."""
+    return 30 if settings.production else 0
+
+
+def key_deletion_window_days(settings: StackSettings) -> int:
+    """KMS waits 7-30 days before deleting a key; the longest in prod."""
+    return 30 if settings.production else 7
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,9 @@ class EcsPlatform(pulumi.ComponentResource):
         self.monitoring = EcsMonitoring(f"{name}-monitoring", EcsMonitoringArgs(stack, settings),
                                         opts=child(self))
         images_key = aws.kms.Key(f"{name}-images-key", description=f"ECR image encryption ({stack})",
-                                 enable_key_rotation=True, deletion_window_in_days=30,
-                                 tags=base_tags, opts=child(self))
+                                 enable_key_rotation=True,
+                                 deletion_window_in_days=key_deletion_window_days(settings),
+                                 tags=base_tags, opts=child(self, protect=settings.production))
         self.images_key_arn = images_key.arn
         self._secrets(name, args)
 
@@ -65,7 +77,8 @@ class EcsPlatform(pulumi.ComponentResource):
             logs_bucket = settings.ecs.alb.access_logs_bucket
         else:
             logs_bucket = AccessLogsBucket(f"{name}-alb-logs", stack, ACCESS_LOG_RETENTION_DAYS,
-                                           opts=child(self)).bucket_name
+                                           force_destroy=not settings.production,
+                                           opts=child(self, protect=settings.production)).bucket_name
         self.load_balancers = {}
         exposures = ["internal"] + (["public"] if any(s.public for s in args.services) else [])
         for exposure in exposures:
@@ -94,15 +107,17 @@ class EcsPlatform(pulumi.ComponentResource):
             return
         base_tags = tags(args.stack)
         key = aws.kms.Key(f"{name}-secrets-key", description=f"mlinfra secrets ({args.stack})",
-                          enable_key_rotation=True, deletion_window_in_days=30, tags=base_tags,
-                          opts=child(self))
+                          enable_key_rotation=True,
+                          deletion_window_in_days=key_deletion_window_days(settings), tags=base_tags,
+                          opts=child(self, protect=settings.production))
         self.secrets_key_arn = key.arn
         for secret_name in to_create:
             secret = aws.secretsmanager.Secret(
-                f"{name}-secret-{secret_name}", name=f"mlinfra/{args.stack}/{secret_name}",
+                f"{name}-secret-{secret_name}", name=physical_name(args.stack, secret_name, sep="/"),
                 kms_key_id=key.arn,
-                recovery_window_in_days=30 if settings.production else 7,
-                tags=base_tags, opts=child(self))
+                recovery_window_in_days=secret_recovery_window_days(settings),
+                tags=base_tags, opts=child(self, delete_before_replace=True,
+                                           protect=settings.production))
             aws.secretsmanager.SecretVersion(
                 f"{name}-secret-{secret_name}",
                 secret_id=secret.id,
