@@ -28,6 +28,8 @@ class LoadBalancerArgs:
     subnet_ids: list[pulumi.Output[str]]
     """Private subnets for the internal ALB, public ones for an internet-facing one."""
     logs_bucket: pulumi.Input[str]
+    logs_ready: list[pulumi.Resource]
+    """What must exist before ELB may write to the bucket (its bucket policy)."""
     ingress_cidrs: tuple[str, ...] = ()
     """Public ALB only: who may connect (default: anyone; listener rules narrow per service)."""
 
@@ -75,7 +77,7 @@ class SharedLoadBalancer(pulumi.ComponentResource):
             enable_deletion_protection=settings.production,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
                 bucket=args.logs_bucket, prefix=f"{args.stack}-{args.exposure}", enabled=True),
-            tags=base_tags, opts=child(self))
+            tags=base_tags, opts=child(self, depends_on=args.logs_ready))
         https = aws.lb.Listener(
             f"{name}-https", load_balancer_arn=lb.arn, port=443, protocol="HTTPS",
             ssl_policy=TLS_POLICY, certificate_arn=settings.certificate_arn,

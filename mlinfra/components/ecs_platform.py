@@ -13,6 +13,7 @@ from mlinfra.components.ecs_alb import LoadBalancerArgs, SharedLoadBalancer
 from mlinfra.components.ecs_cluster import EcsCluster, EcsClusterArgs
 from mlinfra.components.ecs_monitoring import EcsMonitoring, EcsMonitoringArgs
 from mlinfra.components.network import Network, NetworkArgs
+from mlinfra.components.vpc_endpoints import stack_endpoints
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
@@ -61,6 +62,7 @@ class EcsPlatform(pulumi.ComponentResource):
         stack, settings = args.stack, args.settings
         base_tags = tags(stack)
         self.network = Network(f"{name}-network", NetworkArgs(stack, settings), opts=child(self))
+        stack_endpoints(f"{name}-endpoints", stack, settings, self.network, self)
         self.cluster = EcsCluster(f"{name}-ecs", EcsClusterArgs(
             stack, settings, self.network.vpc_id, self.network.private_subnet_ids), opts=child(self))
         self.monitoring = EcsMonitoring(f"{name}-monitoring", EcsMonitoringArgs(stack, settings),
@@ -73,12 +75,14 @@ class EcsPlatform(pulumi.ComponentResource):
         self._secrets(name, args)
 
         logs_bucket: pulumi.Input[str]
+        logs_ready: list[pulumi.Resource] = []
         if settings.ecs.alb.access_logs_bucket is not None:
             logs_bucket = settings.ecs.alb.access_logs_bucket
         else:
-            logs_bucket = AccessLogsBucket(f"{name}-alb-logs", stack, ACCESS_LOG_RETENTION_DAYS,
-                                           force_destroy=not settings.production,
-                                           opts=child(self, protect=settings.production)).bucket_name
+            bucket = AccessLogsBucket(f"{name}-alb-logs", stack, ACCESS_LOG_RETENTION_DAYS,
+                                      force_destroy=not settings.production,
+                                      opts=child(self, protect=settings.production))
+            logs_bucket, logs_ready = bucket.bucket_name, [bucket.policy]
         self.load_balancers = {}
         exposures = ["internal"] + (["public"] if any(s.public for s in args.services) else [])
         for exposure in exposures:
@@ -92,7 +96,7 @@ class EcsPlatform(pulumi.ComponentResource):
                 stack=stack, settings=settings, exposure="public" if public else "internal",
                 vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr,
                 subnet_ids=self.network.public_subnet_ids if public else self.network.private_subnet_ids,
-                logs_bucket=logs_bucket, ingress_cidrs=cidrs), opts=child(self))
+                logs_bucket=logs_bucket, logs_ready=logs_ready, ingress_cidrs=cidrs), opts=child(self))
         self.register_outputs({"cluster_arn": self.cluster.cluster_arn,
                                "workspace_id": self.monitoring.workspace_id})
 

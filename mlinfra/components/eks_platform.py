@@ -12,6 +12,7 @@ from mlinfra.components.addons import ClusterAddons, ClusterAddonsArgs
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
 from mlinfra.components.network import Network, NetworkArgs
+from mlinfra.components.vpc_endpoints import stack_endpoints
 from mlinfra.spec.stack import StackSettings
 
 ACCESS_LOG_RETENTION_DAYS = 90
@@ -42,6 +43,7 @@ class EksPlatform(pulumi.ComponentResource):
         super().__init__(f"{TOKEN_PREFIX}EksPlatform", name, None, opts)
         self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings),
                                opts=child(self))
+        stack_endpoints(f"{name}-endpoints", args.stack, args.settings, self.network, self)
         self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(args.stack, args.settings,
                                                                 self.network), opts=child(self))
         self.addons = ClusterAddons(

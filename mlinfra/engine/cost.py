@@ -67,6 +67,8 @@ class Line:
     high: float
     basis: str
     allocated: bool = False
+    avoided: float = 0.0
+    """Monthly cost elsewhere that this resource saves (NAT processing a VPC endpoint avoids)."""
 
 
 class Graph:
@@ -162,6 +164,20 @@ def _instance(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str:
 def _nat(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
     m = _hourly(p.rates["nat_gateway_hourly"], p)
     return Line(m, m, "NAT gateway hours (GB processed not estimated)")
+
+
+@pricer("aws:ec2/vpcEndpoint:VpcEndpoint")
+def _vpc_endpoint(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
+    inputs = res["inputs"]
+    service = str(inputs.get("serviceName", "")).rsplit(".", 1)[-1]
+    if inputs.get("vpcEndpointType") == "Gateway":
+        gb = p.assumptions["private_path_gb_per_month"]
+        avoided = gb * p.rates["nat_gateway_gb"]
+        return Line(0, 0, f"{service} gateway endpoint: free; keeps an assumed {gb} GB/month of image "
+                          f"layers and model downloads off the NAT gateway", avoided=avoided)
+    zones = len(inputs.get("subnetIds") or []) or 1
+    m = _hourly(p.rates["vpc_endpoint_hourly"], p, zones)
+    return Line(m, m, f"{service} interface endpoint in {zones} AZ(s) (GB processed not estimated)")
 
 
 @pricer("aws:ec2/eip:Eip")
@@ -328,9 +344,12 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
         if isinstance(result, str):
             unpriced.append({"urn": res["urn"], "type": res["type"], "reason": result})
         elif result is not None:
-            lines.append({"urn": res["urn"], "type": res["type"], "service": res.get("service", PLATFORM),
-                          "min": _round(result.low), "max": _round(result.high), "basis": result.basis,
-                          "allocated": result.allocated})
+            line = {"urn": res["urn"], "type": res["type"], "service": res.get("service", PLATFORM),
+                    "min": _round(result.low), "max": _round(result.high), "basis": result.basis,
+                    "allocated": result.allocated}
+            if result.avoided:
+                line["avoided"] = _round(result.avoided)
+            lines.append(line)
     services: dict[str, dict[str, float]] = {}
     for line in lines:
         entry = services.setdefault(line["service"], {"min": 0.0, "max": 0.0})
@@ -344,6 +363,7 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
         "resources": lines,
         "services": {k: {"min": _round(v["min"]), "max": _round(v["max"])} for k, v in sorted(services.items())},
         "total": {"min": _round(sum(x["min"] for x in direct)), "max": _round(sum(x["max"] for x in direct))},
+        "avoided": _round(sum(x.get("avoided", 0.0) for x in lines)),
         "unpriced": unpriced,
     }
 

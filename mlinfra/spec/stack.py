@@ -16,6 +16,7 @@ _INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 EKS_VERSIONS = ("1.31", "1.32", "1.33")
+EndpointMode = Literal["interface", "gateway", "none"]
 
 
 def _cidr(value: str) -> str:
@@ -32,6 +33,11 @@ class VpcSettings(_Strict):
     cidr: str = "10.0.0.0/16"
     nat_gateways: Literal["per_az", "single"] = "per_az"
     """`single` saves money outside prod at the cost of AZ-independent egress."""
+    endpoints: EndpointMode = "interface"
+    """VPC endpoints of a created VPC (`mlinfra.components.vpc_endpoints`): `interface`
+    (default) the free S3 gateway plus ECR, STS, Secrets Manager and CloudWatch Logs interface
+    endpoints, so image pulls and model downloads never cross the NAT gateway; `gateway` the
+    S3 one only (layers and models, no fixed cost); `none`."""
     availability_zones: tuple[str, ...] = ()
     """Default: the region's a, b and c zones."""
     existing_vpc_id: str | None = None

@@ -141,3 +141,9 @@ def test_customer_kms_keys_of_existing_secrets_are_decryptable_via_secrets_manag
     assert decrypt == [{"Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"],
                         "Resource": [key],
                         "Condition": {"StringEquals": {"kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"]}}}]
+
+
+def test_load_balancers_wait_for_the_log_bucket_policy(dev: Plan) -> None:
+    """ELB test-writes to the bucket when logging is enabled: the policy must exist first."""
+    policy = dev.one("aws:s3/bucketPolicy:BucketPolicy", "platform-alb-logs-policy")
+    assert policy.urn in dev.one("aws:lb/loadBalancer:LoadBalancer", "platform-internal-alb").dependencies
