@@ -41,6 +41,8 @@ class SharedLoadBalancer(pulumi.ComponentResource):
     """`app/<name>/<id>`, for CloudWatch metrics and request-count autoscaling."""
     dns_name: pulumi.Output[str]
     """The ALB's DNS name (point `<service>.<domain>` here)."""
+    zone_id: pulumi.Output[str]
+    """The ALB's canonical hosted zone, for Route 53 alias records."""
     security_group_id: pulumi.Output[str]
     """The ALB's security group: task security groups admit only this."""
     https_listener_arn: pulumi.Output[str]
@@ -95,6 +97,7 @@ class SharedLoadBalancer(pulumi.ComponentResource):
         self.load_balancer = lb
         self.arn_suffix = lb.arn_suffix
         self.dns_name = lb.dns_name
+        self.zone_id = lb.zone_id
         self.security_group_id = sg.id
         self.https_listener_arn = https.arn
         self.register_outputs({"dns_name": self.dns_name, "arn_suffix": self.arn_suffix})

@@ -253,6 +253,12 @@ def ecs_problems(settings: StackSettings, services: list[ServiceSpec], where: di
                                 "GPU capacity needs its AMI pinned, so a new AMI release never replaces "
                                 "hosts by itself; the current recommended id: "
                                 f"`{gpu_ami_command(settings.region)}`"))
+    exposures = {s.public for s in services}
+    if settings.hosted_zone_id and ecs.alb.routing == "path" and len(exposures) == 2:
+        problems.append(Problem(file, "mlinfra:hostedZoneId", settings.hosted_zone_id,
+                                "with path routing every service shares the domain's one name, which "
+                                "cannot point at both the public and the internal load balancer; use "
+                                "alb.routing: host, or leave DNS to yourself"))
     providers = ecs.gpu_providers()
     priorities: dict[int, str] = {}
     for spec in services:

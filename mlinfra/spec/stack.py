@@ -163,6 +163,9 @@ class StackSettings(_Strict):
     """ACM certificate for the HTTPS listener."""
     domain: str
     """DNS zone for host routing: each service answers at `<service>.<domain>`."""
+    hosted_zone_id: str | None = None
+    """Route 53 hosted zone of `domain` (ECS): alias records point each service's name at its
+    load balancer. Default: none, and DNS is left to you (the plan says so)."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
     eks: EksSettings = Field(default_factory=EksSettings)
     gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
@@ -198,6 +201,17 @@ class StackSettings(_Strict):
     def _domain(cls, v: str) -> str:
         if not re.match(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", v):
             raise ValueError("must be a lowercase DNS domain such as ml.example.com")
+        return v
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone(cls, v: str | None, info: ValidationInfo) -> str | None:
+        v = v or None  # Pulumi.yaml's default is the empty string
+        if v is not None and not re.match(r"^Z[0-9A-Z]{1,31}$", v):
+            raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
+        if v is not None and info.data.get("platform", "eks") != "ecs":
+            raise ValueError("Route 53 records are only created on ECS stacks so far (external-dns on "
+                             "EKS is not done); remove it and point the names at the ALB yourself")
         return v
 
     @field_validator("secret_arns")
