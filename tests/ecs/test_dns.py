@@ -45,7 +45,8 @@ def test_alias_records_point_each_name_at_its_load_balancer(zoned: Plan, moto_en
     route53 = client(moto_endpoint, "route53")
     zone = route53.create_hosted_zone(Name="dev.ml.acme.example", CallerReference="t")["HostedZone"]["Id"]
     for name, inputs in records.items():
-        assert inputs["zoneId"] == ZONE and inputs["type"] == "A"
+        assert inputs["zoneId"] == ZONE
+        assert inputs["type"] == "A"
         (alias,) = inputs["aliases"]
         assert alias["zoneId"] == "Z35SXDOTRQ7X7K"  # the ALB's canonical zone (mocked output)
         assert alb.urn in zoned.one(RECORD, f"dns-{name.split('.')[0]}").dependencies
