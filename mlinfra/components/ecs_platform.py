@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-from mlinfra.components.access_logs import AccessLogsBucket
+from mlinfra.components.access_logs import ACCESS_LOG_RETENTION_DAYS, AccessLogsBucket
 from mlinfra.components.base import TOKEN_PREFIX, child, physical_name, tags
 from mlinfra.components.ecs_alb import LoadBalancerArgs, SharedLoadBalancer
 from mlinfra.components.ecs_cluster import EcsCluster, EcsClusterArgs
 from mlinfra.components.ecs_monitoring import EcsMonitoring, EcsMonitoringArgs
+from mlinfra.components.ecs_service import EcsModelService, EcsServiceArgs
 from mlinfra.components.network import Network, NetworkArgs
+from mlinfra.components.platform import PlatformArgs
 from mlinfra.components.vpc_endpoints import stack_endpoints
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
-
-ACCESS_LOG_RETENTION_DAYS = 90
 
 
 def secret_recovery_window_days(settings: StackSettings) -> int:
@@ -29,14 +29,6 @@ def secret_recovery_window_days(settings: StackSettings) -> int:
 def key_deletion_window_days(settings: StackSettings) -> int:
     """KMS waits 7-30 days before deleting a key; the longest in prod."""
     return 30 if settings.production else 7
-
-
-@dataclass(frozen=True)
-class EcsPlatformArgs:
-    stack: str
-    settings: StackSettings
-    services: tuple[ServiceSpec, ...]
-    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class EcsPlatform(pulumi.ComponentResource):
@@ -57,8 +49,9 @@ class EcsPlatform(pulumi.ComponentResource):
     secret_arns: dict[str, pulumi.Input[str]]
     """Every secret a service uses, by name: created here or given as an existing ARN."""
 
-    def __init__(self, name: str, args: EcsPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}EcsPlatform", name, None, opts)
+        self._args = args
         stack, settings = args.stack, args.settings
         base_tags = tags(stack)
         self.network = Network(f"{name}-network", NetworkArgs(stack, settings), opts=child(self))
@@ -97,10 +90,51 @@ class EcsPlatform(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr,
                 subnet_ids=self.network.public_subnet_ids if public else self.network.private_subnet_ids,
                 logs_bucket=logs_bucket, logs_ready=logs_ready, ingress_cidrs=cidrs), opts=child(self))
+        self._dns: dict[str, str] = {}
         self.register_outputs({"cluster_arn": self.cluster.cluster_arn,
                                "workspace_id": self.monitoring.workspace_id})
 
-    def _secrets(self, name: str, args: EcsPlatformArgs) -> None:
+    def add_service(self, spec: ServiceSpec, image_ref: pulumi.Input[str]) -> str:
+        """An `EcsModelService` at the stack root, behind the ALB of its exposure."""
+        args = self._args
+        service = EcsModelService(spec.name, EcsServiceArgs(
+            stack=args.stack, settings=args.settings, spec=spec, cluster=self.cluster,
+            load_balancer=self.load_balancers["public" if spec.public else "internal"],
+            monitoring=self.monitoring, vpc_id=self.network.vpc_id,
+            private_subnet_ids=self.network.private_subnet_ids, image_ref=image_ref,
+            secret_arns={n: self.secret_arns[n] for n in spec.secrets if n in self.secret_arns},
+            secrets_key_arn=self.secrets_key_arn,
+        ))
+        self._record(service.hostname, "public" if spec.public else "internal")
+        return service.url
+
+    def _record(self, hostname: str, exposure: str) -> None:
+        """A Route 53 alias for the service's name (once per name), or a note that DNS is the user's."""
+        settings = self._args.settings
+        if hostname in self._dns:
+            return  # path routing: every service shares the domain's one name
+        if not settings.hosted_zone_id:
+            self._dns[hostname] = (f"left to you (mlinfra:hostedZoneId is not set): point it at "
+                                   f"load_balancers.{exposure}")
+            return
+        lb = self.load_balancers[exposure]
+        # An alias to the ALB: no TTL to manage, follows the ALB's addresses, free queries.
+        key = hostname.split(".", 1)[0] if hostname != settings.domain else "apex"
+        aws.route53.Record(f"dns-{key}", zone_id=settings.hosted_zone_id, name=hostname, type="A",
+                           aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id,
+                                                                evaluate_target_health=True)],
+                           opts=child(self))
+        self._dns[hostname] = f"Route 53 alias in {settings.hosted_zone_id} -> the {exposure} load balancer"
+
+    def outputs(self) -> Mapping[str, pulumi.Input[object]]:
+        return {
+            "cluster_name": self.cluster.cluster_name,
+            "dns": dict(sorted(self._dns.items())),
+            "load_balancers": {k: lb.dns_name for k, lb in sorted(self.load_balancers.items())},
+            "prometheus_workspace_id": self.monitoring.workspace_id,
+        }
+
+    def _secrets(self, name: str, args: PlatformArgs) -> None:
         """Secrets Manager secrets for `mlinfra:secrets` values that a service uses (KMS)."""
         settings = args.settings
         used = sorted({n for s in args.services for n in s.secrets})

@@ -10,6 +10,7 @@ import shutil
 import urllib.parse
 from pathlib import Path
 
+from mlinfra.errors import BuildContextError
 from mlinfra.image.bases import CPU_BASE, GPU_BASE, base_kind
 from mlinfra.image.dockerfile import ImageSpec, render
 from mlinfra.image.requirements import (
@@ -17,6 +18,7 @@ from mlinfra.image.requirements import (
     S3_REQUIREMENTS,
     framework_requirements,
 )
+from mlinfra.serving.contract import BAKED_MODEL_DIR, model_env
 from mlinfra.serving.fetch import model_filename
 from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework
 
@@ -71,26 +73,19 @@ def write_build_context(
         problems.append("model_sha256: required to bake a remote model (the image tag and the "
                         "download are pinned to it)")
     if problems:
-        raise ValueError("invalid image build context: " + "; ".join(problems))
+        raise BuildContextError("invalid image build context: " + "; ".join(problems))
 
     filename = model_filename(model_uri)
-    env: list[tuple[str, str]] = [
-        ("MLINFRA_PORT", str(port)),
-        ("MLINFRA_MODEL_NAME", service),
-        ("MLINFRA_FRAMEWORK", framework),
-    ]
     baked_file = None
     source: Path | None = None
     if bake_model:
-        env.append(("MLINFRA_MODEL_URI", f"/opt/model/{filename}"))
         baked_file = f"model/{filename}"
         source = local_path if local else model_file
-    else:
-        env.append(("MLINFRA_MODEL_URI", model_uri))
-    if model_sha256:
-        env.append(("MLINFRA_MODEL_SHA256", model_sha256))
-    if trusted_pickle:
-        env.append(("MLINFRA_TRUSTED_PICKLE", "true"))
+    env = model_env(
+        model_uri=f"{BAKED_MODEL_DIR}/{filename}" if bake_model else model_uri,
+        model_name=service, framework=framework, port=port,
+        model_sha256=model_sha256, trusted_pickle=trusted_pickle,
+    )
 
     reqs = list(RUNTIME_REQUIREMENTS) + framework_requirements(framework, gpu)
     if scheme == "s3" and not bake_model:  # a baked model is read from the image, not S3
@@ -100,7 +95,7 @@ def write_build_context(
         kind=base_kind(gpu),
         service=service,
         port=port,
-        env=tuple(sorted(env)),
+        env=tuple(sorted(env.items())),
         baked_file=baked_file,
         needs_libgomp=framework == "lightgbm",
     )
@@ -145,7 +140,7 @@ def build_context_framework(model_uri: str, framework: str | None = None) -> str
     """The framework to build for: explicit, else inferred from the file extension."""
     chosen = framework or infer_framework(model_uri)
     if chosen is None:
-        raise ValueError(
+        raise BuildContextError(
             f"cannot tell the framework of {model_uri!r} from its extension; "
             f"set framework to one of {', '.join(FRAMEWORKS)}"
         )
