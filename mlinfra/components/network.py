@@ -44,6 +44,8 @@ class Network(pulumi.ComponentResource):
     """One per zone; nodes, pods and tasks run here."""
     public_subnet_ids: list[pulumi.Output[str]]
     """One per zone; only internet-facing load balancers use them."""
+    private_route_table_ids: list[pulumi.Output[str]]
+    """Route tables of the private subnets (empty for an existing VPC)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}Network", name, None, opts)
@@ -54,6 +56,7 @@ class Network(pulumi.ComponentResource):
             self.vpc_id = pulumi.Output.from_input(vpc.existing_vpc_id)
             self.private_subnet_ids = [pulumi.Output.from_input(s) for s in vpc.private_subnet_ids]
             self.public_subnet_ids = [pulumi.Output.from_input(s) for s in vpc.public_subnet_ids]
+            self.private_route_table_ids = []
             self.register_outputs({"vpc_id": self.vpc_id})
             return
 
@@ -75,7 +78,7 @@ class Network(pulumi.ComponentResource):
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags={**base_tags, "Name": f"{name}-public"}, opts=child(self),
         )
-        self.public_subnet_ids, self.private_subnet_ids = [], []
+        self.public_subnet_ids, self.private_subnet_ids, self.private_route_table_ids = [], [], []
         nat_ids: dict[str, pulumi.Output[str]] = {}
         for zone, private_cidr, public_cidr in zip(zones, private_cidrs, public_cidrs, strict=True):
             key = zone[-1]  # stable per-zone key: the zone letter, never a list index
@@ -110,6 +113,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(f"{name}-private-{key}", subnet_id=private.id,
                                           route_table_id=rt.id, opts=child(self))
             self.private_subnet_ids.append(private.id)
+            self.private_route_table_ids.append(rt.id)
         self.vpc_id = created.id
         self.register_outputs({"vpc_id": self.vpc_id,
                                "private_subnet_ids": self.private_subnet_ids,

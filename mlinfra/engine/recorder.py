@@ -26,6 +26,9 @@ class RecordedResource:
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Resource options the engine acts on: ignoreChanges, protect, customTimeouts,
+    deleteBeforeReplace, retainOnDelete (only those that are set)."""
 
 
 def _short_hash(*parts: str) -> str:
@@ -179,5 +182,24 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=plain(mask_secrets(inputs)),
                 dependencies=sorted(set(request.dependencies)),
                 provider=request.provider.split("::")[-1] if request.provider else "",
+                options=_options(request),
             ))
         return response
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The resource options of a RegisterResource request that change what `up`/`destroy` do."""
+    out: dict[str, Any] = {}
+    if request.ignoreChanges:
+        out["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.protect:
+        out["protect"] = True
+    if request.deleteBeforeReplace:
+        out["deleteBeforeReplace"] = True
+    if getattr(request, "retainOnDelete", False):
+        out["retainOnDelete"] = True
+    timeouts = request.customTimeouts
+    if timeouts is not None and (timeouts.create or timeouts.update or timeouts.delete):
+        out["customTimeouts"] = {k: getattr(timeouts, k) for k in ("create", "update", "delete")
+                                 if getattr(timeouts, k)}
+    return out
