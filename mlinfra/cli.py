@@ -28,9 +28,36 @@ ProjectDir = Annotated[Path, typer.Option("--project-dir", "-C", help="Project r
                                           file_okay=False, exists=True)]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from mlinfra.serving.version import __version__
+
+        out.print(f"mlinfra {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show the mlinfra version and exit.")] = False,
+) -> None:
     """Declarative ML serving on AWS: plan, diff and render offline."""
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="New or empty directory for the project.")] = Path(),
+) -> None:
+    """Start a new project: Pulumi.yaml, an example service, dev and prod stacks, the review workflow."""
+    from mlinfra.scaffold.init import write_project
+
+    try:
+        written = write_project(directory)
+    except MlinfraError as exc:
+        _fail(exc)
+    out.print(f"created {len(written)} files in {directory}:", *(f"  {f}" for f in written), sep="\n")
+    cd = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "
+    out.print(f"next: {cd}mlinfra plan --stack dev   (offline; see README.md for `pulumi up`)")
 
 
 def _fail(exc: MlinfraError) -> NoReturn:
