@@ -66,6 +66,7 @@ def _fail(exc: MlinfraError) -> NoReturn:
 
 
 LivePrices = Annotated[bool, typer.Option("--live-prices", help="Refresh EC2 prices from the AWS Price List API.")]
+Wide = Annotated[bool, typer.Option("--wide", "-w", help="Full type tokens and names, whatever the width.")]
 
 
 def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
@@ -92,10 +93,11 @@ def plan(
     project_dir: ProjectDir = Path(),
     live_prices: LivePrices = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on unsuppressed policy violations.")] = False,
+    wide: Wide = False,
 ) -> None:
     """Run the stack's Pulumi program offline: every resource `pulumi up` would create, cost, policies."""
     from mlinfra.engine import plan as planning
-    from mlinfra.engine import report
+    from mlinfra.engine import report, terminal
 
     try:
         docs = [_plan(project_dir, name, live_prices) for name in stack]
@@ -107,7 +109,7 @@ def plan(
         if fmt is Format.markdown:
             sys.stdout.write(report.plan_markdown(doc) + "\n")
         else:
-            out.print(report.plan_table(doc))
+            out.print(terminal.plan_tree(doc, width=None if wide else out.width))
     if strict and any(not d["policies"]["passed"] for d in docs):
         raise typer.Exit(1)
 
@@ -139,10 +141,11 @@ def diff(
     stack: Annotated[Optional[str], typer.Option("--stack", "-s", help="Stack for --base.")] = None,  # noqa: UP045
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     project_dir: ProjectDir = Path(),
+    wide: Wide = False,
 ) -> None:
     """Desired-state diff: two stacks (`diff staging prod`) or the working tree vs a git ref (`--base`)."""
     from mlinfra.engine import plan as planning
-    from mlinfra.engine import report
+    from mlinfra.engine import report, terminal
     from mlinfra.engine.diff import diff_documents
 
     try:
@@ -169,7 +172,7 @@ def diff(
     elif fmt is Format.markdown:
         sys.stdout.write(report.diff_markdown(result))
     else:
-        out.print(report.diff_table(result))
+        out.print(terminal.diff_tree(result, width=None if wide else out.width))
 
 
 @app.command()

@@ -16,6 +16,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from mlinfra.engine.project import check_project
 from mlinfra.engine.recorder import (
     SECRET,
     RecordedResource,
@@ -59,6 +60,7 @@ def _cwd(path: Path) -> Iterator[None]:
 def run_offline(root: Path, stack: str) -> OfflineRun:
     """Validate, then run the program once. Bad input raises SpecError before anything runs."""
     root = root.resolve()
+    check_project(root, stack)
     project = project_name(root)
     raw = read_stack_file(root, stack)
     deployment = load_deployment(root, project, stack, raw)

@@ -85,7 +85,8 @@ def test_init_then_plan_from_the_wheel_in_a_fresh_venv(wheel: Path, tmp_path: Pa
     assert absent.stdout.strip() == "[]", "runtime-only dependencies came with the SDK: " + absent.stdout
 
     version = run("mlinfra", "--version", cwd=tmp_path)
-    assert version.returncode == 0 and version.stdout.startswith("mlinfra "), version.stderr
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("mlinfra ")
     init = run("mlinfra", "init", "ml-services", cwd=tmp_path)
     assert init.returncode == 0, init.stderr
     plan = run("mlinfra", "plan", "--stack", "dev", cwd=tmp_path / "ml-services")
