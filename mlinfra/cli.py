@@ -74,8 +74,9 @@ def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
     from mlinfra.engine.cost import instance_types
     from mlinfra.engine.runner import run_offline
 
-    with err.status(f"planning {name} offline…"):
-        run = run_offline(project_dir, name)
+    with err.status(f"planning {name} offline…") as status:
+        run = run_offline(project_dir, name, progress=lambda n: status.update(
+            f"planning {name} offline… {n} resources registered"))
     doc = planning.plan_document(run)
     if live_prices:
         from mlinfra.engine.live_prices import fetch_ec2_hourly
@@ -125,8 +126,9 @@ def render(
     from mlinfra.engine.runner import run_offline
 
     try:
-        with err.status(f"rendering {stack} offline…"):
-            result = render_run(run_offline(project_dir, stack), out_dir)
+        with err.status(f"rendering {stack} offline…") as status:
+            result = render_run(run_offline(project_dir, stack, progress=lambda n: status.update(
+                f"rendering {stack} offline… {n} resources registered")), out_dir)
     except MlinfraError as exc:
         _fail(exc)
     tops = sorted({f.split("/", 1)[0] for f in result.files})

@@ -64,6 +64,13 @@ def _rows(text: str) -> list[str]:
     return [line for line in text.splitlines() if TREE.match(line)]
 
 
+def test_piped_plan_prints_only_the_plan() -> None:
+    proc = mlinfra("plan", "--stack", "dev")
+    assert proc.returncode == 0
+    assert proc.stderr == "", "progress belongs on a terminal only"
+    assert not ANSI.search(proc.stdout)
+
+
 def test_plan_is_a_tree_at_80_columns_without_escape_codes(plan_text: str, staging_doc: dict[str, Any]) -> None:
     lines = plan_text.splitlines()
     assert max(len(line) for line in lines) <= 80
@@ -174,6 +181,7 @@ def test_colour_only_on_a_terminal() -> None:
     os.close(main)
     shown = b"".join(chunks).decode(errors="replace")
     assert ANSI.search(shown), "no colour on a terminal"
+    assert "resources registered" in shown, "no progress on a terminal"
     # What the terminal ends up showing: a `\r` (the progress spinner) returns to the line's start.
     plain = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in ANSI.sub("", shown).split("\n"))
     assert "~ aws:eks:NodeGroup  platform-eks-gpu-a10g" in plain

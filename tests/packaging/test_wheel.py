@@ -62,6 +62,18 @@ def test_serving_extra_is_the_image_runtime() -> None:
     assert not {m.replace("_", "-") for m in SERVING_ONLY} & base
 
 
+def test_make_demo_installs_only_the_sdk(tmp_path: Path) -> None:
+    venv_dir = tmp_path / "venv"
+    proc = subprocess.run(["make", "-n", "demo", f"VENV={venv_dir}"], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    installs = [line for line in proc.stdout.splitlines() if " install " in line and "--upgrade pip" not in line]
+    assert installs == [f"{venv_dir}/bin/pip install --quiet -r requirements.txt"]
+    wanted = (ROOT / "requirements.txt").read_text()
+    assert "-r " not in wanted, "requirements.txt must not pull in the test set"
+    assert not {"torch", "pytest", "scikit-learn", "moto"} & {
+        line.split("=")[0].split("[")[0].strip() for line in wanted.splitlines()}
+
+
 @pytest.mark.slow
 def test_init_then_plan_from_the_wheel_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
