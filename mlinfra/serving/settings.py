@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript")
+from mlinfra.serving.contract import FRAMEWORKS
 
 
 class ServingSettings(BaseSettings):
@@ -144,6 +144,6 @@ def describe_errors(exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
-        where = f"MLINFRA_{field.upper()}" if field else "settings"
+        where = f"{field} (MLINFRA_{field.upper()})" if field else "settings"
         problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)
