@@ -7,6 +7,7 @@ runs of the same program produce byte-identical plans.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,9 +169,10 @@ class RecordingMocks(mocks.Mocks):
 class RecordingMonitor(mocks.MockMonitor):
     """The mock monitor, also keeping parent, dependencies and masked inputs per resource."""
 
-    def __init__(self, mocks_impl: RecordingMocks) -> None:
+    def __init__(self, mocks_impl: RecordingMocks, on_record: Callable[[int], None] | None = None) -> None:
         super().__init__(mocks_impl)
         self.recorded: list[RecordedResource] = []
+        self.on_record = on_record  # told the count so far after each resource (the CLI's progress line)
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -184,6 +186,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider.split("::")[-1] if request.provider else "",
                 options=_options(request),
             ))
+            if self.on_record is not None:
+                self.on_record(len(self.recorded))
         return response
 
 
