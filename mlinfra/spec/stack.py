@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
-from mlinfra.spec.service import _Strict
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
@@ -34,7 +34,7 @@ _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 NODE_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$")
 
 
-class VpcSettings(_Strict):
+class VpcSettings(StrictModel):
     """Network. Default: a new /16 VPC across three AZs with one NAT gateway per AZ."""
 
     cidr: str = "10.0.0.0/16"
@@ -106,7 +106,7 @@ class GpuNodeGroup(GpuPool):
     desired_size: Annotated[int, Field(ge=0, le=450)] = 1
 
 
-class EksSettings(_Strict):
+class EksSettings(StrictModel):
     """Cluster. Default: private endpoint only, all control-plane logs, KMS secrets."""
 
     version: Literal["1.31", "1.32", "1.33"] = "1.33"
@@ -133,7 +133,7 @@ class EksSettings(_Strict):
         return self
 
 
-class Suppression(_Strict):
+class Suppression(StrictModel):
     """Silence one policy finding, with a written reason."""
 
     id: str
@@ -141,11 +141,11 @@ class Suppression(_Strict):
     reason: Annotated[str, Field(min_length=10)]
 
 
-class PolicySettings(_Strict):
+class PolicySettings(StrictModel):
     suppressions: tuple[Suppression, ...] = ()
 
 
-class StackSettings(_Strict):
+class StackSettings(StrictModel):
     """The `mlinfra:` namespace of `stacks/Pulumi.<stack>.yaml`."""
 
     platform: Literal["eks", "ecs"] = "eks"
