@@ -45,7 +45,8 @@ def write(path: Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".compiled-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{_HEADER_KEY: blob}, **arrays)
+            payload: Any = {_HEADER_KEY: blob, **arrays}
+            np.savez(fh, **payload)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

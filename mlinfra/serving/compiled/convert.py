@@ -181,7 +181,7 @@ def _sk_forest(est: Any) -> Any:
     is_clf = hasattr(est, "classes_")
     n_classes = int(est.n_classes_) if is_clf else None
     trees = [_sk_tree(m, classes=n_classes) for m in members]
-    out_width = n_classes if is_clf else 1
+    out_width = n_classes if n_classes is not None else 1
     spec, arrays = pack(
         trees, "t", cast="float32", compare="le", accumulate="float64",
         init=np.zeros(out_width), threshold_dtype="float64",

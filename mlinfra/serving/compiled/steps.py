@@ -172,7 +172,7 @@ def xgboost_sigmoid(_spec: dict[str, Any], _arrays: Arrays) -> Op:
         out = np.empty(flat.shape, dtype=np.float32)
         for i, v in enumerate(flat):
             t = min(-v, cap)
-            out[i] = one / ((np.float32(expf(t)) + one) + eps)
+            out[i] = one / ((np.float32(expf(float(t))) + one) + eps)
         return out
 
     return op
