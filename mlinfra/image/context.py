@@ -18,6 +18,7 @@ from mlinfra.image.requirements import (
     S3_REQUIREMENTS,
     framework_requirements,
 )
+from mlinfra.serving.compiled.coverage import COMPILABLE_FRAMEWORKS
 from mlinfra.serving.contract import BAKED_MODEL_DIR, model_env
 from mlinfra.serving.fetch import model_filename
 from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework
@@ -87,7 +88,11 @@ def write_build_context(
         model_sha256=model_sha256, trusted_pickle=trusted_pickle,
     )
 
-    reqs = list(RUNTIME_REQUIREMENTS) + framework_requirements(framework, gpu)
+    # A baked model of a compilable framework is compiled in the build stage; the framework
+    # pins then live in their own file, installed for the runtime only if compiling fails.
+    compiled = bake_model and framework in COMPILABLE_FRAMEWORKS
+    framework_reqs = framework_requirements(framework, gpu)
+    reqs = list(RUNTIME_REQUIREMENTS) + ([] if compiled else framework_reqs)
     if scheme == "s3" and not bake_model:  # a baked model is read from the image, not S3
         reqs += S3_REQUIREMENTS
     spec = ImageSpec(
@@ -98,6 +103,8 @@ def write_build_context(
         env=tuple(sorted(env.items())),
         baked_file=baked_file,
         needs_libgomp=framework == "lightgbm",
+        compile_model=f"{BAKED_MODEL_DIR}/{filename}" if compiled else None,
+        compile_trusted_pickle=trusted_pickle,
     )
 
     files: dict[str, bytes] = {
@@ -108,8 +115,10 @@ def write_build_context(
         # never imports pulumi).
         "mlinfra/__init__.py": b"",
     }
-    for src in sorted(_RUNTIME_DIR.glob("*.py")):
-        files[f"mlinfra/serving/{src.name}"] = src.read_bytes()
+    if compiled:
+        files["requirements-framework.txt"] = ("\n".join(sorted(framework_reqs)) + "\n").encode()
+    for src in sorted(_RUNTIME_DIR.rglob("*.py")):
+        files[f"mlinfra/serving/{src.relative_to(_RUNTIME_DIR).as_posix()}"] = src.read_bytes()
 
     out_dir = Path(out_dir)
     if out_dir.exists():

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from mlinfra.serving import hgb_fastpath, skops_trust
+from mlinfra.serving.compiled import program as compiled
 from mlinfra.serving.errors import ModelLoadError
 from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework, is_pickle
 
@@ -27,6 +28,7 @@ class LoadedModel:
     predict: Predict
     n_features: int | None
     input_dtype: np.dtype[Any]
+    native: Any = None  # the framework's own object (read by the build-time compiler)
 
 
 def load_model(
@@ -36,7 +38,10 @@ def load_model(
     trusted_pickle: bool,
     input_features: int | None = None,
     fast_trees: bool = True,
+    use_compiled: bool = True,
 ) -> LoadedModel:
+    if use_compiled and (done := _load_compiled(path)) is not None:
+        return done
     chosen = framework or infer_framework(path.name)
     if chosen is None:
         raise ModelLoadError(
@@ -55,6 +60,18 @@ def load_model(
     if model.n_features is None and input_features is not None:
         model = LoadedModel(model.framework, model.predict, input_features, model.input_dtype)
     return model
+
+
+def _load_compiled(path: Path) -> LoadedModel | None:
+    """The build-time compiled form of this exact file (numpy only), when the image has one."""
+    model = compiled.load_sidecar(path)
+    if model is None:
+        return None
+    log.info(
+        "serving the compiled model (numpy only; the framework is not imported)",
+        extra={"fields": {"model": model.source["type"], "framework": model.source["framework"]}},
+    )
+    return LoadedModel(model.source["framework"], model.predict, model.n_features, model.input_dtype)
 
 
 def _load_sklearn(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedModel:
@@ -96,7 +113,8 @@ def _load_sklearn(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedM
             return np.asarray(estimator.predict(x))
 
     n = getattr(estimator, "n_features_in_", None)
-    return LoadedModel("sklearn", predict, int(n) if n is not None else None, np.dtype(np.float64))
+    width = int(n) if n is not None else None
+    return LoadedModel("sklearn", predict, width, np.dtype(np.float64), estimator)
 
 
 def _load_xgboost(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
@@ -108,7 +126,9 @@ def _load_xgboost(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     def predict(x: np.ndarray) -> np.ndarray:
         return np.asarray(booster.inplace_predict(x))
 
-    return LoadedModel("xgboost", predict, int(booster.num_features()), np.dtype(np.float32))
+    return LoadedModel(
+        "xgboost", predict, int(booster.num_features()), np.dtype(np.float32), booster
+    )
 
 
 def _load_lightgbm(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
@@ -119,7 +139,9 @@ def _load_lightgbm(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     def predict(x: np.ndarray) -> np.ndarray:
         return np.asarray(booster.predict(x))
 
-    return LoadedModel("lightgbm", predict, int(booster.num_feature()), np.dtype(np.float64))
+    return LoadedModel(
+        "lightgbm", predict, int(booster.num_feature()), np.dtype(np.float64), booster
+    )
 
 
 _ORT_DTYPES = {

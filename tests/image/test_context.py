@@ -292,3 +292,76 @@ def test_checkov_reports_nothing(tmp_path: Path) -> None:
     scanned = sum(r["summary"]["resource_count"] for r in reports)
     assert scanned == len(contexts)
     assert result.returncode == 0
+
+
+def _compile_run_lines(dockerfile: str) -> list[str]:
+    build_stage = dockerfile.split("\nFROM ", 2)[1]
+    runs = re.findall(r"^RUN (.*?)(?<!\\)$", build_stage, re.M | re.S)
+    return [r.replace("\\\n", "") for r in runs if "mlinfra.serving.compiled" in r]
+
+
+def test_baked_models_are_compiled_in_the_build_stage(tmp_path: Path) -> None:
+    model = tmp_path / "m.skops"
+    model.write_bytes(b"model-bytes")
+    df = write_build_context(
+        tmp_path / "ctx", service="fraud", model_uri=str(model), framework="sklearn",
+        gpu=False, bake_model=True, trusted_pickle=True,
+    )
+    root = df.parent
+    runtime = (root / "requirements.txt").read_text().splitlines()
+    assert runtime == sorted(RUNTIME_REQUIREMENTS)  # no scikit-learn / SciPy / skops
+    framework = (root / "requirements-framework.txt").read_text().splitlines()
+    assert framework == sorted(framework_requirements("sklearn", False))
+    assert (root / "mlinfra/serving/compiled/program.py").is_file()  # the evaluator ships
+    [run] = _compile_run_lines(df.read_text())
+    assert '-m mlinfra.serving.compiled "/opt/model/m.skops" --trusted-pickle' in run
+    final_stage = df.read_text().split("\nFROM ", 2)[2]
+    assert "requirements-framework" not in final_stage
+    assert "/opt/compile" not in final_stage
+
+    # a model fetched at start-up cannot be compiled: today's image, framework included
+    fetched = write_build_context(
+        tmp_path / "f", service="fraud", model_uri="s3://a/m.skops", framework="sklearn",
+        gpu=False,
+    )
+    assert not (fetched.parent / "requirements-framework.txt").exists()
+    assert "mlinfra.serving.compiled" not in fetched.read_text()
+    assert "scikit-learn==1.9.1" in (fetched.parent / "requirements.txt").read_text()
+
+
+@pytest.mark.parametrize(("exit_code", "installs"), [(0, False), (3, True), (2, None)])
+def test_compile_step_installs_the_framework_only_when_not_compiled(
+    tmp_path: Path, exit_code: int, installs: bool | None
+) -> None:
+    """The build stage's own shell text, run by /bin/sh -eu (as the Dockerfile's SHELL):
+    exit 0 -> nothing installed, 3 -> the framework goes into the runtime venv, anything
+    else -> the build fails."""
+    df = write_build_context(
+        tmp_path / "ctx", service="fraud", model_uri=str(_model(tmp_path)),
+        framework="xgboost", gpu=False, bake_model=True,
+    )
+    [run] = _compile_run_lines(df.read_text())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    (bin_dir / "python").write_text(f'#!/bin/sh\necho "compile $*" >> {log}\nexit {exit_code}\n')
+    (bin_dir / "pip").write_text(f'#!/bin/sh\necho "pip $*" >> {log}\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    script = run.replace("/opt/compile/bin/", f"{bin_dir}/").replace("/opt/venv/bin/", f"{bin_dir}/")
+    result = subprocess.run(["/bin/sh", "-eu", "-c", script], capture_output=True, text=True)
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("compile -m mlinfra.serving.compiled")
+    if installs is None:
+        assert result.returncode == exit_code
+        assert len(calls) == 1
+    else:
+        assert result.returncode == 0, result.stderr
+        assert (calls[1:] == ["pip install --no-cache-dir --disable-pip-version-check "
+                              "-r requirements-framework.txt"]) is installs
+
+
+def _model(tmp_path: Path) -> Path:
+    model = tmp_path / "model.ubj"
+    model.write_bytes(b"x")
+    return model

@@ -146,6 +146,12 @@ def test_generated_image_builds_and_serves(
             container,
         )
         user, cmd, health = config.split("|", 2)
+        # The baked HGB model was compiled in the build stage: the final image has no
+        # scikit-learn / SciPy / skops, and the server says it serves the compiled form.
+        probe = "import importlib.util as u; print([m for m in ('sklearn', 'scipy', 'skops') if u.find_spec(m)])"
+        present = sh(buildah, *STORAGE, "run", "--isolation", "chroot", container, "--",
+                     "python3", "-c", probe)
+        assert present.strip() == "[]"
         assert user == "10001:10001"
         assert cmd == "[python3 -m mlinfra.serving]"
         assert f"127.0.0.1:{port}/health" in health
@@ -179,6 +185,7 @@ def test_generated_image_builds_and_serves(
                 time.sleep(0.2)
             resp = requests.post(url + "/predict", json={"instances": x.tolist()}, timeout=10)
             assert resp.json() == {"predictions": model.predict(x).tolist()}
+            assert "serving the compiled model" in (tmp_path / "run.log").read_text()
             # The image's own HEALTHCHECK command, run inside the image, passes.
             health_cmd = ["python3", "-c", health.split("python3 -c ", 1)[1].split("]")[0]]
             sh(buildah, *STORAGE, "run", "--isolation", "chroot", container, "--", *health_cmd)
