@@ -34,12 +34,13 @@ def deploy(deployment: Deployment) -> None:
 
 
 def _deploy_eks(deployment: Deployment) -> None:
+    from mlinfra.components.eks_monitoring import EksMonitoring, EksMonitoringArgs
     from mlinfra.components.eks_platform import EksPlatform, EksPlatformArgs
     from mlinfra.components.image import ServiceImage, ServiceImageArgs
     from mlinfra.components.k8s_service import KubernetesModelService, KubernetesServiceArgs
 
     stack, settings = deployment.stack, deployment.settings
-    platform = EksPlatform("platform", EksPlatformArgs(stack, settings))
+    platform = EksPlatform("platform", EksPlatformArgs(stack, settings, deployment.secret_values))
     endpoints: dict[str, str] = {}
     for spec in deployment.services:
         image = ServiceImage(spec.name, ServiceImageArgs(stack, spec, BUILD_DIR / stack,
@@ -53,5 +54,7 @@ def _deploy_eks(deployment: Deployment) -> None:
             depends_on=list(platform.addons.releases.values()),
         ))
         endpoints[spec.name] = f"https://{service.hostname}"
+    EksMonitoring("monitoring", EksMonitoringArgs(stack, deployment.services, platform.cluster,
+                                                  list(platform.addons.releases.values())))
     pulumi.export("cluster_name", platform.cluster.cluster_name)
     pulumi.export("endpoints", endpoints)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +21,7 @@ ACCESS_LOG_RETENTION_DAYS = 90
 class EksPlatformArgs:
     stack: str
     settings: StackSettings
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class EksPlatform(pulumi.ComponentResource):
@@ -46,7 +47,8 @@ class EksPlatform(pulumi.ComponentResource):
                                                                 self.network), opts=child(self))
         self.addons = ClusterAddons(
             f"{name}-addons",
-            ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id),
+            ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id,
+                              args.secret_values),
             opts=child(self))
         key = aws.kms.Key(f"{name}-images-key",
                           description=f"ECR image encryption ({args.stack})",

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from mlinfra.serving.metric_names import LATENCY_BUCKETS
 from mlinfra.spec.quantities import parse_cpu_millicores, parse_memory_mib
 
 Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "torchscript"]
@@ -78,6 +79,24 @@ class Autoscaling(_Strict):
         return self
 
 
+class Objectives(_Strict):
+    """Service level objectives over a 30-day window, which the burn-rate alerts measure.
+    Defaults: 99.9% of requests without a 5xx; 99% of requests within 0.5 s."""
+
+    availability_percent: Annotated[float, Field(ge=90, le=99.99)] = 99.9
+    latency_seconds: float = 0.5
+    """A bound of the runtime's latency histogram, so the share within it can be computed."""
+    latency_percent: Annotated[float, Field(ge=50, le=99.99)] = 99.0
+
+    @field_validator("latency_seconds")
+    @classmethod
+    def _bucket(cls, v: float) -> float:
+        if v not in LATENCY_BUCKETS:
+            raise ValueError("must be a bound of the runtime's latency histogram; allowed: "
+                             + ", ".join(f"{b:g}" for b in LATENCY_BUCKETS))
+        return v
+
+
 class ServiceSpec(_Strict):
     """Everything mlinfra needs to deploy one model. Field docs state each default."""
 
@@ -119,6 +138,8 @@ class ServiceSpec(_Strict):
     max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
     max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 2.0
     request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+    slo: Objectives = Field(default_factory=Objectives)
+    """Availability and latency objectives (see `Objectives` for the defaults)."""
 
     @field_validator("name")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mlinfra.spec.alerting import AlertingSettings
 from mlinfra.spec.capacity import GpuPool, NodeGroupSize
 from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.service import _Strict
@@ -142,6 +143,8 @@ class StackSettings(_Strict):
     secret_arns: dict[str, str] = Field(default_factory=dict)
     """Existing AWS Secrets Manager secrets by name."""
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    alerting: AlertingSettings | None = None
+    """Alert receivers and routes (see `mlinfra.spec.alerting`). Default: nobody is told."""
     ecs: EcsSettings = Field(default_factory=EcsSettings)
     """ECS platform settings, only with platform ecs (see `mlinfra.spec.ecs`)."""
 
