@@ -127,7 +127,9 @@ class Route(_Strict):
     severity: tuple[Severity, ...] = ()
     services: tuple[str, ...] = ()
     continue_: bool = Field(default=False, alias="continue")
-    """Also try the routes after this one (default: first match wins)."""
+    """Also try the routes after this one (default: first match wins). An alert that matched
+    any route never falls back to `defaultReceiver`: to copy pages to a channel, add a later
+    route to it."""
 
 
 class AlertingSettings(_Strict):

@@ -136,7 +136,7 @@ def test_prod_secret_arn_is_the_only_secret_the_role_reads(prod: OfflineRun) -> 
 
 
 def test_staging_secret_is_a_masked_kubernetes_secret_mounted_as_files(staging: OfflineRun) -> None:
-    secret = only(staging, "kubernetes:core/v1:Secret").inputs
+    secret = only(staging, "kubernetes:core/v1:Secret", "fraud-detector-secrets").inputs
     assert secret["stringData"] == {"fraud-api-key": "[secret]"}
     assert secret["metadata"]["namespace"] == "ml-fraud-detector"
     pod = _deployment(staging, "fraud-detector")["spec"]["template"]["spec"]
