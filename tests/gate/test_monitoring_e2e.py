@@ -41,8 +41,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.tools]
 STACK = "prod"
 HEALTHY, BURNING = "fraud-detector", "search-ranker"
 ALERT_BOUND_S = 150  # burn alerts fire within seconds; Alertmanager's group_wait (30 s) dominates
-# 2000 rows: the model needs longer than the burning runtime's 1 ms deadline, never the healthy one's.
-BODY = {"instances": [[0.1 * j for j in range(6)]] * 2000}
+# 10000 rows: the model needs longer than the burning runtime's 1 ms deadline, never the healthy one's.
+BODY = {"instances": [[0.1 * j for j in range(6)]] * 10000}
 
 
 def _free_port() -> int:
@@ -194,7 +194,7 @@ def stack_running(render_stack: Callable[[str], Path], model: Path,
                 for addr in (healthy_addr, burning_addr):
                     with contextlib.suppress(requests.RequestException):
                         requests.post(f"http://{addr}/predict", json=BODY, timeout=10)
-                time.sleep(0.05)
+                time.sleep(0.1)
 
         threading.Thread(target=traffic, daemon=True).start()
         yield {"webhook": webhook, "prometheus": prom, "procs": procs, "out": out,
