@@ -72,7 +72,8 @@ def service_dashboard(spec: ServiceSpec, namespace: str, *, gpu_metrics: bool) -
             _panel("GPU utilisation", "percent", [(f"avg by (gpu, Hostname) ({m.DCGM_GPU_UTIL}{{{gpu}}})",
                                                    "{{Hostname}} gpu {{gpu}}")]),
             _panel("GPU memory used", "percentunit",
-                   [(f"sum({m.DCGM_FB_USED}{{{gpu}}}) / (sum({m.DCGM_FB_USED}{{{gpu}}}) + sum({m.DCGM_FB_FREE}{{{gpu}}}))",
+                   [(f"sum({m.DCGM_FB_USED}{{{gpu}}})"
+                     f" / (sum({m.DCGM_FB_USED}{{{gpu}}}) + sum({m.DCGM_FB_FREE}{{{gpu}}}))",
                      "framebuffer used")]),
         ]
     for panel in panels:

@@ -19,7 +19,6 @@ from mlinfra.monitoring.routing import RECEIVER_SECRET, alertmanager_config, sec
 from mlinfra.spec.stack import StackSettings
 
 
-
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """`extra` over `base`, maps merged recursively and everything else replaced: how Helm
     combines values with a chart's defaults."""

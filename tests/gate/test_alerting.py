@@ -62,7 +62,8 @@ def test_every_value_mlinfra_sets_is_a_chart_key(stack: str) -> None:
     for path in _paths(kube_prometheus_stack_values(_settings(stack))):
         node: Any = chart
         for key in path:
-            assert isinstance(node, dict) and key in node, f"{'.'.join(path)} is not a key of the chart"
+            assert isinstance(node, dict), f"{'.'.join(path)}: the chart has no map here"
+            assert key in node, f"{'.'.join(path)} is not a key of the chart"
             node = node[key]
 
 

@@ -1,9 +1,9 @@
 """A canary secret set in a test stack appears nowhere in plan, render or diff output.
 
 Two ways a secret reaches mlinfra offline: a `secure:` stack value (ciphertext, which must be
-masked at read time; an alert receiver's credential is one), and a Pulumi secret Output inside a resource input (which the recorder
-must mask). The canary is planted both ways; the assertions that it is really in the input
-keep the test from passing vacuously.
+masked at read time; an alert receiver's credential is one), and a Pulumi secret Output inside
+a resource input (which the recorder must mask). The canary is planted both ways; the
+assertions that it is really in the input keep the test from passing vacuously.
 """
 
 from __future__ import annotations

@@ -216,7 +216,8 @@ def test_error_burst_pages_the_oncall_receiver_and_healthy_service_sends_nothing
     assert requests.post(stack_running["healthy"] + "/predict", json=BODY, timeout=10).status_code == 200
 
     def paged() -> bool:
-        return any(receiver == "ml-oncall" and labels.get("service") == BURNING for receiver, labels in webhook.alerts())
+        return any(receiver == "ml-oncall" and labels.get("service") == BURNING
+                   for receiver, labels in webhook.alerts())
 
     _wait(paged, ALERT_BOUND_S, "page for the burning service", stack_running["procs"])
     page = next(labels for receiver, labels in webhook.alerts() if receiver == "ml-oncall")
@@ -241,7 +242,8 @@ def test_every_dashboard_query_parses_and_names_only_exported_metrics(stack_runn
         for expr in queries(json.loads(board.read_text())):
             resp = requests.get(f"{prom}/api/v1/query", params={"query": expr.replace("$__rate_interval", "1m")},
                                 timeout=10)
-            assert resp.status_code == 200 and resp.json()["status"] == "success", (board.name, expr, resp.text)
+            assert resp.status_code == 200, (board.name, expr, resp.text)
+            assert resp.json()["status"] == "success", (board.name, expr, resp.text)
             for name in set(re.findall(r"\b(mlinfra_[a-z_]+|DCGM_[A-Z_]+)\b", expr)):
                 if name.startswith("DCGM_"):
                     assert name in m.DCGM_METRICS, (board.name, name)
