@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
-from mlinfra.spec.errors import MISSING, MlinfraError, Problem, SpecError
+from mlinfra.errors import MISSING, MlinfraError, Problem, SpecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Declarative ML serving on AWS: plan, diff and render offline.")
@@ -34,7 +37,9 @@ def _root() -> None:
 
 
 def _fail(exc: MlinfraError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {exc}", markup=True)
+    """The one place an SDK error (`mlinfra.errors`) becomes a message and its exit code (2)."""
+    # The message holds user values (`[/x]`, `[bold]prod`): print it as text, never as markup.
+    err.print(Text.assemble(("error:", "bold red"), " ", str(exc)))
     raise typer.Exit(exc.exit_code)
 
 
@@ -46,13 +51,13 @@ def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
     from mlinfra.engine.cost import instance_types
     from mlinfra.engine.runner import run_offline
 
-    with err.status(f"planning {name} offline…"):
+    with err.status(f"planning {escape(name)} offline…"):
         run = run_offline(project_dir, name)
     doc = planning.plan_document(run)
     if live_prices:
         from mlinfra.engine.live_prices import fetch_ec2_hourly
 
-        with err.status(f"asking the AWS Price List API for {name}…"):
+        with err.status(f"asking the AWS Price List API for {escape(name)}…"):
             rates = fetch_ec2_hourly(run.deployment.settings.region, instance_types(doc))
         doc = planning.plan_document(run, ec2_prices=rates)
     return doc
@@ -92,17 +97,19 @@ def render(
     project_dir: ProjectDir = Path(),
 ) -> None:
     """Write what the cloud would receive: Kubernetes YAML, ECS/IAM JSON, rules, build contexts."""
+    from mlinfra.engine.render import check_out_dir
     from mlinfra.engine.render import render as render_run
     from mlinfra.engine.runner import run_offline
 
     try:
-        with err.status(f"rendering {stack} offline…"):
+        check_out_dir(Path(os.path.abspath(out_dir)))
+        with err.status(f"rendering {escape(stack)} offline…"):
             result = render_run(run_offline(project_dir, stack), out_dir)
     except MlinfraError as exc:
         _fail(exc)
     tops = sorted({f.split("/", 1)[0] for f in result.files})
     counts = ", ".join(f"{t}: {sum(f.startswith(t + '/') for f in result.files)}" for t in tops)
-    out.print(f"rendered {stack} to {out_dir} ({counts})")
+    out.print(f"rendered {stack} to {out_dir} ({counts})", markup=False)
 
 
 @app.command()
@@ -124,7 +131,7 @@ def diff(
             from mlinfra.engine.gitref import plan_at
 
             doc_b = _plan(project_dir, stack, False)
-            with err.status(f"planning {stack} at {base} in a temporary worktree…"):
+            with err.status(f"planning {escape(stack)} at {escape(base)} in a temporary worktree…"):
                 doc_a = plan_at(project_dir, base, stack)
             # Price both sides with the same table, whatever the base revision shipped.
             doc_a["cost"] = estimate(doc_a, load_prices(doc_b["cost"]["prices"]["region"]))
@@ -156,31 +163,49 @@ def serve(
     from mlinfra.serving.local import serve_local
 
     def from_declaration(path: Path) -> dict[str, Any]:
+        from mlinfra.components.contract import DEFAULT_ALB_IDLE_TIMEOUT_S, runtime_env
+        from mlinfra.serving.contract import ENV_PREFIX, MODEL_CACHE_DIR_ENV, settings_field
         from mlinfra.spec.loader import load_service_file
 
         spec = load_service_file(path, service)
-        fields: dict[str, Any] = {
-            "model_uri": spec.model_uri, "model_name": spec.name, "framework": spec.framework,
-            "trusted_pickle": spec.trusted_pickle, "max_batch_size": spec.max_batch_size,
-            "max_batch_wait_ms": spec.max_batch_wait_ms, "request_timeout_s": spec.request_timeout_seconds,
-        }
-        if spec.model_sha256:
-            fields["model_sha256"] = spec.model_sha256
-        return fields
+        # The same settings a deployed replica gets, minus where it caches the model (a
+        # deployed replica's scratch volume); the team's own env is not the runtime's.
+        env = runtime_env(spec, alb_idle_timeout_s=DEFAULT_ALB_IDLE_TIMEOUT_S)
+        return {settings_field(k): v for k, v in env.items()
+                if k.startswith(ENV_PREFIX) and k != MODEL_CACHE_DIR_ENV}
 
     try:
         code = serve_local(target, port=port, host=host, service_loader=from_declaration)
     except MlinfraError as exc:
         _fail(exc)
+    except OSError as exc:
+        if not _is_listen_error(exc):
+            raise
+        _fail(SpecError([Problem("(command line)", "--host/--port", f"{host}:{port}",
+                                 f"an address this machine can listen on ({exc.strerror or exc}); "
+                                 "allowed: a free port from 1024 to 65535 on a local address")]))
     raise typer.Exit(code)
+
+
+def _is_listen_error(exc: OSError) -> bool:
+    import errno
+    import socket
+
+    return isinstance(exc, socket.gaierror) or exc.errno in (
+        errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EINVAL)
 
 
 def main() -> None:
     try:
         app()
     except MlinfraError as exc:  # anything not caught by a command
-        err.print(f"error: {exc}")
-        sys.exit(exc.exit_code)
+        try:
+            _fail(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
+    except KeyboardInterrupt:
+        err.print(Text("error: interrupted"))
+        sys.exit(130)
     finally:
         _close_event_loop()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -10,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.iam import assume_role_policy
 from mlinfra.components.network import Network
 from mlinfra.spec.stack import GpuNodeGroup, StackSettings
 
@@ -23,11 +23,6 @@ NODE_POLICIES = {
     "ecr": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
     "ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 }
-
-
-def assume_role_policy(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
 
 
 @dataclass(frozen=True)

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-from mlinfra.components.access_logs import AccessLogsBucket
+from mlinfra.components.access_logs import ACCESS_LOG_RETENTION_DAYS, AccessLogsBucket
 from mlinfra.components.addons import ClusterAddons, ClusterAddonsArgs
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
+from mlinfra.components.eks_monitoring import EksMonitoring, EksMonitoringArgs
+from mlinfra.components.k8s_service import KubernetesModelService, KubernetesServiceArgs
 from mlinfra.components.network import Network, NetworkArgs
-from mlinfra.spec.stack import StackSettings
-
-ACCESS_LOG_RETENTION_DAYS = 90
-
-
-@dataclass(frozen=True)
-class EksPlatformArgs:
-    stack: str
-    settings: StackSettings
-    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+from mlinfra.components.platform import PlatformArgs
+from mlinfra.spec.service import ServiceSpec
 
 
 class EksPlatform(pulumi.ComponentResource):
@@ -38,9 +32,10 @@ class EksPlatform(pulumi.ComponentResource):
     access_logs_bucket: pulumi.Output[str]
     """Bucket the ALBs created by the load balancer controller write access logs to."""
 
-    def __init__(self, name: str, args: EksPlatformArgs,
+    def __init__(self, name: str, args: PlatformArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}EksPlatform", name, None, opts)
+        self._args = args
         self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings),
                                opts=child(self))
         self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(args.stack, args.settings,
@@ -48,8 +43,11 @@ class EksPlatform(pulumi.ComponentResource):
         self.addons = ClusterAddons(
             f"{name}-addons",
             ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id,
-                              args.secret_values),
+                              dict(args.secret_values)),
             opts=child(self))
+        # At the stack root (URN `...::mlinfra:index:EksMonitoring::monitoring`), like services.
+        EksMonitoring("monitoring", EksMonitoringArgs(args.stack, args.services, self.cluster,
+                                                      list(self.addons.releases.values())))
         key = aws.kms.Key(f"{name}-images-key",
                           description=f"ECR image encryption ({args.stack})",
                           enable_key_rotation=True, deletion_window_in_days=30,
@@ -58,3 +56,18 @@ class EksPlatform(pulumi.ComponentResource):
         self.access_logs_bucket = AccessLogsBucket(f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS,
                                                    opts=child(self)).bucket_name
         self.register_outputs({"cluster_name": self.cluster.cluster_name})
+
+    def add_service(self, spec: ServiceSpec, image_ref: pulumi.Input[str]) -> str:
+        """A `KubernetesModelService` at the stack root, after the add-ons it relies on."""
+        args = self._args
+        service = KubernetesModelService(spec.name, KubernetesServiceArgs(
+            stack=args.stack, settings=args.settings, spec=spec, cluster=self.cluster,
+            image_ref=image_ref, vpc_cidr=self.network.vpc_cidr,
+            access_logs_bucket=self.access_logs_bucket,
+            secret_values={n: args.secret_values[n] for n in spec.secrets if n in args.secret_values},
+            depends_on=list(self.addons.releases.values()),
+        ))
+        return f"https://{service.hostname}"
+
+    def outputs(self) -> Mapping[str, pulumi.Input[object]]:
+        return {"cluster_name": self.cluster.cluster_name}

@@ -17,8 +17,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlinfra.spec.errors import Problem
-from mlinfra.spec.service import ServiceSpec, _Strict
+from mlinfra.errors import Problem
+from mlinfra.spec.base import StrictModel
+from mlinfra.spec.service import ServiceSpec
 
 Severity = Literal["critical", "warning"]
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -28,13 +29,13 @@ _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 _CHANNEL = re.compile(r"^[#@]?[\w.-]{1,80}$")
 
 
-class SecretRef(_Strict):
+class SecretRef(StrictModel):
     """`{secret: <name>}`: a secret of the stack by name."""
 
     secret: str
 
 
-class SnsReceiver(_Strict):
+class SnsReceiver(StrictModel):
     """An SNS topic with subscriptions. Default: a topic of the stack (KMS-encrypted)."""
 
     topic_arn: str | None = None
@@ -74,7 +75,7 @@ class SnsReceiver(_Strict):
         return self
 
 
-class SlackReceiver(_Strict):
+class SlackReceiver(StrictModel):
     webhook_url: SecretRef
     """The Slack incoming-webhook URL, a secret: `{secret: <name>}`."""
     channel: str | None = None
@@ -88,12 +89,12 @@ class SlackReceiver(_Strict):
         return v
 
 
-class PagerDutyReceiver(_Strict):
+class PagerDutyReceiver(StrictModel):
     routing_key: SecretRef
     """The PagerDuty Events API v2 integration key, a secret: `{secret: <name>}`."""
 
 
-class Receiver(_Strict):
+class Receiver(StrictModel):
     """Exactly one of sns, slack, pagerduty."""
 
     sns: SnsReceiver | None = None
@@ -120,7 +121,7 @@ class Receiver(_Strict):
         return [u.secret for u in self.sns.https if isinstance(u, SecretRef)]
 
 
-class Route(_Strict):
+class Route(StrictModel):
     """Alerts matching every given condition go to `receiver` (omitted conditions match all)."""
 
     receiver: str
@@ -132,7 +133,7 @@ class Route(_Strict):
     route to it."""
 
 
-class AlertingSettings(_Strict):
+class AlertingSettings(StrictModel):
     """Default when omitted: no receiver. Alerts are still evaluated and visible in
     Alertmanager (EKS) or AMP's alert manager (ECS, to the stack's SNS topic), but nobody is told."""
 

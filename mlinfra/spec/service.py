@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
+from mlinfra.serving.contract import API_KEYS_SECRET, ENV_PREFIX, FRAMEWORKS
+from mlinfra.serving.frameworks import infer_framework as _runtime_infer_framework
+from mlinfra.serving.frameworks import is_pickle
 from mlinfra.serving.metric_names import LATENCY_BUCKETS
+from mlinfra.spec.base import StrictModel
 from mlinfra.spec.quantities import parse_cpu_millicores, parse_memory_mib
 
+# The runtime contract's FRAMEWORKS as a type; a test holds the two equal.
 Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "torchscript"]
 GpuType = Literal["a10g", "l4", "t4", "l40s"]
 
@@ -22,22 +27,12 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
-# File extension -> framework; the runtime uses the same inference for `mlinfra serve`.
-_EXTENSIONS: dict[str, Framework] = {
-    ".skops": "sklearn", ".joblib": "sklearn", ".pkl": "sklearn", ".pickle": "sklearn",
-    ".ubj": "xgboost", ".xgb": "xgboost", ".lgb": "lightgbm",
-    ".onnx": "onnx", ".pt": "torchscript", ".torchscript": "torchscript",
-}
-_PICKLE_EXTENSIONS = (".joblib", ".pkl", ".pickle")
 ALLOWED_URI = "s3://bucket/key, https://host/path, file:///abs/path or a relative path"
 
 
 def infer_framework(model_uri: str) -> Framework | None:
-    lowered = model_uri.lower().split("?", 1)[0]
-    for ext, framework in _EXTENSIONS.items():
-        if lowered.endswith(ext):
-            return framework
-    return None
+    """The framework the runtime would pick for this file, by its extension (None: unknown)."""
+    return cast("Framework | None", _runtime_infer_framework(model_uri))
 
 
 def uri_scheme(model_uri: str) -> str:
@@ -54,13 +49,7 @@ def split_s3_uri(model_uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
-
-
-class Autoscaling(_Strict):
+class Autoscaling(StrictModel):
     """Horizontal autoscaling bounds. Default when omitted: a fixed size of `replicas`."""
 
     min_replicas: Annotated[int, Field(ge=1, le=1000)]
@@ -79,7 +68,7 @@ class Autoscaling(_Strict):
         return self
 
 
-class Objectives(_Strict):
+class Objectives(StrictModel):
     """Service level objectives over a 30-day window, which the burn-rate alerts measure.
     Defaults: 99.9% of requests without a 5xx; 99% of requests within 0.5 s."""
 
@@ -97,7 +86,7 @@ class Objectives(_Strict):
         return v
 
 
-class ServiceSpec(_Strict):
+class ServiceSpec(StrictModel):
     """Everything mlinfra needs to deploy one model. Field docs state each default."""
 
     name: str
@@ -108,27 +97,31 @@ class ServiceSpec(_Strict):
     """Pinned digest, verified before the model is deserialised. Default: not pinned."""
     gpu: bool | GpuType = False
     """`True` means one NVIDIA A10G (g5 family); or name the GPU: a10g, l4, t4, l40s."""
-    gpu_count: Annotated[int, Field(ge=1, le=8)] = 1
+    gpu_count: Annotated[int, Field(ge=1, le=8, strict=True)] = 1
     """GPUs per replica when `gpu` is set (default 1)."""
     cpu: int = 0
     """Millicores per replica; accepts 0.5, 2 or "500m". Default: 1 core (3 on GPU)."""
     memory: int = 0
     """MiB per replica; accepts "2Gi". Default: 2Gi (12Gi on GPU)."""
-    replicas: Annotated[int, Field(ge=1, le=1000)] = 2
+    replicas: Annotated[int, Field(ge=1, le=1000, strict=True)] = 2
     """Fixed replica count when `autoscaling` is not set (default 2)."""
     autoscaling: Autoscaling | None = None
     secrets: tuple[str, ...] = ()
-    """Secret names resolved per stack, mounted as files under /var/run/secrets/mlinfra/."""
+    """Secret names resolved per stack (`mlinfra:secrets` values or `mlinfra:secretArns`).
+    `api-keys` reaches the runtime as MLINFRA_API_KEYS on both platforms when it is a stack
+    value (on ECS also as an ARN). Others: on EKS values are files under
+    /var/run/secrets/mlinfra/ and ARNs are MLINFRA_SECRET_ARN_<NAME> (the ARN, readable by the
+    pod's role); on ECS each is MLINFRA_SECRET_<NAME> holding the value."""
     env: dict[str, str] = Field(default_factory=dict)
     port: Annotated[int, Field(ge=1024, le=65535)] = 8080
     """Container port (default 8080); 1024-65535 so the server needs no privileges."""
     expected_load_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     """How long loading and warming the model may take; sizes startup probes (default 60)."""
-    trusted_pickle: bool = False
+    trusted_pickle: Annotated[bool, Field(strict=True)] = False
     """Allow joblib/pickle models, which can run code when loaded (default: refused)."""
-    bake_model: bool = False
+    bake_model: Annotated[bool, Field(strict=True)] = False
     """Copy the model into the image at build time (default: fetch at start-up)."""
-    public: bool = False
+    public: Annotated[bool, Field(strict=True)] = False
     """Internet-facing endpoint (default: internal load balancer only)."""
     auth: Literal["none", "api_key"] = "none"
     """Required when `public`: `api_key` makes the runtime check keys from the secret
@@ -136,8 +129,8 @@ class ServiceSpec(_Strict):
     allowed_cidrs: tuple[str, ...] = ()
     """Source CIDRs allowed on a public endpoint (default: any)."""
     max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
-    max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 2.0
-    request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+    max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 2.0
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 30.0
     slo: Objectives = Field(default_factory=Objectives)
     """Availability and latency objectives (see `Objectives` for the defaults)."""
 
@@ -155,6 +148,12 @@ class ServiceSpec(_Strict):
     @field_validator("model_uri")
     @classmethod
     def _uri(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError(f"is empty; allowed: {ALLOWED_URI}")
+        if v != v.strip() or any(c.isspace() for c in v):
+            raise ValueError("contains whitespace; allowed: a URI without spaces")
+        if v.endswith("/"):
+            raise ValueError("names a directory (ends with '/'); allowed: the URI of one model file")
         scheme = uri_scheme(v)
         if scheme not in ("s3", "https", "file"):
             raise ValueError(f"unknown scheme {scheme!r}; allowed: {ALLOWED_URI}")
@@ -164,12 +163,21 @@ class ServiceSpec(_Strict):
                 raise ValueError("an s3 URI needs a valid bucket and a key: s3://bucket/path/model")
         return v
 
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu(cls, v: Any) -> Any:
+        # Checked here so that gpu="yes" is one clear error, not a lax True or two union errors.
+        if v is True or v is False or v in get_args(GpuType):
+            return v
+        raise ValueError(f"must be True, False or a GPU type: {', '.join(map(repr, get_args(GpuType)))}")
+
     @field_validator("model_sha256")
     @classmethod
     def _sha(cls, v: str | None) -> str | None:
-        if v is not None and not _SHA256.match(v):
-            raise ValueError("must be 64 lowercase hex characters (a sha256 digest)")
-        return v
+        # The runtime compares digests case-insensitively; keep one spelling in the plan.
+        if v is not None and not _SHA256.match(v.lower()):
+            raise ValueError("must be 64 hex characters (a sha256 digest)")
+        return None if v is None else v.lower()
 
     @field_validator("cpu", mode="before")
     @classmethod
@@ -194,13 +202,25 @@ class ServiceSpec(_Strict):
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in v if not _ENV_NAME.match(k) or k.startswith("MLINFRA_")]
+        # The runtime reads its settings case-insensitively, so `mlinfra_x` would set MLINFRA_X.
+        bad = [k for k in v if not _ENV_NAME.match(k) or k.upper().startswith(ENV_PREFIX)]
         if bad:
             raise ValueError(
                 f"environment variable names must match [A-Za-z_][A-Za-z0-9_]* and not use the "
-                f"reserved MLINFRA_ prefix, got {sorted(bad)}"
+                f"reserved {ENV_PREFIX} prefix (in any letter case), got {[k[:40] for k in sorted(bad)][:5]}"
             )
         return dict(sorted(v.items()))
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{str(cidr)[:50]!r} is not a CIDR block ({str(exc)[:80]}); "
+                                 "example: 203.0.113.0/24") from None
+        return v
 
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSpec:
@@ -223,10 +243,10 @@ class ServiceSpec(_Strict):
         if self.framework is None:
             problems.append((
                 "framework", None,
-                "cannot be inferred from the model URI's extension; allowed: sklearn, xgboost, "
-                "lightgbm, onnx, torchscript",
+                "cannot be inferred from the model URI's extension; allowed: "
+                + ", ".join(FRAMEWORKS),
             ))
-        if self.model_uri.lower().endswith(_PICKLE_EXTENSIONS) and not self.trusted_pickle:
+        if is_pickle(self.model_uri) and not self.trusted_pickle:
             problems.append((
                 "trusted_pickle", False,
                 "joblib/pickle models can run arbitrary code when loaded; save the model with "
@@ -242,7 +262,7 @@ class ServiceSpec(_Strict):
             problems.append((
                 "auth", "none", "a public endpoint requires authentication; allowed: api_key"
             ))
-        if self.auth == "api_key" and "api-keys" not in self.secrets:
+        if self.auth == "api_key" and API_KEYS_SECRET not in self.secrets:
             problems.append((
                 "secrets", list(self.secrets),
                 "auth='api_key' reads the keys from the secret 'api-keys'; add it to secrets",

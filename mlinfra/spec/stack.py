@@ -9,25 +9,33 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlinfra.spec.alerting import AlertingSettings
-from mlinfra.spec.capacity import GpuPool, NodeGroupSize
+from mlinfra.spec.base import StrictModel
+from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
-from mlinfra.spec.service import _Strict
 
-_INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 EKS_VERSIONS = ("1.31", "1.32", "1.33")
 
 
 def _cidr(value: str) -> str:
+    """An IPv4 or IPv6 network in canonical form (no host bits set), e.g. 10.0.0.0/16."""
     try:
-        ipaddress.ip_network(value)
+        ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
-        raise ValueError(f"not a CIDR block ({exc}); example: 10.0.0.0/16") from None
+        raise ValueError(f"{str(value)[:50]!r} is not a CIDR block ({str(exc)[:80]}); "
+                         "example: 10.0.0.0/16") from None
     return value
 
 
-class VpcSettings(_Strict):
+# mlinfra carves each zone a private /(p+4) and a public /(p+8) out of a /p VPC; an ALB needs
+# public subnets of at least /27, so /19 is the smallest VPC that layout fits (AWS allows /16-/28).
+VPC_PREFIXES = range(16, 20)
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+NODE_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$")
+
+
+class VpcSettings(StrictModel):
     """Network. Default: a new /16 VPC across three AZs with one NAT gateway per AZ."""
 
     cidr: str = "10.0.0.0/16"
@@ -43,7 +51,23 @@ class VpcSettings(_Strict):
     @field_validator("cidr")
     @classmethod
     def _check_cidr(cls, v: str) -> str:
-        return _cidr(v)
+        _cidr(v)
+        network = ipaddress.ip_network(v)
+        if network.version != 4 or network.prefixlen not in VPC_PREFIXES:
+            raise ValueError(f"must be an IPv4 block from /{VPC_PREFIXES.start} to /{VPC_PREFIXES.stop - 1} "
+                             "(each zone gets a private /p+4 and a public /p+8 subnet, and an ALB needs "
+                             "/27 or larger); example: 10.0.0.0/16")
+        return v
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [str(s)[:40] for s in v if not _SUBNET_ID.match(s)]
+        if bad:
+            raise ValueError(f"subnet ids look like subnet-0123456789abcdef0, got {bad[:3]}")
+        if len(set(v)) != len(v):
+            raise ValueError("subnet ids must not repeat")
+        return v
 
     @model_validator(mode="after")
     def _existing(self) -> VpcSettings:
@@ -58,6 +82,8 @@ class VpcSettings(_Strict):
             raise ValueError("subnet ids are only used together with existing_vpc_id")
         if self.availability_zones and len(self.availability_zones) not in (2, 3):
             raise ValueError("availability_zones must list 2 or 3 zones")
+        if len(set(self.availability_zones)) != len(self.availability_zones):
+            raise ValueError("availability_zones must not repeat a zone")
         return self
 
 
@@ -69,9 +95,9 @@ class SystemNodes(NodeGroupSize):
     @field_validator("instance_types")
     @classmethod
     def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or not all(_INSTANCE.match(t) for t in v):
-            raise ValueError("instance_types must be EC2 instance types such as m6i.large")
-        return v
+        if not v:
+            raise ValueError("instance_types must list at least one EC2 instance type such as m6i.large")
+        return check_instance_types(v, cpu_only=True)
 
 
 class GpuNodeGroup(GpuPool):
@@ -81,7 +107,7 @@ class GpuNodeGroup(GpuPool):
     desired_size: Annotated[int, Field(ge=0, le=450)] = 1
 
 
-class EksSettings(_Strict):
+class EksSettings(StrictModel):
     """Cluster. Default: private endpoint only, all control-plane logs, KMS secrets."""
 
     version: Literal["1.31", "1.32", "1.33"] = "1.33"
@@ -108,7 +134,7 @@ class EksSettings(_Strict):
         return self
 
 
-class Suppression(_Strict):
+class Suppression(StrictModel):
     """Silence one policy finding, with a written reason."""
 
     id: str
@@ -116,11 +142,11 @@ class Suppression(_Strict):
     reason: Annotated[str, Field(min_length=10)]
 
 
-class PolicySettings(_Strict):
+class PolicySettings(StrictModel):
     suppressions: tuple[Suppression, ...] = ()
 
 
-class StackSettings(_Strict):
+class StackSettings(StrictModel):
     """The `mlinfra:` namespace of `stacks/Pulumi.<stack>.yaml`."""
 
     platform: Literal["eks", "ecs"] = "eks"
@@ -179,6 +205,15 @@ class StackSettings(_Strict):
             raise ValueError(f"not Secrets Manager ARNs: {sorted(bad)}")
         return v
 
+    @field_validator("gpu_node_groups")
+    @classmethod
+    def _group_names(cls, v: dict[str, GpuNodeGroup]) -> dict[str, GpuNodeGroup]:
+        bad = [str(k)[:40] for k in v if not NODE_GROUP_NAME.match(k)]
+        if bad:
+            raise ValueError(f"node group names must be lowercase letters, digits and '-' (at most 30, "
+                             f"so the EKS node group name derived from it fits in 63), got {bad[:3]}")
+        return v
+
     @field_validator("ecs")
     @classmethod
     def _ecs_only_on_ecs(cls, v: EcsSettings, info: ValidationInfo) -> EcsSettings:
@@ -186,6 +221,10 @@ class StackSettings(_Strict):
         if info.data.get("platform", "eks") != "ecs":
             raise ValueError("only used when mlinfra:platform is ecs; remove it or set platform: ecs")
         return v
+
+    def foreign_zones(self) -> list[str]:
+        """Availability zones that are not zones of the stack's region."""
+        return [z for z in self.vpc.availability_zones if not re.fullmatch(re.escape(self.region) + "[a-z]", z)]
 
     @property
     def production(self) -> bool:
