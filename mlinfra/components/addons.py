@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, EksCluster
 from mlinfra.components.irsa import irsa_trust_policy
+from mlinfra.monitoring.eks import deep_merge, kube_prometheus_stack_values, receiver_secret
 from mlinfra.spec.stack import StackSettings
 
 
@@ -105,6 +106,8 @@ class ClusterAddonsArgs:
     settings: StackSettings
     cluster: EksCluster
     vpc_id: pulumi.Input[str]
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    """`mlinfra:secrets` values (alert receivers' credentials among them)."""
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -124,6 +127,9 @@ class ClusterAddons(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=MONITORING_NAMESPACE, labels={
                 "pod-security.kubernetes.io/enforce": "privileged"}),
             opts=child(self, **k8s_opts))
+        alert_receivers = receiver_secret(f"{name}-alert-receivers", args.settings, args.secret_values,
+                                          MONITORING_NAMESPACE,
+                                          child(self, depends_on=[monitoring_ns], **k8s_opts))
         lbc_role = aws.iam.Role(
             f"{name}-lbc-role",
             assume_role_policy=irsa_trust_policy(cluster.oidc_provider_arn, cluster.oidc_issuer,
@@ -145,7 +151,7 @@ class ClusterAddons(pulumi.ComponentResource):
                                    "annotations": {"eks.amazonaws.com/role-arn": lbc_role.arn}},
             },
             "metrics-server": {"replicas": 2},
-            "kube-prometheus-stack": {
+            "kube-prometheus-stack": deep_merge({
                 "prometheus": {"prometheusSpec": {
                     # Select ServiceMonitors and rules from every namespace, not only the
                     # chart's own release label.
@@ -159,7 +165,7 @@ class ClusterAddons(pulumi.ComponentResource):
                     "replicas": 2 if args.settings.production else 1}},
                 # Unset admin password: the chart generates one into a Kubernetes Secret.
                 "grafana": {"enabled": True},
-            },
+            }, kube_prometheus_stack_values(args.settings)),
         }
         if gpu:
             values["nvidia-device-plugin"] = {
@@ -177,6 +183,8 @@ class ClusterAddons(pulumi.ComponentResource):
             depends: list[pulumi.Resource] = [*cluster.node_groups]
             if chart.namespace == MONITORING_NAMESPACE:
                 depends.append(monitoring_ns)
+            if chart_name == "kube-prometheus-stack" and alert_receivers is not None:
+                depends.append(alert_receivers)
             if chart_name == "dcgm-exporter" and "kube-prometheus-stack" in self.releases:
                 depends.append(self.releases["kube-prometheus-stack"])
             self.releases[chart_name] = k8s.helm.v3.Release(

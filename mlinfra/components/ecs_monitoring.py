@@ -1,5 +1,6 @@
 """Monitoring for an ECS stack: one Amazon Managed Service for Prometheus workspace, its alert
-manager (to SNS), and a KMS key for everything the stack writes as telemetry.
+manager (routing from `mlinfra:alerting` to SNS topics and their subscriptions), and a KMS key
+for everything the stack writes as telemetry.
 
 The alert rules themselves come from `mlinfra.monitoring.alerts`, the same definitions the
 EKS path renders as PrometheusRule objects.
@@ -8,7 +9,8 @@ EKS path renders as PrometheusRule objects.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -17,26 +19,23 @@ import yaml
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.contract import namespace
 from mlinfra.monitoring.alerts import rule_groups
+from mlinfra.monitoring.routing import alertmanager_config
+from mlinfra.spec.alerting import SecretRef
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
 
 def rule_group_yaml(spec: ServiceSpec) -> str:
     """A Prometheus rule file for one service, as AMP's RuleGroupsNamespace `data` takes it."""
-    groups = rule_groups(spec.name, namespace(spec.name), spec.gpu_type is not None, kubernetes=False)
+    groups = rule_groups(spec.name, namespace(spec.name), spec.gpu_type is not None, kubernetes=False,
+                         slo=spec.slo)
     return yaml.safe_dump({"groups": groups}, sort_keys=True)
 
 
-def alertmanager_yaml(topic_arn: str, region: str) -> str:
-    """AMP alert manager definition: every alert to the stack's SNS topic, grouped per service."""
-    config = {
-        "route": {"receiver": "sns", "group_by": ["alertname", "service"],
-                  "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"},
-        "receivers": [{"name": "sns", "sns_configs": [{
-            "topic_arn": topic_arn, "sigv4": {"region": region},
-            "subject": "mlinfra alert: {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})",
-        }]}],
-    }
+def alertmanager_yaml(settings: StackSettings, topic_arns: dict[str, str]) -> str:
+    """AMP alert manager definition: the stack's routing, each receiver its SNS topic."""
+    config = alertmanager_config(settings.alerting, platform="ecs", region=settings.region,
+                                 topic_arns=topic_arns)
     return yaml.safe_dump({"alertmanager_config": yaml.safe_dump(config, sort_keys=True)},
                           sort_keys=True)
 
@@ -64,6 +63,8 @@ def telemetry_key_policy(account_id: str, region: str) -> dict[str, object]:
 class EcsMonitoringArgs:
     stack: str
     settings: StackSettings
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    """`mlinfra:secrets` values (secret HTTPS subscription endpoints among them)."""
 
 
 class EcsMonitoring(pulumi.ComponentResource):
@@ -97,24 +98,61 @@ class EcsMonitoring(pulumi.ComponentResource):
         self.remote_write_url = workspace.prometheus_endpoint.apply(
             lambda e: e.rstrip("/") + "/api/v1/remote_write")
 
-        topic_arn: pulumi.Output[str]
-        if settings.ecs.alerting.sns_topic_arn is not None:
-            topic_arn = pulumi.Output.from_input(settings.ecs.alerting.sns_topic_arn)
+        topic_arns: dict[str, pulumi.Output[str]] = {}
+        if settings.alerting is None:
+            # Without mlinfra:alerting: the stack's topic, which nobody is subscribed to.
+            if settings.ecs.alerting.sns_topic_arn is not None:
+                topic_arns["sns"] = pulumi.Output.from_input(settings.ecs.alerting.sns_topic_arn)
+            else:
+                topic_arns["sns"] = self._topic(f"{name}-alerts", key, workspace.arn, account, base_tags)
         else:
-            topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.id, tags=base_tags,
-                                  opts=child(self))
-            aws.sns.TopicPolicy(f"{name}-alerts-policy", arn=topic.arn, policy=pulumi.Output.json_dumps({
-                "Version": "2012-10-17", "Statement": [{
-                    "Sid": "AmpAlertManagerPublishes", "Effect": "Allow",
-                    "Principal": {"Service": "aps.amazonaws.com"},
-                    "Action": ["sns:Publish", "sns:GetTopicAttributes"], "Resource": topic.arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": workspace.arn},
-                                  "StringEquals": {"aws:SourceAccount": account.account_id}}}]},
-                sort_keys=True), opts=child(self))
-            topic_arn = topic.arn
+            for receiver, spec in settings.alerting.receivers.items():
+                sns = spec.sns
+                assert sns is not None  # the loader refuses other receivers on ECS
+                if sns.topic_arn is not None:
+                    topic_arns[receiver] = pulumi.Output.from_input(sns.topic_arn)
+                    continue
+                arn = self._topic(f"{name}-alerts-{receiver}", key, workspace.arn, account, base_tags)
+                topic_arns[receiver] = arn
+                self._subscribe(f"{name}-alerts-{receiver}", arn, sns.email, sns.https, args)
         aws.amp.AlertManagerDefinition(
             f"{name}-alertmanager", workspace_id=workspace.id,
-            definition=topic_arn.apply(lambda arn: alertmanager_yaml(arn, settings.region)),
+            definition=pulumi.Output.all(**topic_arns).apply(
+                lambda arns: alertmanager_yaml(settings, dict(arns))),
             opts=child(self))
         self.register_outputs({"workspace_id": self.workspace_id,
                                "remote_write_url": self.remote_write_url})
+
+    def _topic(self, name: str, key: aws.kms.Key, workspace_arn: pulumi.Output[str], account: Any,
+               base_tags: dict[str, str]) -> pulumi.Output[str]:
+        """A KMS-encrypted topic only this stack's AMP workspace may publish to."""
+        topic = aws.sns.Topic(name, kms_master_key_id=key.id, tags=base_tags, opts=child(self))
+        aws.sns.TopicPolicy(f"{name}-policy", arn=topic.arn, policy=pulumi.Output.json_dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": "AmpAlertManagerPublishes", "Effect": "Allow",
+                "Principal": {"Service": "aps.amazonaws.com"},
+                "Action": ["sns:Publish", "sns:GetTopicAttributes"], "Resource": topic.arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": workspace_arn},
+                              "StringEquals": {"aws:SourceAccount": account.account_id}}}]},
+            sort_keys=True), opts=child(self))
+        return topic.arn
+
+    def _subscribe(self, name: str, topic_arn: pulumi.Output[str], emails: tuple[str, ...],
+                   https: tuple[str | SecretRef, ...], args: EcsMonitoringArgs) -> None:
+        """E-mail addresses must confirm the subscription mail before they receive anything."""
+        for i, address in enumerate(emails):
+            aws.sns.TopicSubscription(f"{name}-email-{i}", topic=topic_arn, protocol="email",
+                                      endpoint=address, opts=child(self))
+        for i, url in enumerate(https):
+            endpoint: pulumi.Input[str] = url if isinstance(url, str) else _secret_value(url.secret, args)
+            aws.sns.TopicSubscription(f"{name}-https-{i}", topic=topic_arn, protocol="https",
+                                      endpoint=endpoint, opts=child(self))
+
+
+def _secret_value(name: str, args: EcsMonitoringArgs) -> pulumi.Output[str]:
+    """A stack secret's value as a Pulumi secret: from `mlinfra:secrets`, or read from Secrets
+    Manager (`mlinfra:secretArns`) at deploy time."""
+    if name in args.secret_values:
+        return pulumi.Output.secret(args.secret_values[name])
+    version = aws.secretsmanager.get_secret_version_output(secret_id=args.settings.secret_arns[name])
+    return pulumi.Output.secret(version.secret_string)

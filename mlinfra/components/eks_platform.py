@@ -11,6 +11,7 @@ from mlinfra.components.access_logs import ACCESS_LOG_RETENTION_DAYS, AccessLogs
 from mlinfra.components.addons import ClusterAddons, ClusterAddonsArgs
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
+from mlinfra.components.eks_monitoring import EksMonitoring, EksMonitoringArgs
 from mlinfra.components.k8s_service import KubernetesModelService, KubernetesServiceArgs
 from mlinfra.components.network import Network, NetworkArgs
 from mlinfra.components.platform import PlatformArgs
@@ -43,8 +44,12 @@ class EksPlatform(pulumi.ComponentResource):
                                                                 self.network), opts=child(self))
         self.addons = ClusterAddons(
             f"{name}-addons",
-            ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id),
+            ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id,
+                              dict(args.secret_values)),
             opts=child(self))
+        # At the stack root (URN `...::mlinfra:index:EksMonitoring::monitoring`), like services.
+        EksMonitoring("monitoring", EksMonitoringArgs(args.stack, args.services, self.cluster,
+                                                      list(self.addons.releases.values())))
         key = aws.kms.Key(f"{name}-images-key",
                           description=f"ECR image encryption ({args.stack})",
                           enable_key_rotation=True, deletion_window_in_days=30,

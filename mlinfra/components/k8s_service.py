@@ -326,7 +326,8 @@ class KubernetesModelService(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(
             f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata=meta(spec.name),
-            spec={"groups": rule_groups(spec.name, self.namespace, spec.gpu_type is not None)},
+            spec={"groups": rule_groups(spec.name, self.namespace, spec.gpu_type is not None,
+                                          slo=spec.slo)},
             opts=ns_opts)
         self.register_outputs({"namespace": self.namespace, "role_arn": self.role_arn,
                                "hostname": self.hostname})

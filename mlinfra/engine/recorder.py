@@ -158,6 +158,11 @@ class RecordingMocks(mocks.Mocks):
         if token == "aws:elb/getServiceAccount:getServiceAccount":
             # The regional ELB log-delivery account; a fixed stand-in keeps plans deterministic.
             return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021", "region": self.region}
+        if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            # Read at deploy time (alert receiver credentials); offline there is no value.
+            arn = str(args.args.get("secretId", ""))
+            return {"arn": arn, "id": arn, "secretId": arn, "secretString": "offline-secret-value",
+                    "versionId": "offline", "versionStages": ["AWSCURRENT"]}
         if token == "aws:ssm/getParameter:getParameter":
             name = str(args.args.get("name", ""))
             return {"name": name, "value": "ami-0123456789abcdef0", "type": "String",

@@ -11,6 +11,11 @@ output. Layout (docs/architecture.md, "Contracts"):
     prometheus/amp.<name>.yaml                  the rule file an AMP rule groups namespace receives
     images/<service>/                           the Docker build context, Dockerfile included
     helm/releases.yaml                          Helm releases (chart, version, values) for review
+    monitoring/alertmanager.yaml                the Alertmanager configuration (EKS: the chart's
+                                                `alertmanager.config`; ECS: AMP's definition)
+    monitoring/dashboards/<name>.json           Grafana dashboards (EKS: from the sidecar-labelled
+                                                ConfigMaps; ECS: no AWS resource holds them, so
+                                                they are built from the services, for import)
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from mlinfra.engine.recorder import RecordedResource
 from mlinfra.engine.runner import OfflineRun
 from mlinfra.engine.task_definition import register_task_definition_input
 from mlinfra.errors import RenderError
+from mlinfra.monitoring.dashboards import DASHBOARD_LABEL, dashboard_json, stack_dashboards
 
 MARKER = ".mlinfra-render"
-OWNED_DIRS = ("kubernetes", "ecs", "iam", "prometheus", "images", "helm")
+OWNED_DIRS = ("kubernetes", "ecs", "iam", "prometheus", "images", "helm", "monitoring")
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 AMP_RULES = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
+AMP_ALERTMANAGER = "aws:amp/alertManagerDefinition:AlertManagerDefinition"
 IMAGE_TYPES = ("docker:index/image:Image",)
 IAM_DOCUMENTS = {
     "aws:iam/rolePolicy:RolePolicy": ("policy", "policy"),
@@ -114,6 +121,20 @@ def _rule_file(res: RecordedResource) -> str:
         raise RenderError(f"{res.type} {res.name}: input 'data' is not a Prometheus rule file "
                           "(a mapping with `groups`)")
     return str(text)
+
+
+def _amp_alertmanager(res: RecordedResource) -> str:
+    """The Alertmanager configuration inside an AMP alert manager definition."""
+    text = res.inputs.get("definition")
+    try:
+        doc = yaml.safe_load(text) if isinstance(text, str) else None
+        config = yaml.safe_load(doc["alertmanager_config"]) if isinstance(doc, dict) else None
+    except (yaml.YAMLError, KeyError) as exc:
+        raise RenderError(f"{res.type} {res.name}: input 'definition' is not an alert manager "
+                          f"definition ({exc})") from None
+    if not isinstance(config, dict):
+        raise RenderError(f"{res.type} {res.name}: input 'definition' has no `alertmanager_config` mapping")
+    return _dump_yaml(config)
 
 
 def _service_of_image(res: RecordedResource, by_urn: dict[str, RecordedResource]) -> str:
@@ -201,9 +222,17 @@ def _write_all(run: OfflineRun, out: Path) -> dict[str, str]:
             if obj["kind"] == "PrometheusRule":
                 rules = {"groups": obj.get("spec", {}).get("groups", [])}
                 files[f"prometheus/{_slug(ns)}.{_slug(obj['metadata']['name'])}.yaml"] = _dump_yaml(rules)
+            if obj["kind"] == "ConfigMap" and (obj["metadata"].get("labels") or {}).get(DASHBOARD_LABEL[0]):
+                for key, text in sorted((obj.get("data") or {}).items()):
+                    files[f"monitoring/dashboards/{_slug(key)}"] = str(text)
         elif res.type == HELM_RELEASE:
             releases.append({k: res.inputs.get(k) for k in ("name", "namespace", "chart", "version",
                                                             "repositoryOpts", "values")})
+            config = ((res.inputs.get("values") or {}).get("alertmanager") or {}).get("config")
+            if isinstance(config, dict):
+                files["monitoring/alertmanager.yaml"] = _dump_yaml(config)
+        elif res.type == AMP_ALERTMANAGER:
+            files["monitoring/alertmanager.yaml"] = _amp_alertmanager(res)
         elif res.type in IAM_DOCUMENTS:
             key, suffix = IAM_DOCUMENTS[res.type]
             if key in res.inputs:
@@ -213,6 +242,11 @@ def _write_all(run: OfflineRun, out: Path) -> dict[str, str]:
         elif res.type == "aws:ecs/taskDefinition:TaskDefinition":
             payload = register_task_definition_input(res.inputs)
             files[f"ecs/{_slug(str(payload['family']))}.json"] = _dump_json(payload)
+
+    if run.deployment.settings.platform == "ecs":
+        for name, board in stack_dashboards(run.deployment.stack, list(run.deployment.services),
+                                            platform="ecs").items():
+            files[f"monitoring/dashboards/{_slug(name)}"] = dashboard_json(board)
 
     for path, text in sorted(files.items()):
         target = out / path

@@ -1,1 +1,2 @@
-"""Alert rules and dashboards as plain data, rendered for Prometheus (EKS) and AMP (ECS)."""
+"""Alert rules (`alerts`, `slo`), Alertmanager routing (`routing`, `eks`) and Grafana
+dashboards (`dashboards`), as plain data rendered for Prometheus/Alertmanager (EKS) and AMP (ECS)."""

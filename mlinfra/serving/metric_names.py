@@ -9,10 +9,16 @@ from __future__ import annotations
 __all__ = [
     "ALL_METRICS",
     "BATCH_SIZE",
+    "DCGM_FB_FREE",
+    "DCGM_FB_USED",
+    "DCGM_GPU_UTIL",
+    "DCGM_METRICS",
     "INFLIGHT_REQUESTS",
+    "LABEL_GPU_NAMESPACE",
     "LABEL_MODEL",
     "LABEL_ROUTE",
     "LABEL_STATUS",
+    "LATENCY_BUCKETS",
     "MODEL_LOAD_SECONDS",
     "MODEL_READY",
     "QUEUE_DEPTH",
@@ -29,6 +35,9 @@ __all__ = [
 REQUESTS_TOTAL = "mlinfra_requests_total"
 # Histogram (seconds), labels: model, route, status. Series: _bucket, _sum, _count.
 REQUEST_DURATION_SECONDS = "mlinfra_request_duration_seconds"
+# The request-duration histogram's bucket bounds (seconds). Latency objectives must be one of
+# them: a threshold between two bounds cannot be computed from the histogram.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Gauge, label: model. HTTP requests currently being handled (health/metrics excluded).
 INFLIGHT_REQUESTS = "mlinfra_inflight_requests"
 # Histogram (rows per model call), label: model.
@@ -48,6 +57,15 @@ LABEL_STATUS = "status"
 ROUTE_PREDICT = "/predict"
 ROUTE_V2_INFER = "/v2/models/{name}/infer"
 ROUTE_OTHER = "other"
+
+# Exported by NVIDIA's dcgm-exporter on GPU nodes (EKS), not by the runtime. Its ServiceMonitor
+# does not honour the exporter's labels, so the GPU pod's namespace arrives as
+# `exported_namespace` (`namespace` is the exporter's own).
+DCGM_GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
+DCGM_FB_USED = "DCGM_FI_DEV_FB_USED"
+DCGM_FB_FREE = "DCGM_FI_DEV_FB_FREE"
+LABEL_GPU_NAMESPACE = "exported_namespace"
+DCGM_METRICS = (DCGM_GPU_UTIL, DCGM_FB_USED, DCGM_FB_FREE)
 
 ALL_METRICS = (
     REQUESTS_TOTAL,

@@ -49,6 +49,7 @@ class ServiceFields(TypedDict, total=False):
     max_batch_size: int
     max_batch_wait_ms: float
     request_timeout_seconds: float
+    slo: dict[str, float]
 
 
 @dataclass

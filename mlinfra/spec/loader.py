@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from mlinfra.errors import MISSING, Problem, SpecError, excerpt
+from mlinfra.spec.alerting import alerting_problems
 from mlinfra.spec.declare import ModelService, collecting
 from mlinfra.spec.platforms import RULES
 from mlinfra.spec.sandbox import run_project_file, timeout_seconds
@@ -192,6 +193,8 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
             problems.append(Problem(raw.file, f"{NAMESPACE}:services.{name}", name,
                                     f"override of an unknown service; declared services: {declared}"))
         problems += _capacity_problems(settings, services, declarations, raw.file)
+        problems += alerting_problems(settings.alerting, settings.platform, services,
+                                      set(settings.secrets) | set(settings.secret_arns), raw.file)
     if problems or settings is None:
         raise SpecError(_without_secrets(problems, raw))
     return Deployment(project, stack, settings, tuple(sorted(services, key=lambda s: s.name)),

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from mlinfra.serving.contract import API_KEYS_SECRET, ENV_PREFIX, FRAMEWORKS
 from mlinfra.serving.frameworks import infer_framework as _runtime_infer_framework
 from mlinfra.serving.frameworks import is_pickle
+from mlinfra.serving.metric_names import LATENCY_BUCKETS
 from mlinfra.spec.base import StrictModel
 from mlinfra.spec.quantities import parse_cpu_millicores, parse_memory_mib
 
@@ -67,6 +68,24 @@ class Autoscaling(StrictModel):
         return self
 
 
+class Objectives(StrictModel):
+    """Service level objectives over a 30-day window, which the burn-rate alerts measure.
+    Defaults: 99.9% of requests without a 5xx; 99% of requests within 0.5 s."""
+
+    availability_percent: Annotated[float, Field(ge=90, le=99.99)] = 99.9
+    latency_seconds: float = 0.5
+    """A bound of the runtime's latency histogram, so the share within it can be computed."""
+    latency_percent: Annotated[float, Field(ge=50, le=99.99)] = 99.0
+
+    @field_validator("latency_seconds")
+    @classmethod
+    def _bucket(cls, v: float) -> float:
+        if v not in LATENCY_BUCKETS:
+            raise ValueError("must be a bound of the runtime's latency histogram; allowed: "
+                             + ", ".join(f"{b:g}" for b in LATENCY_BUCKETS))
+        return v
+
+
 class ServiceSpec(StrictModel):
     """Everything mlinfra needs to deploy one model. Field docs state each default."""
 
@@ -112,6 +131,8 @@ class ServiceSpec(StrictModel):
     max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
     max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 2.0
     request_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 30.0
+    slo: Objectives = Field(default_factory=Objectives)
+    """Availability and latency objectives (see `Objectives` for the defaults)."""
 
     @field_validator("name")
     @classmethod

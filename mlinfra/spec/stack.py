@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mlinfra.spec.alerting import AlertingSettings
 from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
@@ -177,6 +178,8 @@ class StackSettings(StrictModel):
     secret_arns: dict[str, str] = Field(default_factory=dict)
     """Existing AWS Secrets Manager secrets by name."""
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    alerting: AlertingSettings | None = None
+    """Alert receivers and routes (see `mlinfra.spec.alerting`). Default: nobody is told."""
     ecs: EcsSettings = Field(default_factory=EcsSettings)
     """ECS platform settings, only with platform ecs (see `mlinfra.spec.ecs`)."""
 

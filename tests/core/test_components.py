@@ -136,7 +136,7 @@ def test_prod_secret_arn_is_the_only_secret_the_role_reads(prod: OfflineRun) -> 
 
 
 def test_staging_secret_is_a_masked_kubernetes_secret_mounted_as_files(staging: OfflineRun) -> None:
-    secret = only(staging, "kubernetes:core/v1:Secret").inputs
+    secret = only(staging, "kubernetes:core/v1:Secret", "fraud-detector-secrets").inputs
     assert secret["stringData"] == {"fraud-api-key": "[secret]"}
     assert secret["metadata"]["namespace"] == "ml-fraud-detector"
     pod = _deployment(staging, "fraud-detector")["spec"]["template"]["spec"]
@@ -179,7 +179,8 @@ def test_hpa_pdb_netpol_and_monitoring_per_service(staging: OfflineRun, prod: Of
     rules = only(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "search-ranker-rules")
     alerts = {r["alert"] for g in rules.inputs["spec"]["groups"] for r in g["rules"]}
     assert alerts == {"MlinfraHighErrorRate", "MlinfraHighLatencyP99", "MlinfraUnavailable",
-                      "MlinfraPodRestarts", "MlinfraGpuSaturated"}
+                      "MlinfraPodRestarts", "MlinfraGpuSaturated", "MlinfraAvailabilityBudgetBurn",
+                      "MlinfraAvailabilityBudgetDrain", "MlinfraLatencyBudgetBurn", "MlinfraLatencyBudgetDrain"}
     cpu_rules = only(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "fraud-detector-rules")
     assert "MlinfraGpuSaturated" not in {r["alert"] for g in cpu_rules.inputs["spec"]["groups"] for r in g["rules"]}
     monitor = only(prod, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "fraud-detector-servicemonitor")

@@ -43,6 +43,7 @@ def test_component_type_tokens_and_logical_names(staging: OfflineRun) -> None:
         ("mlinfra:index:ServiceImage", "search-ranker"),
         ("mlinfra:index:KubernetesModelService", "fraud-detector"),
         ("mlinfra:index:KubernetesModelService", "search-ranker"),
+        ("mlinfra:index:EksMonitoring", "monitoring"),
     }
 
 

@@ -265,8 +265,11 @@ def test_amp_rule_groups_are_the_shared_alert_rules(dev: Plan) -> None:
     definition = dev.inputs("aws:amp/alertManagerDefinition:AlertManagerDefinition",
                             "platform-monitoring-alertmanager")["definition"]
     config = yaml.safe_load(yaml.safe_load(definition)["alertmanager_config"])
-    assert config["route"]["receiver"] == "sns"
+    # dev's mlinfra:alerting: one sns receiver, its own topic, an e-mail subscription.
+    assert config["route"]["receiver"] == "ml-team"
     assert config["receivers"][0]["sns_configs"][0]["topic_arn"].startswith("arn:aws:sns:us-east-1:")
+    [subscription] = dev.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "ml-team@acme.example")
     workspace = dev.inputs("aws:amp/workspace:Workspace", "platform-monitoring-amp")
     assert workspace["kmsKeyArn"].startswith("arn:aws:kms:")
 

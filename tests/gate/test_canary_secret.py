@@ -1,9 +1,9 @@
 """A canary secret set in a test stack appears nowhere in plan, render or diff output.
 
 Two ways a secret reaches mlinfra offline: a `secure:` stack value (ciphertext, which must be
-masked at read time), and a Pulumi secret Output inside a resource input (which the recorder
-must mask). The canary is planted both ways; the assertions that it is really in the input
-keep the test from passing vacuously.
+masked at read time; an alert receiver's credential is one), and a Pulumi secret Output inside
+a resource input (which the recorder must mask). The canary is planted both ways; the
+assertions that it is really in the input keep the test from passing vacuously.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ PROGRAM_SECRET = "CANARY_FROM_OUTPUT"
 def _plant(project: Path) -> None:
     stack_file = project / "stacks" / "Pulumi.staging.yaml"
     doc = yaml.safe_load(stack_file.read_text())
-    doc["config"]["mlinfra:secrets"] = {"fraud-api-key": {"secure": f"v1:{CANARY}"}}
+    # Also the alert receiver's credential (the Slack webhook URL the staging routing names).
+    doc["config"]["mlinfra:secrets"] = {"fraud-api-key": {"secure": f"v1:{CANARY}"},
+                                        "alerts-slack-webhook": {"secure": f"v1:{CANARY}-slack"}}
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     # A resource whose input is a Pulumi secret Output, as a component would pass a password.
     main = project / "__main__.py"
@@ -57,6 +59,9 @@ def test_canary_never_printed_by_plan_or_render(project: Path, tmp_path: Path) -
     # The planted resource is rendered, masked: proof the secret Output did reach the recorder.
     canary_secret = yaml.safe_load((rendered / "kubernetes" / "ml-fraud-detector.secret.canary.yaml").read_text())
     assert canary_secret["stringData"] == {"token": "[secret]"}
+    receivers = yaml.safe_load((rendered / "kubernetes" / "monitoring.secret.mlinfra-alert-receivers.yaml").read_text())
+    assert receivers["stringData"] == {"ml-team-slack": "[secret]"}
+    assert "api_url_file" in (rendered / "monitoring" / "alertmanager.yaml").read_text()
     assert '"canary": "[secret]"' in outputs[0]
 
 

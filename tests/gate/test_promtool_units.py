@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from mlinfra.monitoring.slo import le_label
 from mlinfra.serving import metric_names as m
+from mlinfra.spec.service import Objectives
 from tests.gate import tools
 from tests.gate.conftest import STACKS
 
@@ -29,6 +31,18 @@ def _scenarios(service: str, namespace: str) -> dict[str, tuple[list[dict[str, s
 
     def series(name: str, values: str) -> dict[str, str]:
         return {"series": name, "values": values}
+
+    gpu_ns = f'{m.LABEL_GPU_NAMESPACE}="{namespace}"'
+    le = f'le="{le_label(Objectives().latency_seconds)}"'
+    errors_burning = (
+        [series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+60x60"),
+         series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+60x60")],
+        [series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+1x60"),
+         series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+100000x60")])
+    count = f"{m.REQUEST_DURATION_SECONDS}_count"
+    latency_burning = (
+        [series(f"{dur}{{{model},{le}}}", "0+0x60"), series(f"{count}{{{model}}}", "0+60x60")],
+        [series(f"{dur}{{{model},{le}}}", "0+100000x60"), series(f"{count}{{{model}}}", "0+100001x60")])
 
     return {
         "MlinfraHighErrorRate": (
@@ -48,8 +62,12 @@ def _scenarios(service: str, namespace: str) -> dict[str, tuple[list[dict[str, s
             [series(f'kube_pod_container_status_restarts_total{{{ns},pod="a"}}', "0+1x60")],
             [series(f'kube_pod_container_status_restarts_total{{{ns},pod="a"}}', "2x60")]),
         "MlinfraGpuSaturated": (
-            [series(f'DCGM_FI_DEV_GPU_UTIL{{{ns},gpu="0"}}', "97x60")],
-            [series(f'DCGM_FI_DEV_GPU_UTIL{{{ns},gpu="0"}}', "40x60")]),
+            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},namespace="monitoring",gpu="0"}}', "97x60")],
+            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},namespace="monitoring",gpu="0"}}', "40x60")]),
+        "MlinfraAvailabilityBudgetBurn": errors_burning,
+        "MlinfraAvailabilityBudgetDrain": errors_burning,
+        "MlinfraLatencyBudgetBurn": latency_burning,
+        "MlinfraLatencyBudgetDrain": latency_burning,
     }
 
 

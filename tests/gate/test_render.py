@@ -23,8 +23,8 @@ def _tree_digest(root: Path) -> str:
 
 
 # The artifact directories each platform's render must write, and nothing else of ours.
-LAYOUT = {"eks": {"kubernetes", "iam", "prometheus", "images", "helm"},
-          "ecs": {"ecs", "iam", "prometheus", "images"}}
+LAYOUT = {"eks": {"kubernetes", "iam", "prometheus", "images", "helm", "monitoring"},
+          "ecs": {"ecs", "iam", "prometheus", "images", "monitoring"}}
 SERVICES = ["fraud-detector", "search-ranker"]
 
 

@@ -71,14 +71,31 @@ def checkov() -> str:
     return str(exe)
 
 
-def promtool() -> str:
-    """promtool from Debian's `prometheus` package, apt-installed when running as root."""
-    found = shutil.which("promtool")
+def debian_tool(binary: str, package: str) -> str:
+    """`binary` from Debian's `package`, apt-installed when running as root."""
+    found = shutil.which(binary)
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
                        capture_output=True, text=True, env=env, timeout=900, check=False)
-        found = shutil.which("promtool")
+        found = shutil.which(binary)
     if found is None:
-        unavailable("promtool (Debian package prometheus)", "not on PATH")
+        unavailable(f"{binary} (Debian package {package})", "not on PATH")
     return str(found)
+
+
+def promtool() -> str:
+    return debian_tool("promtool", "prometheus")
+
+
+def prometheus() -> str:
+    return debian_tool("prometheus", "prometheus")
+
+
+def amtool() -> str:
+    return debian_tool("amtool", "prometheus-alertmanager")
+
+
+def alertmanager() -> str:
+    """Debian names the Alertmanager binary `prometheus-alertmanager`."""
+    return debian_tool("prometheus-alertmanager", "prometheus-alertmanager")
