@@ -26,6 +26,9 @@ class RecordedResource:
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Lifecycle options that change what `up`/`destroy` do (protect, deleteBeforeReplace,
+    ignoreChanges), only those set."""
 
 
 def _short_hash(*parts: str) -> str:
@@ -72,6 +75,12 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+def _lifecycle_options(request: Any) -> dict[str, Any]:
+    found = {"protect": bool(request.protect), "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+             "ignoreChanges": sorted(request.ignoreChanges)}
+    return {k: v for k, v in found.items() if v}
+
+
 class RecordingMocks(mocks.Mocks):
     """Fake outputs per resource type, computed from inputs and the logical name only."""
 
@@ -96,7 +105,11 @@ class RecordingMocks(mocks.Mocks):
                 "certificateAuthority": {"data": "LS0tLS1CRUdJTi1GQUtFLUNBLS0tLS0="},
                 "identities": [{"oidcs": [{
                     "issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{h.upper()}"}]}],
+                "vpcConfig": {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{h[:17]}"},
             }
+        if typ == "random:index/randomPassword:RandomPassword":
+            # A stand-in with the requested length; never a real secret (offline only).
+            return {"result": ("offline" + h)[: int(inputs.get("length") or 16)]}
         if typ == "aws:iam/role:Role":
             return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{rid}", "name": rid}
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
@@ -154,6 +167,11 @@ class RecordingMocks(mocks.Mocks):
         if token == "aws:elb/getServiceAccount:getServiceAccount":
             # The regional ELB log-delivery account; a fixed stand-in keeps plans deterministic.
             return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021", "region": self.region}
+        if token == "aws:eks/getAddonVersion:getAddonVersion":
+            addon, version = args.args.get("addonName"), args.args.get("kubernetesVersion")
+            # EKS's default build is only known live; offline plans show where it goes.
+            return {"addonName": addon, "kubernetesVersion": version, "version": f"eks-default-for-{version}",
+                    "mostRecent": False, "id": addon}
         if token == "aws:ssm/getParameter:getParameter":
             name = str(args.args.get("name", ""))
             return {"name": name, "value": "ami-0123456789abcdef0", "type": "String",
@@ -179,5 +197,6 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=plain(mask_secrets(inputs)),
                 dependencies=sorted(set(request.dependencies)),
                 provider=request.provider.split("::")[-1] if request.provider else "",
+                options=_lifecycle_options(request),
             ))
         return response
