@@ -104,8 +104,11 @@ def _hourly(rate: float, p: PriceTable, count: float = 1) -> float:
 
 @pricer("aws:eks/cluster:Cluster")
 def _eks(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
-    m = _hourly(p.rates["eks_cluster_hourly"], p)
-    return Line(m, m, "EKS control plane, 730 h")
+    # Extended support (a version past standard support, opted into) is billed per cluster hour
+    # at a higher rate; STANDARD clusters are upgraded by EKS instead.
+    extended = (res["inputs"].get("upgradePolicy") or {}).get("supportType") == "EXTENDED"
+    m = _hourly(p.rates["eks_cluster_extended_support_hourly" if extended else "eks_cluster_hourly"], p)
+    return Line(m, m, "EKS control plane, extended support, 730 h" if extended else "EKS control plane, 730 h")
 
 
 def _instances(itype: str, low: int, high: int, disk_gib: float, p: PriceTable, what: str) -> Line | str:

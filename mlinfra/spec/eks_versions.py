@@ -23,12 +23,13 @@ class KubernetesVersion:
     """After this EKS refuses to create the version and upgrades running clusters."""
 
 
-CHECKED = date(2026, 12, 1)
-# EKS ships a Kubernetes minor about every four months; a table older than that misses one.
+# The date of the calendar data the rows come from (tests/fixtures/upstream/eks/ORIGIN.md).
+CHECKED = date(2026, 8, 22)
+# EKS ships a Kubernetes minor about every four months; data older than that misses one.
 REVIEW_BY = CHECKED + timedelta(days=120)
 
-# EKS Kubernetes version calendar: every version EKS still creates on CHECKED (1.31's extended
-# support ended 2026-11-26, so it is gone).
+# EKS Kubernetes version calendar: every version whose extended support had not ended when the
+# table was last reviewed (2026-12-01; 1.31's ended 2026-11-26, so it is gone).
 KUBERNETES_VERSIONS: dict[str, KubernetesVersion] = {v.version: v for v in (
     KubernetesVersion("1.36", date(2026, 6, 2), date(2027, 8, 2), date(2028, 8, 2)),
     KubernetesVersion("1.35", date(2026, 1, 28), date(2027, 3, 27), date(2028, 3, 27)),

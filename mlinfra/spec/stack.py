@@ -153,19 +153,21 @@ class EksSettings(_Strict):
     def _reachable(self) -> EksSettings:
         problem = version_problem(self.version, self.extended_support, datetime.now(UTC).date())
         if problem:
-            raise ValueError(f"version: {problem}")
+            raise ValueError(f"version {self.version}: {problem}")
         if not self.deployer_cidrs:
             where = ("public egress CIDRs of your CI runners and admins" if self.endpoint_public_access
                      else "the in-VPC or peered CIDRs your deployer runs in")
-            raise ValueError(f"deployer_cidrs is required: {where}; without it nothing can reach the "
-                             "API server and every Kubernetes resource times out")
+            raise ValueError(f"deployerCidrs is required: the {where}, such as 203.0.113.0/24; "
+                             "without it nothing reaches the API server and every Kubernetes resource times out")
         if not self.admins:
-            raise ValueError("admins is required: the IAM roles or users (CI's deploy role, humans) that "
-                             "get cluster-admin; nobody else, not even the cluster's creator, can reach it")
+            raise ValueError("admins is required: IAM role or user ARNs (CI's deploy role, humans) given "
+                             "cluster-admin, such as arn:aws:iam::123456789012:role/deployer; nobody else, not "
+                             "even the cluster's creator, can reach it")
         private = [c for c in self.deployer_cidrs if _in_vpc_range(c)]
         if self.endpoint_public_access and private:
-            raise ValueError(f"deployer_cidrs {private} are private ranges, which never reach a public "
-                             "endpoint; set endpointPublicAccess: false for an in-VPC deployer")
+            raise ValueError(f"deployerCidrs {private} are private ranges, which never reach a public "
+                             "endpoint; allowed: public egress CIDRs, or endpointPublicAccess: false for an "
+                             "in-VPC deployer")
         return self
 
 
