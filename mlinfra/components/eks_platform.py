@@ -51,7 +51,7 @@ class EksPlatform(pulumi.ComponentResource):
         key = aws.kms.Key(f"{name}-images-key",
                           description=f"ECR image encryption ({args.stack})",
                           enable_key_rotation=True, deletion_window_in_days=30,
-                          tags=tags(args.stack), opts=child(self))
+                          tags=tags(args.stack), opts=child(self, protect=args.settings.production))
         self.images_key_arn = key.arn
         self.access_logs_bucket = AccessLogsBucket(f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS,
                                                    opts=child(self)).bucket_name
