@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
-from mlinfra.components.eks_cluster import GPU_TAINT_KEY, POOL_LABEL, EksCluster
+from mlinfra.components.eks_cluster import GPU_TAINT_KEY, EksCluster
 from mlinfra.components.irsa import irsa_trust_policy
 from mlinfra.components.policies import load_balancer_controller_policy
 from mlinfra.spec.stack import StackSettings

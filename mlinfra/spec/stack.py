@@ -150,25 +150,29 @@ class EksSettings(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _reachable(self) -> EksSettings:
-        problem = version_problem(self.version, self.extended_support, datetime.now(UTC).date())
-        if problem:
-            raise ValueError(f"version {self.version}: {problem}")
-        if not self.deployer_cidrs:
-            where = ("public egress CIDRs of your CI runners and admins" if self.endpoint_public_access
-                     else "the in-VPC or peered CIDRs your deployer runs in")
-            raise ValueError(f"deployerCidrs is required: the {where}, such as 203.0.113.0/24; "
-                             "without it nothing reaches the API server and every Kubernetes resource times out")
-        if not self.admins:
-            raise ValueError("admins is required: IAM role or user ARNs (CI's deploy role, humans) given "
-                             "cluster-admin, such as arn:aws:iam::123456789012:role/deployer; nobody else, not "
-                             "even the cluster's creator, can reach it")
+    def _public_ranges(self) -> EksSettings:
         private = [c for c in self.deployer_cidrs if _in_vpc_range(c)]
         if self.endpoint_public_access and private:
             raise ValueError(f"deployerCidrs {private} are private ranges, which never reach a public "
                              "endpoint; allowed: public egress CIDRs, or endpointPublicAccess: false for an "
                              "in-VPC deployer")
         return self
+
+    def deploy_problem(self) -> str | None:
+        """What stops a first `pulumi up` of an EKS stack (only checked with platform eks)."""
+        problem = version_problem(self.version, self.extended_support, datetime.now(UTC).date())
+        if problem:
+            return f"version {self.version}: {problem}"
+        if not self.deployer_cidrs:
+            where = ("public egress CIDRs of your CI runners and admins" if self.endpoint_public_access
+                     else "the in-VPC or peered CIDRs your deployer runs in")
+            return (f"deployerCidrs is required: the {where}, such as 203.0.113.0/24; without it nothing "
+                    "reaches the API server and every Kubernetes resource times out")
+        if not self.admins:
+            return ("admins is required: IAM role or user ARNs (CI's deploy role, humans) given cluster-admin, "
+                    "such as arn:aws:iam::123456789012:role/deployer; nobody else, not even the cluster's "
+                    "creator, can reach it")
+        return None
 
 
 class Suppression(_Strict):
@@ -196,7 +200,7 @@ class StackSettings(_Strict):
     domain: str
     """DNS zone for host routing: each service answers at `<service>.<domain>`."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
-    eks: EksSettings = Field(default_factory=EksSettings)
+    eks: EksSettings = Field(default_factory=EksSettings, validate_default=True)
     gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
     """GPU capacity by group name. Default: none, so a GPU service is refused."""
     services: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -238,6 +242,14 @@ class StackSettings(_Strict):
         bad = {k: a for k, a in v.items() if not _SECRET_ARN.match(a)}
         if bad:
             raise ValueError(f"not Secrets Manager ARNs: {sorted(bad)}")
+        return v
+
+    @field_validator("eks")
+    @classmethod
+    def _eks_deployable(cls, v: EksSettings, info: ValidationInfo) -> EksSettings:
+        problem = v.deploy_problem() if info.data.get("platform", "eks") == "eks" else None
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("ecs")

@@ -64,7 +64,8 @@ def test_get_token_runs_as_the_aws_providers_identity() -> None:
     assert exec_["args"][-2:] == ["--role-arn", role]
     assert exec_["env"] == [{"name": "AWS_PROFILE", "value": "ci"}]
     plain = kubeconfig_exec("c", "us-east-1", _Config({}))  # type: ignore[arg-type]
-    assert "--role-arn" not in plain["args"] and "env" not in plain
+    assert "--role-arn" not in plain["args"]
+    assert "env" not in plain
 
 
 def test_stack_aws_config_reaches_the_kubeconfig(project: Callable[..., Path]) -> None:
@@ -81,7 +82,8 @@ def test_private_endpoint_opens_the_cluster_sg_to_the_in_vpc_deployer(project: C
                                   "    endpointPublicAccess: false\n    deployerCidrs: [10.99.0.0/16]\n")
     run = _run(project, header=header)
     vpc = only(run, "aws:eks/cluster:Cluster").inputs["vpcConfig"]
-    assert vpc["endpointPublicAccess"] is False and "publicAccessCidrs" not in vpc
+    assert vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
     [rule] = all_of(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert (rule.inputs["cidrIpv4"], rule.inputs["fromPort"], rule.inputs["toPort"]) == ("10.99.0.0/16", 443, 443)
     assert rule.inputs["securityGroupId"].startswith("sg-")
@@ -107,7 +109,8 @@ def test_extended_support_is_opt_in_and_priced(project: Callable[..., Path]) -> 
                               "inputs": cluster.inputs, "dependencies": []}]}
         return float(estimate(doc, load_prices("us-east-1"))["total"]["min"])
 
-    header = STACK_HEADER.replace("    deployerCidrs:", '    version: "1.33"\n    extendedSupport: true\n    deployerCidrs:')
+    header = STACK_HEADER.replace("    deployerCidrs:",
+                                  '    version: "1.33"\n    extendedSupport: true\n    deployerCidrs:')
     extended = _run(project, header=header)
     assert only(extended, "aws:eks/cluster:Cluster").inputs["upgradePolicy"] == {"supportType": "EXTENDED"}
     assert control_plane(extended) == 6 * control_plane(_run(project)) == 438.0  # $0.60 vs $0.10 an hour
@@ -124,7 +127,8 @@ def test_core_addons_are_managed_and_ordered_around_the_nodes(staging: OfflineRu
             _depends_on(staging, group, "aws:eks/nodeGroup:NodeGroup"))
     for late in ("coredns", "aws-ebs-csi-driver"):
         deps = _depends_on(staging, f"platform-eks-{late}", "aws:eks/addon:Addon")
-        assert "platform-eks-system" in deps and "platform-eks-gpu-a10g" not in deps
+        assert "platform-eks-system" in deps
+        assert "platform-eks-gpu-a10g" not in deps
 
 
 def test_addon_version_can_be_pinned(project: Callable[..., Path]) -> None:
@@ -193,7 +197,8 @@ def test_prod_protects_cluster_and_keys_and_fixed_names_delete_before_replace(
 
 def test_cluster_name_carries_the_project_name(project: Callable[..., Path]) -> None:
     root = project(services=SERVICE, stacks={"s": STACK_HEADER})
-    (root / "Pulumi.yaml").write_text((root / "Pulumi.yaml").read_text().replace("name: mlinfra", "name: fraud-team", 1))
+    project_file = root / "Pulumi.yaml"
+    project_file.write_text(project_file.read_text().replace("name: mlinfra", "name: fraud-team", 1))
     run = run_offline(root, "s")
     cluster = only(run, "aws:eks/cluster:Cluster").inputs
     assert cluster["name"] == "fraud-team-s"

@@ -25,7 +25,8 @@ def test_table_holds_every_version_eks_still_creates_and_no_other() -> None:
     creatable = {v for v, row in calendar.items()
                  if row["extended_support_until"] and date.fromisoformat(row["extended_support_until"]) >= review}
     assert set(table.KUBERNETES_VERSIONS) == creatable
-    assert table.NEWEST_VERSION == max(creatable, key=lambda v: tuple(map(int, v.split("."))))
+    newest = max(creatable, key=lambda v: tuple(map(int, v.split("."))))
+    assert newest == table.NEWEST_VERSION
 
 
 def test_table_date_is_the_calendar_data_date() -> None:
@@ -35,7 +36,8 @@ def test_table_date_is_the_calendar_data_date() -> None:
 def test_tables_are_not_stale_today() -> None:
     """Fails on the day the tables need a refresh, naming the date that passed."""
     stale = table.stale_tables(datetime.now(UTC).date())
-    assert not stale, "; ".join(stale) + ": rerun tests/fixtures/upstream/refresh.py and update mlinfra.spec.eks_versions"
+    refresh = "rerun tests/fixtures/upstream/refresh.py and update mlinfra.spec.eks_versions"
+    assert not stale, "; ".join(stale) + ": " + refresh
 
 
 def test_staleness_names_the_date_that_passed() -> None:
