@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from mlinfra.spec.errors import MISSING, MlinfraError, Problem, SpecError
 
@@ -34,7 +37,8 @@ def _root() -> None:
 
 
 def _fail(exc: MlinfraError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {exc}", markup=True)
+    # The message holds user values (`[/x]`, `[bold]prod`): print it as text, never as markup.
+    err.print(Text.assemble(("error:", "bold red"), " ", str(exc)))
     raise typer.Exit(exc.exit_code)
 
 
@@ -46,13 +50,13 @@ def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
     from mlinfra.engine.cost import instance_types
     from mlinfra.engine.runner import run_offline
 
-    with err.status(f"planning {name} offline…"):
+    with err.status(f"planning {escape(name)} offline…"):
         run = run_offline(project_dir, name)
     doc = planning.plan_document(run)
     if live_prices:
         from mlinfra.engine.live_prices import fetch_ec2_hourly
 
-        with err.status(f"asking the AWS Price List API for {name}…"):
+        with err.status(f"asking the AWS Price List API for {escape(name)}…"):
             rates = fetch_ec2_hourly(run.deployment.settings.region, instance_types(doc))
         doc = planning.plan_document(run, ec2_prices=rates)
     return doc
@@ -92,17 +96,19 @@ def render(
     project_dir: ProjectDir = Path(),
 ) -> None:
     """Write what the cloud would receive: Kubernetes YAML, ECS/IAM JSON, rules, build contexts."""
+    from mlinfra.engine.render import check_out_dir
     from mlinfra.engine.render import render as render_run
     from mlinfra.engine.runner import run_offline
 
     try:
-        with err.status(f"rendering {stack} offline…"):
+        check_out_dir(Path(os.path.abspath(out_dir)))
+        with err.status(f"rendering {escape(stack)} offline…"):
             result = render_run(run_offline(project_dir, stack), out_dir)
     except MlinfraError as exc:
         _fail(exc)
     tops = sorted({f.split("/", 1)[0] for f in result.files})
     counts = ", ".join(f"{t}: {sum(f.startswith(t + '/') for f in result.files)}" for t in tops)
-    out.print(f"rendered {stack} to {out_dir} ({counts})")
+    out.print(f"rendered {stack} to {out_dir} ({counts})", markup=False)
 
 
 @app.command()
@@ -124,7 +130,7 @@ def diff(
             from mlinfra.engine.gitref import plan_at
 
             doc_b = _plan(project_dir, stack, False)
-            with err.status(f"planning {stack} at {base} in a temporary worktree…"):
+            with err.status(f"planning {escape(stack)} at {escape(base)} in a temporary worktree…"):
                 doc_a = plan_at(project_dir, base, stack)
             # Price both sides with the same table, whatever the base revision shipped.
             doc_a["cost"] = estimate(doc_a, load_prices(doc_b["cost"]["prices"]["region"]))
@@ -172,15 +178,32 @@ def serve(
         code = serve_local(target, port=port, host=host, service_loader=from_declaration)
     except MlinfraError as exc:
         _fail(exc)
+    except OSError as exc:
+        if not _is_listen_error(exc):
+            raise
+        _fail(SpecError([Problem("(command line)", "--host/--port", f"{host}:{port}",
+                                 f"an address this machine can listen on ({exc.strerror or exc}); "
+                                 "allowed: a free port from 1024 to 65535 on a local address")]))
     raise typer.Exit(code)
+
+
+def _is_listen_error(exc: OSError) -> bool:
+    import errno
+    import socket
+
+    return isinstance(exc, socket.gaierror) or exc.errno in (
+        errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EINVAL)
 
 
 def main() -> None:
     try:
         app()
     except MlinfraError as exc:  # anything not caught by a command
-        err.print(f"error: {exc}")
+        err.print(Text(f"error: {exc}"))
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print(Text("error: interrupted"))
+        sys.exit(130)
     finally:
         _close_event_loop()
 

@@ -16,7 +16,9 @@ output. Layout (DESIGN.md section 3):
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,24 +127,71 @@ def _service_of_image(res: RecordedResource, by_urn: dict[str, RecordedResource]
     return res.name.removesuffix("-image")
 
 
-def prepare_out_dir(out: Path) -> None:
-    """Empty the directories render owns; refuse to write into a foreign non-empty directory."""
+def check_out_dir(out: Path) -> None:
+    """Refuse a file, a foreign non-empty directory or an unwritable place as the output
+    directory (cheap, so the CLI checks it before running the program)."""
     if out.exists() and not out.is_dir():
         raise RenderError(f"--out {out}: exists and is not a directory; allowed: a new or "
                           "previously rendered directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise RenderError(f"--out {out}: directory is not empty and was not written by "
                           "`mlinfra render`; allowed: a new, empty or previously rendered directory")
-    out.mkdir(parents=True, exist_ok=True)
-    for name in OWNED_DIRS:
-        shutil.rmtree(out / name, ignore_errors=True)
-    (out / MARKER).write_text("written by `mlinfra render`; rendered sub-directories are replaced\n")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
+    except OSError as exc:
+        raise RenderError(f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "
+                          "previously rendered directory in a writable place") from None
 
 
 def render(run: OfflineRun, out: Path) -> Rendered:
-    """Write every artifact of the run under `out`; returns the relative file list, sorted."""
-    prepare_out_dir(out)
-    result = Rendered(out)
+    """Write every artifact of the run under `out`; returns the relative file list, sorted.
+
+    Everything is written into a temporary sibling of `out` first and moved into place at the
+    end, so a failure part-way leaves the previous output as it was.
+    """
+    out = Path(os.path.abspath(out))
+    check_out_dir(out)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.rendering-", dir=out.parent))
+    except OSError as exc:
+        raise RenderError(f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "
+                          "previously rendered directory in a writable place") from None
+    try:
+        files = _write_all(run, staging)
+        (staging / MARKER).write_text("written by `mlinfra render`; rendered sub-directories are replaced\n")
+        _move_into_place(staging, out)
+    except OSError as exc:
+        raise RenderError(f"--out {out}: writing failed ({exc.strerror or exc}); the previous "
+                          "output, if any, is unchanged") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Rendered(out, sorted(files))
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Replace `out` by `staging`, keeping files in `out` that render does not own."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
+    os.rmdir(backup)
+    os.rename(out, backup)
+    kept = [e.name for e in backup.iterdir() if e.name not in OWNED_DIRS and e.name != MARKER]
+    try:
+        for name in kept:
+            os.rename(backup / name, staging / name)
+        os.rename(staging, out)
+    except OSError:
+        for name in kept:  # put the previous output back exactly as it was
+            if (staging / name).exists():
+                os.rename(staging / name, backup / name)
+        os.rename(backup, out)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _write_all(run: OfflineRun, out: Path) -> dict[str, str]:
     by_urn = {r.urn: r for r in run.resources}
     files: dict[str, str] = {}
     releases: list[dict[str, Any]] = []
@@ -181,9 +230,7 @@ def render(run: OfflineRun, out: Path) -> Rendered:
     for res in sorted(run.resources, key=lambda r: r.urn):
         if res.type in IMAGE_TYPES:
             files.update(_copy_build_context(res, by_urn, run, out))
-
-    result.files = sorted(files)
-    return result
+    return files
 
 
 def _copy_build_context(res: RecordedResource, by_urn: dict[str, RecordedResource], run: OfflineRun,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import runpy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from mlinfra.engine.recorder import (
 )
 from mlinfra.spec.errors import MISSING, Problem, SpecError
 from mlinfra.spec.loader import Deployment, load_deployment, pulumi_config_values, read_stack_file
+from mlinfra.spec.sandbox import run_project_file
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,24 @@ def run_offline(root: Path, stack: str) -> OfflineRun:
     pulumi_settings.reset_options(project=project, stack=stack)
     pulumi.runtime.set_all_config(wire, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    with _cwd(root):
-        def program() -> None:
-            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+    entry = root / "__main__.py"
+    if not entry.is_file():
+        raise SpecError([Problem("__main__.py", "(file)", MISSING,
+                                 "the project's Pulumi program, e.g. `from mlinfra.program import run; run()`")])
+    stopped: list[Problem] = []
+    try:
+        with _cwd(root):
+            def program() -> None:
+                problem = run_project_file(entry, "__main__.py", run_name="__main__")
+                if problem is not None:
+                    stopped.append(problem)
 
-        _sync_await(run_pulumi_func(program))
-        outputs = _stack_outputs()
-    pulumi_settings.reset_options()
+            _sync_await(run_pulumi_func(program))
+            outputs = {} if stopped else _stack_outputs()
+    finally:
+        pulumi_settings.reset_options()
+    if stopped:
+        raise SpecError(stopped)
     return OfflineRun(project, stack, deployment, monitor.recorded, outputs)
 
 

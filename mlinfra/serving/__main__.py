@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mlinfra.serving.frameworks import FRAMEWORKS
+from mlinfra.serving.settings import describe_errors
 
 
 def parse_args(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -34,11 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
         print(
-            f"mlinfra.serving: invalid settings (flags or MLINFRA_* variables): {problems}",
+            "mlinfra.serving: invalid settings (flags or MLINFRA_* variables): "
+            + describe_errors(exc),
             file=sys.stderr,
         )
         return 2

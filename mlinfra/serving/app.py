@@ -1,6 +1,9 @@
 """Routes and the model's lifecycle: load -> warm -> ready -> drain.
 
-All request errors are `HttpError`s, turned into JSON responses in `_error_response` only.
+Request errors are `ServingError`s (serving/errors.py), turned into responses in
+`error_response` only. Whatever else a request raises is a 500 with a logged traceback, and
+every inference request is finished exactly once, so the in-flight count that SIGTERM's drain
+waits on can never be left raised.
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ import orjson
 from mlinfra.serving import codec
 from mlinfra.serving import metric_names as m
 from mlinfra.serving.batching import Batcher
-from mlinfra.serving.errors import HttpError
-from mlinfra.serving.fetch import fetch_model
+from mlinfra.serving.errors import (
+    MethodNotAllowed,
+    ModelFailed,
+    NotFound,
+    NotReady,
+    ServingError,
+    Unauthorized,
+)
+from mlinfra.serving.fetch import DownloadLimits, fetch_model, redact_uri
 from mlinfra.serving.http import Request, Respond, Response
 from mlinfra.serving.metrics import CONTENT_TYPE, Metrics
 from mlinfra.serving.models import LoadedModel, load_model
@@ -47,7 +57,9 @@ class App:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._api_keys = settings.api_key_set()
+        # Compared as bytes: header values are latin-1 decoded, and compare_digest refuses
+        # non-ASCII str (which would turn any odd byte into a 500 instead of a 401).
+        self._api_keys = tuple(k.encode() for k in settings.api_key_set())
         self._output_dtype: np.dtype[Any] | None = None
         self._warmup_s: float | None = None
         self._debug = log.isEnabledFor(logging.DEBUG)
@@ -96,8 +108,15 @@ class App:
 
     def _load_blocking(self) -> LoadedModel:
         s = self.settings
-        path, digest = fetch_model(s.model_uri, Path(s.model_cache_dir), s.model_sha256)
-        log.info("model fetched", extra={"fields": {"uri": s.model_uri, "sha256": digest}})
+        path, digest = fetch_model(
+            s.model_uri,
+            Path(s.model_cache_dir),
+            s.model_sha256,
+            DownloadLimits(s.model_max_bytes, s.download_timeout_s),
+        )
+        log.info(
+            "model fetched", extra={"fields": {"uri": redact_uri(s.model_uri), "sha256": digest}}
+        )
         model = load_model(
             path,
             framework=s.framework,
@@ -133,16 +152,24 @@ class App:
 
     # -- routing ----------------------------------------------------------------------------
     def handle(self, req: Request, respond: Respond) -> None:
-        route = self._routes.get((req.method, req.path))
+        method = "GET" if req.method == "HEAD" else req.method  # the protocol drops the body
+        route = self._routes.get((method, req.path))
         if route is not None:
             route(req, respond)
             return
         if req.path.startswith("/v2/models/"):
             self._v2_model_routes(req, respond)
             return
-        known = {p for (_meth, p) in self._routes}
-        status = 405 if req.path in known else 404
-        respond(_error_response(HttpError(status, f"{req.method} {req.path} is not served")))
+        allowed = tuple(sorted(meth for (meth, p) in self._routes if p == req.path))
+        if allowed:
+            respond(self._refuse(MethodNotAllowed(f"{req.method} {req.path} is not served", allowed)))
+        else:
+            respond(self._refuse(NotFound(f"{req.method} {req.path} is not served")))
+
+    def _refuse(self, exc: ServingError) -> Response:
+        # Refusals outside the inference routes are counted too, on route="other".
+        self.metrics.count_other(exc.status)
+        return error_response(exc)
 
     def _ready_route(self, _req: Request, respond: Respond) -> None:
         if self._ready:
@@ -156,26 +183,27 @@ class App:
     def _v2_model_routes(self, req: Request, respond: Respond) -> None:
         prefix = self._model_prefix
         path = req.path
+        method = "GET" if req.method == "HEAD" else req.method
+        allowed: tuple[str, ...]
         if path == prefix or (path.startswith(prefix + "/versions/") and path.count("/") == 5):
-            if req.method == "GET":
+            allowed = ("GET",)
+            if method == "GET":
                 respond(Response(200, self._model_metadata()))
                 return
         elif path == prefix + "/ready":
-            if req.method == "GET":
+            allowed = ("GET",)
+            if method == "GET":
                 self._ready_route(req, respond)
                 return
         elif path == prefix + "/infer":
-            if req.method == "POST":
+            allowed = ("POST",)
+            if method == "POST":
                 self._inference(req, respond, m.ROUTE_V2_INFER)
                 return
         else:
-            respond(
-                _error_response(
-                    HttpError(404, f"no model at {path}; this server serves {self._name!r}")
-                )
-            )
+            respond(self._refuse(NotFound(f"no model at {path}; this server serves {self._name!r}")))
             return
-        respond(_error_response(HttpError(405, f"{req.method} {path} is not served")))
+        respond(self._refuse(MethodNotAllowed(f"{req.method} {path} is not served", allowed)))
 
     def _model_metadata(self) -> bytes:
         model = self._model
@@ -213,8 +241,13 @@ class App:
         self._inflight += 1
         self._idle.clear()
         self.metrics.inflight.inc()
+        finished = False
 
         def finish(resp: Response) -> None:
+            nonlocal finished
+            if finished:
+                return
+            finished = True
             self._inflight -= 1
             self.metrics.inflight.dec()
             if self._inflight == 0:
@@ -230,8 +263,10 @@ class App:
         try:
             self._check_api_key(req)
             model, batcher = self._model, self._batcher
-            if not self._ready or model is None or batcher is None:
-                raise HttpError(503, "model is not ready", retry_after=1)
+            # While draining, /ready says no, but what reaches us is still answered: it was
+            # sent before the load balancer heard, or pipelined before the signal.
+            if not (self._ready or self._draining) or model is None or batcher is None:
+                raise NotReady("model is not ready")
             if route == m.ROUTE_PREDICT:
                 x, single = codec.parse_predict(req.body, model.input_dtype, model.n_features)
                 encode: Callable[[np.ndarray], bytes] = lambda y: codec.encode_predict(y, single)  # noqa: E731
@@ -241,19 +276,20 @@ class App:
                 )
                 encode = lambda y: codec.encode_v2_infer(self._name, y, req_id)  # noqa: E731
             future = batcher.submit(x, self.settings.request_timeout_s)
-        except HttpError as exc:
-            finish(_error_response(exc))
+        except Exception as exc:  # every error must finish the request
+            finish(error_response(_as_serving_error(exc)))
             return
 
         def done(fut: asyncio.Future[np.ndarray]) -> None:
-            exc = fut.exception()
-            if exc is None:
-                finish(Response(200, encode(fut.result())))
-            elif isinstance(exc, HttpError):
-                finish(_error_response(exc))
+            try:
+                exc = fut.exception()
+                body = encode(fut.result()) if exc is None else None
+            except Exception as failure:  # e.g. an output orjson cannot encode
+                exc = failure
+            if exc is None and body is not None:
+                finish(Response(200, body))
             else:
-                log.error("prediction failed", exc_info=exc)
-                finish(_error_response(HttpError(500, "prediction failed")))
+                finish(error_response(_as_serving_error(exc)))
 
         future.add_done_callback(done)
 
@@ -264,14 +300,30 @@ class App:
         auth = req.headers.get("authorization", "")
         if given is None and auth[:7].lower() == "bearer ":
             given = auth[7:].strip()
-        if given is None or not any(hmac.compare_digest(given, k) for k in self._api_keys):
-            raise HttpError(401, "missing or invalid API key")
+        if given is None:
+            raise Unauthorized("missing or invalid API key")
+        raw = given.encode("latin-1")  # the header's own bytes (decoded as latin-1 on receipt)
+        # Every key is compared (no early exit), so timing does not tell which one is close.
+        matches = [hmac.compare_digest(raw, key) for key in self._api_keys]
+        if not any(matches):
+            raise Unauthorized("missing or invalid API key")
 
 
-def _error_response(exc: HttpError) -> Response:
+def _as_serving_error(exc: BaseException | None) -> ServingError:
+    if isinstance(exc, ServingError):
+        return exc
+    # Not a domain error: a bug. Log the traceback; the client learns only that it failed.
+    log.error("request failed unexpectedly", exc_info=exc)
+    return ModelFailed("prediction failed")
+
+
+def error_response(exc: ServingError) -> Response:
+    """The one place a domain error becomes an HTTP status (and its headers)."""
     extra: tuple[tuple[bytes, bytes], ...] = ()
     if exc.retry_after is not None:
         extra = ((b"retry-after", str(exc.retry_after).encode()),)
+    if isinstance(exc, MethodNotAllowed):
+        extra = (*extra, (b"allow", ", ".join(exc.allow).encode()))
     return Response(exc.status, orjson.dumps({"error": exc.message}), extra=extra)
 
 

@@ -1,5 +1,7 @@
 """Request/response bodies: the mlinfra `/predict` shape and Open Inference Protocol (KServe v2)
-JSON tensors. Every malformed input becomes an HttpError 400/415/422 with a message."""
+JSON tensors. Malformed input raises BadRequest (400), UnsupportedMedia (415) or InvalidInput
+(422) with a message naming the field; nothing is coerced into something the caller did not
+send (no bool-as-number, no integer wrap-around, no reshaping of nested data)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from mlinfra.serving.errors import HttpError
+from mlinfra.serving.errors import BadRequest, InvalidInput, UnsupportedMedia
 
 # Open Inference Protocol tensor datatypes accepted as input (BYTES/BOOL make no sense as
 # model features here).
@@ -35,11 +37,24 @@ def v2_datatype(dtype: np.dtype[Any]) -> str:
 
 def parse_json(body: bytes) -> Any:
     if not body:
-        raise HttpError(400, "request body is empty; send a JSON object")
+        raise BadRequest("request body is empty; send a JSON object")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise HttpError(400, f"request body is not valid JSON: {exc}") from exc
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, list) and any(_has_bool(v) for v in value)
+
+
+def _refuse_bools(body: bytes, value: Any, field: str) -> None:
+    # numpy turns True into 1.0 silently. The byte scan keeps the common case free: only a
+    # body that spells true/false somewhere pays for the walk over the value.
+    if (b"true" in body or b"false" in body) and _has_bool(value):
+        raise InvalidInput(f"{field} must contain only numbers (got a boolean)")
 
 
 def to_matrix(value: Any, field: str, dtype: np.dtype[Any], n_features: int | None) -> np.ndarray:
@@ -47,21 +62,22 @@ def to_matrix(value: Any, field: str, dtype: np.dtype[Any], n_features: int | No
     try:
         arr = np.array(value)
     except (ValueError, TypeError) as exc:  # ragged nesting
-        raise HttpError(422, f"{field} must be equal-length rows of numbers") from exc
-    # kind b/i/u/f only: strings ("1.5") and objects are refused, not coerced.
-    if arr.dtype.kind not in "biuf":
-        raise HttpError(422, f"{field} must contain only numbers (got {arr.dtype.kind!r} data)")
+        raise InvalidInput(f"{field} must be equal-length rows of numbers") from exc
+    # kind i/u/f only: strings ("1.5"), booleans and objects (ints beyond 64 bits) are refused.
+    if arr.dtype.kind not in "iuf":
+        raise InvalidInput(f"{field} must contain only numbers (got {arr.dtype.kind!r} data)")
     if arr.ndim != 2 or arr.shape[0] == 0:
-        raise HttpError(
-            422, f"{field} must be a non-empty list of rows, got shape {list(arr.shape)}"
-        )
+        raise InvalidInput(f"{field} must be a non-empty list of rows, got shape {list(arr.shape)}")
     if n_features is not None and arr.shape[1] != n_features:
-        raise HttpError(
-            422, f"{field}: the model expects {n_features} features per row, got {arr.shape[1]}"
+        raise InvalidInput(
+            f"{field}: the model expects {n_features} features per row, got {arr.shape[1]}"
         )
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise HttpError(422, f"{field} must not contain NaN or infinity")
-    return arr.astype(dtype, copy=False)
+        raise InvalidInput(f"{field} must not contain NaN or infinity")
+    out = arr.astype(dtype, copy=False)
+    if out.dtype.kind == "f" and arr.dtype.kind in "iuf" and not np.isfinite(out).all():
+        raise InvalidInput(f"{field} has values beyond the range of the model's {out.dtype}")
+    return out
 
 
 def parse_predict(
@@ -70,14 +86,18 @@ def parse_predict(
     """Returns (rows, single) where single means the `features` form."""
     doc = parse_json(body)
     if isinstance(doc, dict):
+        if "instances" in doc and "features" in doc:
+            raise BadRequest('send either "instances" (rows) or "features" (one row), not both')
         if "instances" in doc:
+            _refuse_bools(body, doc["instances"], "instances")
             return to_matrix(doc["instances"], "instances", dtype, n_features), False
         if "features" in doc:
             feats = doc["features"]
             if not isinstance(feats, list) or (feats and isinstance(feats[0], list)):
-                raise HttpError(422, "features must be one flat list of numbers (one row)")
+                raise InvalidInput("features must be one flat list of numbers (one row)")
+            _refuse_bools(body, feats, "features")
             return to_matrix([feats], "features", dtype, n_features), True
-    raise HttpError(422, 'body must be {"instances": [[...], ...]} or {"features": [...]}')
+    raise InvalidInput('body must be {"instances": [[...], ...]} or {"features": [...]}')
 
 
 def _jsonable(value: Any) -> Any:
@@ -90,53 +110,86 @@ def encode_predict(y: np.ndarray, single: bool) -> bytes:
     return orjson.dumps({"predictions": y.tolist()})
 
 
+def _v2_tensor(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
+        raise InvalidInput('body must be an inference request: {"inputs": [{...}]}')
+    inputs = doc["inputs"]
+    if len(inputs) != 1:
+        raise InvalidInput(f"this model takes exactly one input tensor, got {len(inputs)}")
+    if not isinstance(inputs[0], dict):
+        raise InvalidInput(
+            "inputs[0] must be a tensor object "
+            '{"name": ..., "shape": [...], "datatype": ..., "data": [...]}'
+        )
+    return inputs[0]
+
+
+def _check_range(flat: np.ndarray, datatype: str) -> None:
+    declared = V2_INPUT_DTYPES[datatype]
+    if declared.kind in "iu":
+        if flat.dtype.kind == "f":
+            raise InvalidInput(f"inputs[0].data has fractional numbers but datatype is {datatype}")
+        info = np.iinfo(declared)
+        lo, hi = int(flat.min()), int(flat.max())
+        if lo < info.min or hi > info.max:
+            raise InvalidInput(
+                f"inputs[0].data has values outside {datatype}'s range "
+                f"[{info.min}, {info.max}] (min {lo}, max {hi})"
+            )
+    elif not np.isfinite(flat.astype(declared)).all():
+        raise InvalidInput(f"inputs[0].data has values beyond the range of {datatype}")
+
+
 def parse_v2_infer(
     body: bytes, headers: dict[str, str], dtype: np.dtype[Any], n_features: int | None
 ) -> tuple[np.ndarray, Any]:
     """Returns (rows, request id or None)."""
     if "inference-header-content-length" in headers:
-        raise HttpError(
-            415, "the binary tensor extension is not supported; send JSON tensors (`data`)"
+        raise UnsupportedMedia(
+            "the binary tensor extension is not supported; send JSON tensors (`data`)"
         )
     doc = parse_json(body)
-    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
-        raise HttpError(422, 'body must be an inference request: {"inputs": [{...}]}')
-    inputs = doc["inputs"]
-    if len(inputs) != 1 or not isinstance(inputs[0], dict):
-        raise HttpError(422, f"this model takes exactly one input tensor, got {len(inputs)}")
-    tensor = inputs[0]
+    tensor = _v2_tensor(doc)
     params = tensor.get("parameters")
     if isinstance(params, dict) and "binary_data_size" in params:
-        raise HttpError(415, "the binary tensor extension is not supported; send JSON tensors")
+        raise UnsupportedMedia("the binary tensor extension is not supported; send JSON tensors")
     datatype, shape, data = tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
     if datatype not in V2_INPUT_DTYPES:
-        raise HttpError(
-            422, f"inputs[0].datatype must be one of {', '.join(V2_INPUT_DTYPES)}, got {datatype!r}"
+        raise InvalidInput(
+            f"inputs[0].datatype must be one of {', '.join(V2_INPUT_DTYPES)}, got {datatype!r}"
         )
     if (
         not isinstance(shape, list)
         or not 1 <= len(shape) <= 2
         or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
     ):
-        raise HttpError(
-            422, f"inputs[0].shape must be [rows, features] of positive ints, got {shape!r}"
+        raise InvalidInput(
+            f"inputs[0].shape must be [rows, features] of positive ints, got {shape!r}"
         )
     if not isinstance(data, list):
-        raise HttpError(422, "inputs[0].data must be a list (row-major, flat or nested)")
+        raise InvalidInput("inputs[0].data must be a list (row-major, flat or nested)")
+    _refuse_bools(body, data, "inputs[0].data")
     try:
         flat = np.array(data)
     except (ValueError, TypeError) as exc:
-        raise HttpError(422, "inputs[0].data must be a regular nested list of numbers") from exc
-    if flat.dtype.kind not in "biuf":
-        raise HttpError(422, f"inputs[0].data must contain only numbers for datatype {datatype}")
+        raise InvalidInput("inputs[0].data must be a regular nested list of numbers") from exc
+    if flat.dtype.kind not in "iuf":
+        raise InvalidInput(f"inputs[0].data must contain only numbers for datatype {datatype}")
     if flat.size != math.prod(shape):
-        raise HttpError(
-            422,
-            f"inputs[0].data has {flat.size} elements but shape {shape} needs {math.prod(shape)}",
+        raise InvalidInput(
+            f"inputs[0].data has {flat.size} elements but shape {shape} needs {math.prod(shape)}"
         )
+    # Row-major flat data, or nesting that is exactly the declared shape: [[1, 2], [3, 4]]
+    # with shape [4, 1] would otherwise be silently re-cut into other rows.
+    if flat.ndim > 1 and list(flat.shape) != shape:
+        raise InvalidInput(
+            f"inputs[0].data is nested as {list(flat.shape)} but shape is {shape}; "
+            "send flat row-major data or nest it exactly as the shape says"
+        )
+    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+        raise InvalidInput("inputs[0].data must not contain NaN or infinity")
+    _check_range(flat, datatype)
     declared = V2_INPUT_DTYPES[datatype]
-    if declared.kind in "iu" and flat.dtype.kind == "f":
-        raise HttpError(422, f"inputs[0].data has fractional numbers but datatype is {datatype}")
     matrix = flat.reshape(shape if len(shape) == 2 else [1, shape[0]])
     return to_matrix(matrix.astype(declared), "inputs[0].data", dtype, n_features), doc.get("id")
 

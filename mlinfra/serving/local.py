@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mlinfra.serving.settings import describe_errors
+
 # Given a services/<file>.py, returns ServingSettings fields for the service to serve
 # (model_uri, model_name, framework, model_sha256, trusted_pickle, ...).
 ServiceLoader = Callable[[Path], Mapping[str, Any]]
@@ -46,8 +48,5 @@ def serve_local(
     try:
         return run(overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        print(f"mlinfra serve: invalid settings: {problems}", file=sys.stderr)
+        print(f"mlinfra serve: invalid settings: {describe_errors(exc)}", file=sys.stderr)
         return 2

@@ -23,7 +23,9 @@ __all__ = [
     "ROUTE_V2_INFER",
 ]
 
-# Counter, labels: model, route, status. Exposed as `mlinfra_requests_total`.
+# Counter, labels: model, route, status. Exposed as `mlinfra_requests_total`. Inference
+# routes count every answer; route="other" counts refusals elsewhere (404, 405, and what the
+# HTTP layer refuses before routing: 400, 408, 413, 414, 431, 503 at the connection cap).
 REQUESTS_TOTAL = "mlinfra_requests_total"
 # Histogram (seconds), labels: model, route, status. Series: _bucket, _sum, _count.
 REQUEST_DURATION_SECONDS = "mlinfra_request_duration_seconds"

@@ -68,6 +68,7 @@ class Metrics:
         self._model = model
         # Label lookups take a lock and a dict walk; cache the children per (route, status).
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._other: dict[int, Any] = {}
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         key = (route, status)
@@ -80,6 +81,15 @@ class Metrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def count_other(self, status: int) -> None:
+        """A refusal outside the inference routes: unknown path or method, or one the HTTP
+        layer answers itself (malformed 400, 408, 413, 414, 431, connection cap 503)."""
+        counter = self._other.get(status)
+        if counter is None:
+            counter = self._requests.labels(self._model, m.ROUTE_OTHER, str(status))
+            self._other[status] = counter
+        counter.inc()
 
     def observe_batch(self, rows: int) -> None:
         self._batch.observe(rows)

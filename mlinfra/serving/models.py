@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mlinfra.serving import hgb_fastpath
+from mlinfra.serving import hgb_fastpath, skops_trust
 from mlinfra.serving.errors import ModelLoadError
 from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework, is_pickle
 
@@ -72,13 +72,13 @@ def _load_sklearn(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedM
         import skops.io as sio
 
         untrusted = sio.get_untrusted_types(file=path)
-        # scikit-learn's own internal classes (e.g. the tree predictors inside
-        # HistGradientBoosting) are rebuilt by skops from plain state, without running code
-        # from the file; anything else (custom classes, functions) needs the explicit opt-in.
-        foreign = [t for t in untrusted if not t.startswith("sklearn.")]
+        # Only the exact scikit-learn state classes of skops_trust.ALLOWED_TYPES (checked
+        # against what each name really resolves to) load without the opt-in; functions and
+        # any other type need it, wherever they claim to come from.
+        foreign = skops_trust.refused(untrusted)
         if foreign and not trusted_pickle:
             raise ModelLoadError(
-                f"{path.name} contains types outside scikit-learn that skops does not trust: "
+                f"{path.name} contains types that mlinfra does not trust without the opt-in: "
                 f"{', '.join(foreign)}; set MLINFRA_TRUSTED_PICKLE=true to allow them"
             )
         estimator = sio.load(path, trusted=untrusted or None)

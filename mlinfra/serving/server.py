@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import resource
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import prometheus_client
 
@@ -26,8 +29,12 @@ async def serve(settings: ServingSettings) -> int:
     metrics = Metrics(settings.model_name)
     executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="mlinfra-model")
     app = App(settings, metrics, executor)
-    conns = ConnectionSet()
-    limits = Limits(settings.max_body_bytes, settings.keepalive_timeout_s)
+    max_conns = _connection_cap(settings.max_connections)
+    conns = ConnectionSet(max_conns, on_refusal=metrics.count_other)
+    limits = Limits(
+        settings.max_body_bytes, settings.keepalive_timeout_s, max_connections=max_conns
+    )
+    loop.set_exception_handler(_log_loop_error)
     server = await loop.create_server(
         lambda: HttpProtocol(app.handle, limits, conns),
         settings.host,
@@ -57,8 +64,12 @@ async def serve(settings: ServingSettings) -> int:
     # Stop accepting new connections; requests already on open connections are still
     # answered (with `connection: close`) so nothing sent before the signal is lost.
     server.close()
+    deadline = loop.time() + settings.drain_timeout_s
     drained = await app.wait_idle(settings.drain_timeout_s)
-    if not drained:
+    # Pipelined requests received before the signal are still queued on their connections.
+    while drained and conns.busy and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    if not drained or conns.busy:
         log.warning("drain timeout reached with requests in flight")
     conns.close_idle()
     for conn_task in (load, stopping):
@@ -68,3 +79,30 @@ async def serve(settings: ServingSettings) -> int:
     executor.shutdown(wait=False, cancel_futures=True)
     log.info("stopped", extra={"fields": {"exit_code": code}})
     return code
+
+
+def _connection_cap(configured: int) -> int:
+    """Keep the connection cap below the open-file limit (leaving room for the model, logs
+    and the executor), so a flood of connections meets the cap, never EMFILE."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    reserve = min(64, soft // 4)
+    cap = max(1, min(configured, soft - reserve))
+    if cap < configured:
+        log.info(
+            "connection cap lowered to fit the open-file limit",
+            extra={"fields": {"max_connections": cap, "nofile": soft}},
+        )
+    return cap
+
+
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        log.error(
+            "out of file descriptors: new connections are being dropped",
+            extra={"fields": {"error": str(exc)}},
+        )
+        return
+    loop.default_exception_handler(context)

@@ -5,7 +5,7 @@ Nothing is read at import time; `ServingSettings()` reads the environment when c
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript")
@@ -87,6 +87,24 @@ class ServingSettings(BaseSettings):
         description="Comma-separated keys; if set, /predict and /v2 infer need "
         "`Authorization: Bearer <key>` or `X-API-Key`. Default: no key check.",
     )
+    require_api_key: bool = Field(
+        default=False,
+        description="Refuse to start unless MLINFRA_API_KEYS holds at least one key (set "
+        "for every service declared with API-key auth), so a missing or empty secret can "
+        "never serve without authentication.",
+    )
+    max_connections: int = Field(
+        default=4096,
+        ge=1,
+        description="Open connections; beyond it the oldest idle one is closed, or the new one "
+        "gets 503. Also kept below the process's open-file limit.",
+    )
+    model_max_bytes: int = Field(
+        default=20 * 1024**3, ge=1, description="Largest model download accepted."
+    )
+    download_timeout_s: float = Field(
+        default=900.0, gt=0.0, description="Deadline for the whole model download."
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("framework")
@@ -96,9 +114,36 @@ class ServingSettings(BaseSettings):
             raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}")
         return value
 
+    @model_validator(mode="after")
+    def _keys_fail_closed(self) -> ServingSettings:
+        # A key list that is set but holds no key (an empty or badly written secret: "",
+        # ",", " , ") means auth was intended: refuse to start rather than serve everyone.
+        if self.api_keys is not None and not self.api_key_set():
+            raise ValueError(
+                "MLINFRA_API_KEYS is set but holds no key (empty or only commas/spaces); "
+                "refusing to start without authentication"
+            )
+        if self.require_api_key and self.api_keys is None:
+            raise ValueError(
+                "MLINFRA_REQUIRE_API_KEY is true but MLINFRA_API_KEYS is not set; "
+                "refusing to start without authentication"
+            )
+        return self
+
     def api_key_set(self) -> frozenset[str]:
         if self.api_keys is None:
             return frozenset()
         return frozenset(
             k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()
         )
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line naming each bad setting by its variable name, without echoing values (a bad
+    value may be a secret)."""
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        where = f"MLINFRA_{field.upper()}" if field else "settings"
+        problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)

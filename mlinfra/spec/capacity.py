@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources as importlib_resources
 from typing import Annotated
 
 from pydantic import Field, model_validator
@@ -15,6 +17,35 @@ GPU_FAMILIES: dict[str, tuple[str, str]] = {
     "t4": ("g4dn", "g4dn.xlarge"),
     "l40s": ("g6e", "g6e.xlarge"),
 }
+
+
+def instance_table() -> dict[str, dict[str, float]]:
+    """EC2 instance types mlinfra knows (vCPUs, memory, GPUs): the pinned price table,
+    all regions together (an instance type's shape is the same everywhere)."""
+    global _TABLE
+    if _TABLE is None:
+        raw = json.loads(importlib_resources.files("mlinfra.engine").joinpath("prices/aws.json").read_text())
+        _TABLE = {}
+        for region in raw["regions"].values():
+            if isinstance(region, dict):  # other entries name the region whose prices they share
+                _TABLE.update(region["ec2"])
+    return _TABLE
+
+
+_TABLE: dict[str, dict[str, float]] | None = None
+
+
+def check_instance_types(types: tuple[str, ...], *, cpu_only: bool = False,
+                         family: str | None = None) -> tuple[str, ...]:
+    """`types` if each is a known instance type (of `family`); else ValueError naming the allowed."""
+    table = instance_table()
+    allowed = sorted(t for t, shape in table.items()
+                     if (family is None or t.split(".")[0] == family) and not (cpu_only and shape.get("gpus")))
+    wrong = [t for t in types if t not in allowed]
+    if wrong:
+        raise ValueError(f"instance types {[str(t)[:30] for t in wrong][:3]} are not in mlinfra's pinned "
+                         f"instance table (mlinfra/engine/prices/aws.json); allowed: {', '.join(allowed)}")
+    return types
 
 
 class NodeGroupSize(_Strict):
@@ -50,6 +81,8 @@ class GpuPool(NodeGroupSize):
         wrong = [t for t in self.instance_types if t.split(".")[0] != family]
         if wrong:
             raise ValueError(
-                f"instance_types {wrong} do not carry a {self.gpu_type} GPU; use {family}.* types"
+                f"instance_types {[str(t)[:30] for t in wrong][:3]} do not carry a {self.gpu_type} GPU; "
+                f"use {family}.* types"
             )
+        check_instance_types(self.instance_types, family=family)
         return self

@@ -23,8 +23,29 @@ class Problem:
     allowed: str
 
     def render(self) -> str:
-        shown = "(missing)" if self.value is _MISSING else repr(self.value)
-        return f"{self.file}: {self.field} = {shown}: {self.allowed}"
+        shown = "(missing)" if self.value is _MISSING else _short_repr(self.value)
+        return f"{self.file}: {self.field} = {shown}: {excerpt(self.allowed, MAX_MESSAGE)}"
+
+
+# A value is echoed only as a short excerpt: enough to recognise it, never a whole document.
+MAX_VALUE = 80
+MAX_MESSAGE = 600
+
+
+def excerpt(value: object, limit: int = MAX_VALUE) -> str:
+    """`str(value)` cut to `limit` characters, saying how long it really was."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _short_repr(value: object) -> str:
+    if isinstance(value, str) and len(value) > MAX_VALUE:
+        return f"{value[:MAX_VALUE]!r}... ({len(value)} characters)"
+    if isinstance(value, (dict, list, tuple, set)) and len(value) > 20:
+        return f"({type(value).__name__} of {len(value)} items)"
+    return excerpt(repr(value))
 
 
 class _Missing:

@@ -6,21 +6,22 @@ Pulumi runtime, the offline engine reads `stacks/Pulumi.<stack>.yaml` itself.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
-import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from mlinfra.spec.declare import ModelService, collecting
-from mlinfra.spec.errors import MISSING, Problem, SpecError
-from mlinfra.spec.service import ALLOWED_URI, ServiceSpec
+from mlinfra.spec.errors import MISSING, Problem, SpecError, excerpt
+from mlinfra.spec.sandbox import run_project_file, timeout_seconds
+from mlinfra.spec.service import ALLOWED_URI, ServiceSpec, uri_scheme
 from mlinfra.spec.stack import StackSettings
+from mlinfra.spec.stackfile import parse_stack_yaml
 
 NAMESPACE = "mlinfra"
 SECRET_PLACEHOLDER = "[secret]"
@@ -61,41 +62,52 @@ def read_stack_file(root: Path, stack: str) -> RawConfig:
     shown = os.path.relpath(path, root)
     if not path.is_file():
         available = sorted(p.name[len("Pulumi."):-len(".yaml")]
-                           for p in (root / "stacks").glob("Pulumi.*.yaml"))
-        raise SpecError([Problem(shown, "--stack", stack,
-                                 f"no such stack file; available stacks: {', '.join(available) or 'none'}")])
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise SpecError([Problem(shown, f"(YAML syntax, {where})", MISSING,
-                                 f"valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+                           for p in (root / "stacks").glob("Pulumi.*.yaml") if p.is_file())
+        what = "is not a file" if path.exists() else "no such stack file"
+        raise SpecError([Problem(shown, "--stack", excerpt(stack),
+                                 f"{what}; available stacks: {', '.join(available) or 'none'}")])
+    doc = parse_stack_yaml(path, shown)
+    if doc is None:
+        doc = {}
     config = doc.get("config", {}) if isinstance(doc, dict) else None
     if not isinstance(config, dict):
-        raise SpecError([Problem(shown, "config", config, "a mapping of `namespace:key: value`")])
+        raise SpecError([Problem(shown, "config", _kind(config), "a mapping of `namespace:key: value`")])
     secret_keys = set()
     values: dict[str, Any] = {}
+    malformed: list[str] = []
     for key, value in config.items():
-        masked, had_secret = _mask_secure(value)
+        masked, had_secret = _mask_secure(value, str(key), malformed)
         values[str(key)] = masked
         if had_secret:
             secret_keys.add(str(key))
+    if malformed:
+        raise SpecError([Problem(shown, where, SECRET_PLACEHOLDER,
+                                 "a Pulumi secret is exactly `{secure: <ciphertext>}` as "
+                                 "`pulumi config set --secret` writes it (value not shown)")
+                         for where in malformed])
     return RawConfig(values, frozenset(secret_keys), shown)
 
 
-def _mask_secure(value: Any) -> tuple[Any, bool]:
+def _kind(value: Any) -> str:
+    """What a value is, without its content (for places that may hold a secret)."""
+    return f"(a {type(value).__name__})" if value is not None else "(empty)"
+
+
+def _mask_secure(value: Any, where: str, malformed: list[str]) -> tuple[Any, bool]:
     if isinstance(value, dict):
-        if set(value) == {"secure"}:
+        if "secure" in value:
+            # Any mapping with `secure` holds ciphertext; never echo it, even when malformed.
+            if set(value) != {"secure"} or not isinstance(value["secure"], str) or not value["secure"]:
+                malformed.append(where)
             return SECRET_PLACEHOLDER, True
         found = False
         out = {}
         for k, v in value.items():
-            out[k], f = _mask_secure(v)
+            out[k], f = _mask_secure(v, f"{where}.{k}", malformed)
             found = found or f
         return out, found
     if isinstance(value, list):
-        items = [_mask_secure(v) for v in value]
+        items = [_mask_secure(v, f"{where}.{i}", malformed) for i, v in enumerate(value)]
         return [v for v, _ in items], any(f for _, f in items)
     return value, False
 
@@ -127,28 +139,30 @@ def collect_declarations(root: Path) -> tuple[list[ModelService], list[Problem]]
     problems: list[Problem] = []
     found: list[ModelService] = []
     directory = root / "services"
-    files = sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
+    files = sorted(p for p in directory.glob("*.py") if not p.name.startswith("_") and p.is_file())
     if not files:
         problems.append(Problem("services/", "(files)", MISSING,
                                 "at least one services/*.py that declares ModelService(...)"))
+    timeout = timeout_seconds()
     for path in files:
         shown = os.path.relpath(path, root)
         with collecting() as declared:
-            try:
-                runpy.run_path(str(path), run_name=f"mlinfra_services_{path.stem}")
-            except SyntaxError as exc:
-                problems.append(Problem(f"{shown}:{exc.lineno}", "(python syntax)", exc.text and exc.text.strip(),
-                                        f"valid Python: {exc.msg}"))
-            except TypeError as exc:
-                problems.append(Problem(shown, "ModelService(...)", MISSING,
-                                        f"{exc}; allowed fields: {', '.join(sorted(ServiceSpec.model_fields))}"))
-            except Exception as exc:
-                problems.append(Problem(shown, "(module)", type(exc).__name__,
-                                        f"the file must run without errors: {exc}"))
+            problem = run_project_file(path, shown, run_name=f"mlinfra_services_{path.stem}", timeout=timeout)
+        if problem is not None:
+            problems.append(_signature_problem(problem) or problem)
         for decl in declared:
             decl.file = os.path.relpath(decl.file, root) if os.path.isabs(decl.file) else decl.file
         found.extend(declared)
     return found, problems
+
+
+def _signature_problem(problem: Problem) -> Problem | None:
+    """A TypeError from calling ModelService(...) wrongly: name the fields it accepts."""
+    if problem.value != "TypeError" or "ModelService" not in problem.allowed:
+        return None
+    return Problem(problem.file, "ModelService(...)", MISSING,
+                   f"{problem.allowed.split(': ', 1)[-1]}; allowed fields: "
+                   f"{', '.join(sorted(ServiceSpec.model_fields))}")
 
 
 def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Deployment:
@@ -169,6 +183,7 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
         spec, spec_problems = _service(decl, overrides, raw.file)
         problems += spec_problems
         if spec is not None:
+            problems += _baked_file_problems(root, spec, overrides, where, raw.file)
             services.append(spec)
     if settings is not None:
         for name in sorted(set(settings.services) - set(seen)):
@@ -177,9 +192,74 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
                                     f"override of an unknown service; declared services: {declared}"))
         problems += _capacity_problems(settings, services, declarations, raw.file)
     if problems or settings is None:
-        raise SpecError(problems)
+        raise SpecError(_without_secrets(problems, raw))
     return Deployment(project, stack, settings, tuple(sorted(services, key=lambda s: s.name)),
                       raw.file, root, secret_values)
+
+
+# Namespaces other tools read from the same stack file; any other one is left alone unless it
+# looks like a misspelt `mlinfra` or sets an mlinfra key.
+_OTHER_NAMESPACES = {"aws", "kubernetes", "docker", "pulumi", "random", "tls", "command"}
+
+
+def _namespace_problem(raw: RawConfig, key: str) -> Problem | None:
+    namespace, colon, name = key.partition(":")
+    shown = excerpt(key, 60)
+    if not colon:
+        return Problem(raw.file, shown, MISSING,
+                       f"config keys need a namespace (Pulumi reads `{shown}` as `<project>:{shown}`, "
+                       f"which mlinfra never reads); allowed: {NAMESPACE}:<key> or aws:region")
+    if namespace == NAMESPACE or namespace in _OTHER_NAMESPACES:
+        return None
+    close = difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= 0.7
+    if close or name in _STACK_KEYS:
+        return Problem(raw.file, shown, MISSING,
+                       f"unknown namespace {excerpt(namespace, 30)!r}: did you mean {NAMESPACE}:{excerpt(name, 30)}?")
+    return None
+
+
+def _secret_problems(raw: RawConfig, value: Any) -> list[Problem]:
+    """`mlinfra:secrets` must be a mapping of name -> Pulumi secret; never echo a value."""
+    key = f"{NAMESPACE}:secrets"
+    if not isinstance(value, dict):
+        return [Problem(raw.file, key, _kind(value),
+                        "a mapping of secret name -> value set with `pulumi config set --secret "
+                        f"--path '{key}.<name>'` (value not shown)")]
+    problems = []
+    # Offline, a `secure:` value reads as the mask; a real engine hands over decrypted values
+    # but marks the whole key secret. Either way a value that was never encrypted is refused.
+    offline_masked = any(v == SECRET_PLACEHOLDER for v in value.values())
+    for name, item in sorted(value.items(), key=lambda kv: str(kv[0])):
+        plaintext = key not in raw.secret_keys or (offline_masked and item != SECRET_PLACEHOLDER)
+        if plaintext or not isinstance(item, str):
+            problems.append(Problem(raw.file, f"{key}.{excerpt(name, 40)}", _kind(item),
+                                    "a Pulumi secret (`pulumi config set --secret --path "
+                                    f"'{key}.<name>'`), not a plaintext value (value not shown)"))
+    return problems
+
+
+def _secret_texts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _secret_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _secret_texts(v)]
+    text = str(value)
+    return [] if text == SECRET_PLACEHOLDER or len(text) < 4 else [text]
+
+
+def _without_secrets(problems: list[Problem], raw: RawConfig) -> list[Problem]:
+    """Under a real engine secret config arrives decrypted: no problem line may show any of it."""
+    texts = [t for key in raw.secret_keys for t in _secret_texts(raw.values.get(key))]
+    if not texts:
+        return problems
+    clean = []
+    for problem in problems:
+        line = problem.render()
+        if any(t[:8] in line for t in texts):
+            problem = Problem(problem.file, problem.field, SECRET_PLACEHOLDER,
+                              "invalid value (details not shown: they would print a secret value)")
+        clean.append(problem)
+    return clean
 
 
 def _settings(raw: RawConfig) -> tuple[StackSettings | None, dict[str, str], list[Problem]]:
@@ -188,17 +268,25 @@ def _settings(raw: RawConfig) -> tuple[StackSettings | None, dict[str, str], lis
     for key, value in sorted(raw.values.items()):
         namespace, _, name = key.partition(":")
         if namespace != NAMESPACE:
+            problem = _namespace_problem(raw, key)
+            if problem is not None:
+                problems.append(problem)
             continue
         if name not in _STACK_KEYS:
-            problems.append(Problem(raw.file, key, value if key not in raw.secret_keys else SECRET_PLACEHOLDER,
+            problems.append(Problem(raw.file, excerpt(key, 60), _kind(value) if key in raw.secret_keys else value,
                                     f"unknown {NAMESPACE}: key; allowed keys: "
                                     f"{', '.join(f'{NAMESPACE}:{k}' for k in sorted(_STACK_KEYS))}"))
             continue
         data[name] = value
     secret_values: dict[str, str] = {}
-    if isinstance(data.get("secrets"), dict):
-        secret_values = {str(k): str(v) for k, v in data["secrets"].items()}
-        data["secrets"] = {k: SECRET_PLACEHOLDER for k in secret_values}
+    if "secrets" in data:
+        secret_problems = _secret_problems(raw, data["secrets"])
+        problems += secret_problems
+        if secret_problems:
+            data.pop("secrets")
+        else:
+            secret_values = {str(k): str(v) for k, v in data["secrets"].items()}
+            data["secrets"] = {k: SECRET_PLACEHOLDER for k in secret_values}
     region = raw.values.get("aws:region")
     if region is None:
         problems.append(Problem(raw.file, "aws:region", MISSING, "the AWS region, e.g. us-east-1"))
@@ -207,9 +295,40 @@ def _settings(raw: RawConfig) -> tuple[StackSettings | None, dict[str, str], lis
     try:
         settings = StackSettings.model_validate(data)
     except ValidationError as exc:
-        problems += [_problem(raw.file, err, StackSettings, prefix=NAMESPACE) for err in exc.errors()]
+        for err in exc.errors():
+            problem = _problem(raw.file, err, StackSettings, prefix=NAMESPACE)
+            top = str(err["loc"][0]) if err["loc"] else ""
+            source = "aws:region" if top == "region" else f"{NAMESPACE}:{to_camel(top)}"
+            if source in raw.secret_keys:
+                problem = Problem(problem.file, problem.field, SECRET_PLACEHOLDER, problem.allowed)
+            problems.append(problem)
+        return None, {}, problems
+    if settings.foreign_zones():
+        problems.append(Problem(raw.file, f"{NAMESPACE}:vpc.availabilityZones",
+                                [excerpt(z, 30) for z in settings.foreign_zones()][:3],
+                                f"are not zones of {settings.region}; allowed: {settings.region}a, "
+                                f"{settings.region}b, ... (2 or 3 of them)"))
         return None, {}, problems
     return settings, secret_values, problems
+
+
+def _baked_file_problems(root: Path, spec: ServiceSpec, overrides: dict[str, Any], where: str,
+                         stack_file_name: str) -> list[Problem]:
+    """A baked local model must be a file under the project when the plan is made."""
+    if not spec.bake_model or uri_scheme(spec.model_uri) != "file":
+        return []
+    raw_path = spec.model_uri[len("file://"):] if spec.model_uri.lower().startswith("file://") else spec.model_uri
+    path = Path(raw_path) if os.path.isabs(raw_path) else root / raw_path
+    if path.is_file():
+        return []
+    from_stack = "modelUri" in overrides or "model_uri" in overrides
+    file = stack_file_name if from_stack else where
+    field_name = (f"{NAMESPACE}:services.{spec.name}.modelUri" if from_stack
+                  else f"ModelService({spec.name!r}).model_uri")
+    what = "is a directory" if path.is_dir() else "does not exist"
+    return [Problem(file, field_name, excerpt(spec.model_uri),
+                    f"bake_model=True copies this local file into the image, but it {what}; "
+                    "allowed: the path of a model file (relative to the project) or an s3:// / https:// URI")]
 
 
 def _service(decl: ModelService, overrides: dict[str, Any], stack_file_name: str
@@ -217,6 +336,11 @@ def _service(decl: ModelService, overrides: dict[str, Any], stack_file_name: str
     merged = decl.raw()
     overridden: set[str] = set()
     aliases = {to_camel(n): n for n in ServiceSpec.model_fields}
+    if "name" in overrides:
+        return None, [Problem(stack_file_name, f"{NAMESPACE}:services.{decl.name}.name",
+                              excerpt(overrides["name"]),
+                              "a service's name is its identity (resource names, DNS) and cannot be "
+                              f"overridden per stack; rename it in {decl.file}:{decl.line} instead")]
     for key, value in overrides.items():
         name = aliases.get(key, key)
         merged[name] = value
@@ -347,11 +471,10 @@ def load_service_file(path: Path, name: str | None = None) -> ServiceSpec:
     if not path.is_file():
         raise SpecError([Problem(shown, "(file)", MISSING, "an existing services/*.py file")])
     with collecting() as declared:
-        try:
-            runpy.run_path(str(path), run_name=f"mlinfra_services_{path.stem}")
-        except Exception as exc:
-            raise SpecError([Problem(shown, "(module)", type(exc).__name__,
-                                     f"the file must run without errors: {exc}")]) from None
+        problem = run_project_file(path, shown, run_name=f"mlinfra_services_{path.stem}",
+                                   timeout=timeout_seconds())
+    if problem is not None:
+        raise SpecError([_signature_problem(problem) or problem])
     names = [d.name for d in declared]
     chosen = [d for d in declared if name is None or d.name == name]
     if len(chosen) != 1:

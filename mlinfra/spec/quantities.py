@@ -6,6 +6,7 @@ integer arithmetic, and renderers turn them back into canonical quantities.
 
 from __future__ import annotations
 
+import math
 import re
 
 _CPU = re.compile(r"^(?P<num>\d+(\.\d+)?)(?P<unit>m?)$")
@@ -28,7 +29,7 @@ def parse_cpu_millicores(value: object) -> int:
         millis = num if m["unit"] == "m" else num * 1000
     else:
         raise ValueError("cpu must be a number of cores (0.25, 1, 2) or millicores ('500m')")
-    if millis != int(millis) or millis <= 0:
+    if not math.isfinite(millis) or millis != int(millis) or millis <= 0:
         raise ValueError("cpu must be a positive whole number of millicores")
     return int(millis)
 

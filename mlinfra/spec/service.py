@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -117,8 +118,8 @@ class ServiceSpec(_Strict):
     allowed_cidrs: tuple[str, ...] = ()
     """Source CIDRs allowed on a public endpoint (default: any)."""
     max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
-    max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 2.0
-    request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+    max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 2.0
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 30.0
 
     @field_validator("name")
     @classmethod
@@ -134,6 +135,12 @@ class ServiceSpec(_Strict):
     @field_validator("model_uri")
     @classmethod
     def _uri(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError(f"is empty; allowed: {ALLOWED_URI}")
+        if v != v.strip() or any(c.isspace() for c in v):
+            raise ValueError("contains whitespace; allowed: a URI without spaces")
+        if v.endswith("/"):
+            raise ValueError("names a directory (ends with '/'); allowed: the URI of one model file")
         scheme = uri_scheme(v)
         if scheme not in ("s3", "https", "file"):
             raise ValueError(f"unknown scheme {scheme!r}; allowed: {ALLOWED_URI}")
@@ -173,13 +180,25 @@ class ServiceSpec(_Strict):
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in v if not _ENV_NAME.match(k) or k.startswith("MLINFRA_")]
+        # The runtime reads its settings case-insensitively, so `mlinfra_x` would set MLINFRA_X.
+        bad = [k for k in v if not _ENV_NAME.match(k) or k.upper().startswith("MLINFRA_")]
         if bad:
             raise ValueError(
                 f"environment variable names must match [A-Za-z_][A-Za-z0-9_]* and not use the "
-                f"reserved MLINFRA_ prefix, got {sorted(bad)}"
+                f"reserved MLINFRA_ prefix (in any letter case), got {[k[:40] for k in sorted(bad)][:5]}"
             )
         return dict(sorted(v.items()))
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{str(cidr)[:50]!r} is not a CIDR block ({str(exc)[:80]}); "
+                                 "example: 203.0.113.0/24") from None
+        return v
 
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSpec:

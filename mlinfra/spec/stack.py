@@ -9,12 +9,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from mlinfra.spec.capacity import GpuPool, NodeGroupSize
+from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.eks_versions import KUBERNETES_VERSIONS, MANAGED_ADDONS, NEWEST_VERSION, version_problem
 from mlinfra.spec.service import _Strict
 
-_INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
@@ -31,11 +30,20 @@ def _in_vpc_range(cidr: str) -> bool:
 
 
 def _cidr(value: str) -> str:
+    """An IPv4 or IPv6 network in canonical form (no host bits set), e.g. 10.0.0.0/16."""
     try:
-        ipaddress.ip_network(value)
+        ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
-        raise ValueError(f"not a CIDR block ({exc}); example: 10.0.0.0/16") from None
+        raise ValueError(f"{str(value)[:50]!r} is not a CIDR block ({str(exc)[:80]}); "
+                         "example: 10.0.0.0/16") from None
     return value
+
+
+# mlinfra carves each zone a private /(p+4) and a public /(p+8) out of a /p VPC; an ALB needs
+# public subnets of at least /27, so /19 is the smallest VPC that layout fits (AWS allows /16-/28).
+VPC_PREFIXES = range(16, 20)
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+NODE_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$")
 
 
 class VpcSettings(_Strict):
@@ -54,7 +62,23 @@ class VpcSettings(_Strict):
     @field_validator("cidr")
     @classmethod
     def _check_cidr(cls, v: str) -> str:
-        return _cidr(v)
+        _cidr(v)
+        network = ipaddress.ip_network(v)
+        if network.version != 4 or network.prefixlen not in VPC_PREFIXES:
+            raise ValueError(f"must be an IPv4 block from /{VPC_PREFIXES.start} to /{VPC_PREFIXES.stop - 1} "
+                             "(each zone gets a private /p+4 and a public /p+8 subnet, and an ALB needs "
+                             "/27 or larger); example: 10.0.0.0/16")
+        return v
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [str(s)[:40] for s in v if not _SUBNET_ID.match(s)]
+        if bad:
+            raise ValueError(f"subnet ids look like subnet-0123456789abcdef0, got {bad[:3]}")
+        if len(set(v)) != len(v):
+            raise ValueError("subnet ids must not repeat")
+        return v
 
     @model_validator(mode="after")
     def _existing(self) -> VpcSettings:
@@ -69,6 +93,8 @@ class VpcSettings(_Strict):
             raise ValueError("subnet ids are only used together with existing_vpc_id")
         if self.availability_zones and len(self.availability_zones) not in (2, 3):
             raise ValueError("availability_zones must list 2 or 3 zones")
+        if len(set(self.availability_zones)) != len(self.availability_zones):
+            raise ValueError("availability_zones must not repeat a zone")
         return self
 
 
@@ -80,9 +106,9 @@ class SystemNodes(NodeGroupSize):
     @field_validator("instance_types")
     @classmethod
     def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or not all(_INSTANCE.match(t) for t in v):
-            raise ValueError("instance_types must be EC2 instance types such as m6i.large")
-        return v
+        if not v:
+            raise ValueError("instance_types must list at least one EC2 instance type such as m6i.large")
+        return check_instance_types(v, cpu_only=True)
 
 
 class GpuNodeGroup(GpuPool):
@@ -252,6 +278,15 @@ class StackSettings(_Strict):
             raise ValueError(problem)
         return v
 
+    @field_validator("gpu_node_groups")
+    @classmethod
+    def _group_names(cls, v: dict[str, GpuNodeGroup]) -> dict[str, GpuNodeGroup]:
+        bad = [str(k)[:40] for k in v if not NODE_GROUP_NAME.match(k)]
+        if bad:
+            raise ValueError(f"node group names must be lowercase letters, digits and '-' (at most 30, "
+                             f"so the EKS node group name derived from it fits in 63), got {bad[:3]}")
+        return v
+
     @field_validator("ecs")
     @classmethod
     def _ecs_only_on_ecs(cls, v: EcsSettings, info: ValidationInfo) -> EcsSettings:
@@ -259,6 +294,10 @@ class StackSettings(_Strict):
         if info.data.get("platform", "eks") != "ecs":
             raise ValueError("only used when mlinfra:platform is ecs; remove it or set platform: ecs")
         return v
+
+    def foreign_zones(self) -> list[str]:
+        """Availability zones that are not zones of the stack's region."""
+        return [z for z in self.vpc.availability_zones if not re.fullmatch(re.escape(self.region) + "[a-z]", z)]
 
     @property
     def production(self) -> bool:

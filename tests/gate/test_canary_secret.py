@@ -68,3 +68,40 @@ def test_canary_never_printed_by_diff(project: Path) -> None:
     assert result.returncode in (0, 1), result.stderr
     assert CANARY not in result.stdout + result.stderr
     assert PROGRAM_SECRET not in result.stdout + result.stderr
+
+
+# Offline every error path is covered by the hostile bad-input table (each case plants the
+# canary as the stack's secret). Under a real engine secret config arrives *decrypted*, so the
+# loader itself must keep it out of every problem it reports.
+RUNTIME_CASES = {
+    "domain": {"mlinfra:domain": CANARY},
+    "tier": {"mlinfra:tier": CANARY},
+    "override-cpu": {"mlinfra:services": {"fraud": {"cpu": CANARY}}},
+    "override-cidrs": {"mlinfra:services": {"fraud": {"allowedCidrs": [CANARY]}}},
+    "vpc-cidr": {"mlinfra:vpc": {"cidr": CANARY}},
+    "zones": {"mlinfra:vpc": {"availabilityZones": [CANARY, "us-east-1b"]}},
+    "instance-types": {"mlinfra:eks": {"systemNodes": {"instanceTypes": [CANARY]}}},
+    "unknown-key": {"mlinfra:zz": CANARY},
+    "secrets-list": {"mlinfra:secrets": [CANARY]},
+}
+
+
+@pytest.mark.parametrize("secret_config", RUNTIME_CASES.values(), ids=list(RUNTIME_CASES))
+def test_decrypted_secret_config_never_in_an_error(tmp_path: Path, secret_config: dict[str, object]) -> None:
+    from mlinfra.spec.errors import SpecError
+    from mlinfra.spec.loader import RawConfig, load_deployment
+
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "fraud.py").write_text(
+        "from mlinfra import ModelService\nModelService('fraud', model_uri='s3://acme-models/f/v1/model.onnx')\n")
+    values: dict[str, object] = {
+        "aws:region": "us-east-1", "mlinfra:domain": "ml.example.com",
+        "mlinfra:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+                                  "0b5c6d2e-1f3a-4b7c-9d8e-2a4f6b8c0d1e",
+        **secret_config}
+    raw = RawConfig(values, frozenset(secret_config), "stacks/Pulumi.s.yaml")
+    with pytest.raises(SpecError) as caught:
+        load_deployment(tmp_path, "p", "s", raw)
+    text = str(caught.value)
+    assert "stacks/Pulumi.s.yaml" in text
+    assert CANARY[:8] not in text

@@ -44,3 +44,30 @@ def slow_to_load(delay: float, load_delay: float, n_features: int) -> SlowToLoad
     model = SlowToLoad(delay, n_features)
     model.load_delay = load_delay  # type: ignore[attr-defined]
     return model
+
+
+class PerRowModel:
+    """predict() costs `per_row` seconds per row (a sleep, so it also blocks the thread that
+    runs it) and returns each row's sum: cheap for one row, long for a big request."""
+
+    def __init__(self, per_row: float, n_features: int) -> None:
+        self.per_row = per_row
+        self.n_features_in_ = n_features
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        time.sleep(self.per_row * len(x))
+        return np.asarray(x).sum(axis=1)
+
+
+class WrongRows(SlowModel):
+    """A model bug: one row fewer than asked for."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x).sum(axis=1)[:-1]
+
+
+class Raises(SlowModel):
+    """A model bug: raises ValueError from inside the model call."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raise ValueError("internal shape bug in the model")
