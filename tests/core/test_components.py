@@ -138,7 +138,7 @@ def test_prod_secret_arn_is_the_only_secret_the_role_reads(prod: OfflineRun) -> 
 
 
 def test_staging_secret_is_a_masked_kubernetes_secret_mounted_as_files(staging: OfflineRun) -> None:
-    secret = only(staging, "kubernetes:core/v1:Secret").inputs
+    secret = only(staging, "kubernetes:core/v1:Secret", "fraud-detector-secrets").inputs
     assert secret["stringData"] == {"fraud-api-key": "[secret]"}
     assert secret["metadata"]["namespace"] == "ml-fraud-detector"
     pod = _deployment(staging, "fraud-detector")["spec"]["template"]["spec"]
@@ -209,7 +209,7 @@ def test_children_are_parented_and_named_from_stable_keys(staging: OfflineRun) -
             assert res.name.startswith(parent.name + "-") or parent.type.startswith("mlinfra:index:EksPlatform"), (
                 res.name, parent.name)
     subnets = sorted(r.name for r in all_of(staging, "aws:ec2/subnet:Subnet"))
-    assert subnets == [f"platform-network-{kind}-{z}" for kind in ("private", "public") for z in "abc"]
+    assert subnets == [f"platform-network-{kind}-{z}" for kind in ("internal-lb", "private", "public") for z in "abc"]
 
 
 def test_control_plane_log_group_exists_before_the_cluster_with_retention(staging: OfflineRun) -> None:

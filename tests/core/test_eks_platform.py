@@ -202,3 +202,15 @@ def test_cluster_name_carries_the_project_name(project: Callable[..., Path]) -> 
     run = run_offline(root, "s")
     cluster = only(run, "aws:eks/cluster:Cluster").inputs
     assert cluster["name"] == "fraud-team-s"
+
+
+def test_internal_load_balancers_get_subnets_of_their_own(staging: OfflineRun) -> None:
+    """Pods and internal ALBs never share a range, so a policy can admit one and not the other."""
+    import ipaddress
+
+    subnets = {r.name: r.inputs for r in all_of(staging, "aws:ec2/subnet:Subnet")}
+    tagged = {n for n, s in subnets.items() if s["tags"].get("kubernetes.io/role/internal-elb") == "1"}
+    assert tagged == {f"platform-network-internal-lb-{z}" for z in "abc"}
+    pods = [ipaddress.ip_network(s["cidrBlock"]) for n, s in subnets.items() if "-private-" in n]
+    lbs = [ipaddress.ip_network(subnets[n]["cidrBlock"]) for n in tagged]
+    assert not any(p.overlaps(lb) for p in pods for lb in lbs)
