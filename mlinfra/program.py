@@ -46,7 +46,7 @@ def _deploy_eks(deployment: Deployment) -> None:
                                                          platform.images_key_arn))
         service = KubernetesModelService(spec.name, KubernetesServiceArgs(
             stack=stack, settings=settings, spec=spec, cluster=platform.cluster,
-            image_ref=image.image_ref, vpc_cidr=platform.network.vpc_cidr,
+            image_ref=image.image_ref, load_balancer_cidrs=platform.network.load_balancer_cidrs,
             access_logs_bucket=platform.access_logs_bucket,
             secret_values={n: deployment.secret_values[n] for n in spec.secrets
                            if n in deployment.secret_values},

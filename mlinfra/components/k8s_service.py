@@ -13,6 +13,15 @@ import pulumi_kubernetes as k8s
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL, EksCluster
 from mlinfra.components.irsa import irsa_trust_policy
+from mlinfra.components.k8s_traffic import (
+    READINESS_GATE_LABEL,
+    default_deny_policy,
+    source_ip_conditions,
+    timings,
+)
+from mlinfra.components.k8s_traffic import (
+    service_policy as network_policy,
+)
 from mlinfra.components.policies import service_policy
 from mlinfra.monitoring.alerts import rule_groups
 from mlinfra.spec.quantities import format_cpu, format_memory
@@ -25,7 +34,6 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # The ALB closes idle connections after 60 s; the runtime keeps them longer (75 s), so the
 # ALB, not the server, always closes first and no request races a server-side close.
 ALB_IDLE_TIMEOUT_SECONDS = 60
-PRESTOP_SLEEP_SECONDS = 10
 PROBE_PERIOD_SECONDS = 5
 
 
@@ -36,7 +44,7 @@ class KubernetesServiceArgs:
     spec: ServiceSpec
     cluster: EksCluster
     image_ref: pulumi.Input[str]
-    vpc_cidr: str
+    load_balancer_cidrs: list[str]
     access_logs_bucket: pulumi.Input[str]
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
     depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -58,19 +66,22 @@ def runtime_env(spec: ServiceSpec) -> list[dict[str, str]]:
         "MLINFRA_MAX_BATCH_WAIT_MS": f"{spec.max_batch_wait_ms:g}",
         "MLINFRA_REQUEST_TIMEOUT_S": f"{spec.request_timeout_seconds:g}",
         "MLINFRA_KEEPALIVE_TIMEOUT_S": str(ALB_IDLE_TIMEOUT_SECONDS + 15),
+        "MLINFRA_DRAIN_TIMEOUT_S": str(timings(spec).drain),
         "MLINFRA_MODEL_CACHE_DIR": "/tmp/model",
     }
     if spec.model_sha256:
         env["MLINFRA_MODEL_SHA256"] = spec.model_sha256
     if spec.trusted_pickle:
         env["MLINFRA_TRUSTED_PICKLE"] = "true"
+    if spec.auth == "api_key":
+        # Fail closed: no keys (missing or unreadable secret) means the pod never becomes ready.
+        env["MLINFRA_REQUIRE_API_KEY"] = "true"
     merged = {**spec.env, **env}
     return [{"name": k, "value": v} for k, v in sorted(merged.items())]
 
 
 def termination_grace_seconds(spec: ServiceSpec) -> int:
-    # preStop sleep (the ALB stops routing) + the longest in-flight request + margin.
-    return PRESTOP_SLEEP_SECONDS + math.ceil(spec.request_timeout_seconds) + 5
+    return timings(spec).termination_grace
 
 
 def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
@@ -113,7 +124,7 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
                            "failureThreshold": 2},
         "livenessProbe": {"httpGet": {"path": "/health", "port": "http"},
                           "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
-        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+        "lifecycle": {"preStop": {"sleep": {"seconds": timings(spec).pre_stop}}},
         "securityContext": {
             "runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
             "allowPrivilegeEscalation": False, "privileged": False,
@@ -172,10 +183,9 @@ def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str,
         "alb.ingress.kubernetes.io/load-balancer-attributes": pulumi.Output.concat(
             ",".join(attributes), ",access_logs.s3.enabled=true,access_logs.s3.bucket=", access_logs_bucket),
         "alb.ingress.kubernetes.io/target-group-attributes":
-            f"deregistration_delay.timeout_seconds={PRESTOP_SLEEP_SECONDS + 5}",
+            f"deregistration_delay.timeout_seconds={timings(spec).deregistration_delay}",
+        **source_ip_conditions(spec),
     }
-    if spec.public and spec.allowed_cidrs:
-        annotations["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(spec.allowed_cidrs)
     return dict(sorted(annotations.items()))
 
 
@@ -205,7 +215,10 @@ class KubernetesModelService(pulumi.ComponentResource):
             metadata={"name": self.namespace, "labels": {
                 **meta_labels,
                 "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest"}},
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                # The controller adds a readiness gate per pod: a rollout waits until the ALB
+                # reports the new pod healthy, so few-replica services never lose all targets.
+                READINESS_GATE_LABEL: "enabled"}},
             opts=child(self, **k8s_opts, depends_on=args.depends_on))
         ns_opts = child(self, **k8s_opts, depends_on=[ns])
 
@@ -287,27 +300,11 @@ class KubernetesModelService(pulumi.ComponentResource):
             spec={"maxUnavailable": 1, "selector": {"matchLabels": labels}},
             opts=ns_opts)
         k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny", metadata=meta("default-deny"),
+            spec=default_deny_policy(self.namespace), opts=ns_opts)
+        k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(spec.name),
-            spec={
-                "podSelector": {"matchLabels": labels},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [
-                    # The ALB reaches pods directly (target-type ip) from inside the VPC.
-                    {"from": [{"ipBlock": {"cidr": args.vpc_cidr}}],
-                     "ports": [{"port": spec.port, "protocol": "TCP"}]},
-                    {"from": [{"namespaceSelector": {"matchLabels": {
-                        "kubernetes.io/metadata.name": "monitoring"}}}],
-                     "ports": [{"port": spec.port, "protocol": "TCP"}]},
-                ],
-                "egress": [
-                    {"to": [{"namespaceSelector": {"matchLabels": {
-                        "kubernetes.io/metadata.name": "kube-system"}}}],
-                     "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
-                    # S3, STS and Secrets Manager over HTTPS.
-                    {"ports": [{"port": 443, "protocol": "TCP"}]},
-                ],
-            },
-            opts=ns_opts)
+            spec=network_policy(spec, labels, args.load_balancer_cidrs), opts=ns_opts)
         k8s.apiextensions.CustomResource(
             f"{name}-servicemonitor", api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor", metadata=meta(spec.name),
