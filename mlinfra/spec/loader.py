@@ -384,6 +384,11 @@ def _capacity_problems(settings: StackSettings, services: list[ServiceSpec],
                 problems.append(Problem(where[spec.name], f"ModelService({spec.name!r}).secrets", secret,
                                         f"not defined in {file}; define it under {NAMESPACE}:secrets "
                                         f"or {NAMESPACE}:secretArns (defined: {', '.join(sorted(known)) or 'none'})"))
+    if settings.platform == "eks":
+        from mlinfra.spec.eks_rules import service_problems
+
+        for spec in services:
+            problems += service_problems(settings, spec, where)
     if settings.platform == "ecs":
         from mlinfra.spec.ecs import ecs_problems
 

@@ -182,6 +182,15 @@ CASES = [
         "mlinfra:eks", "allowed: public egress CIDRs, or endpointPublicAccess: false"),
     Bad("eks-without-admins", config("mlinfra:eks/admins", DELETE), STACK, "mlinfra:eks",
         "arn:aws:iam::123456789012:role/deployer"),
+    Bad("eks-rps-autoscaling", both(replace(FRAUD, '"target_cpu_percent": 60', '"target_cpu_percent": 60, '
+                                                   '"target_requests_per_second": 50'),
+                                    config("mlinfra:services/fraud-detector", DELETE)), FRAUD,
+        ".autoscaling.target_requests_per_second", "allowed: remove it (keep target_cpu_percent)"),
+    Bad("eks-too-many-source-cidrs", both(
+        fraud_arg('public=True, auth="api_key", allowed_cidrs=["203.0.113.0/26", "203.0.113.64/26", '
+                  '"203.0.113.128/26", "203.0.113.192/26"]'),
+        replace(FRAUD, '["fraud-api-key"]', '["api-keys", "fraud-api-key"]'),
+        config("mlinfra:secrets/api-keys", "k1")), FRAUD, ".allowed_cidrs", "at most 3 CIDRs on EKS"),
     Bad("eks-admin-session-arn", config("mlinfra:eks/admins", ["arn:aws:sts::123456789012:assumed-role/ci/x"]),
         STACK, "mlinfra:eks.admins", "not an sts assumed-role session"),
     Bad("secret-arn-malformed", config("mlinfra:secretArns", {"fraud-api-key": "not-an-arn"}), STACK,
