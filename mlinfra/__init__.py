@@ -1,7 +1,12 @@
-"""mlinfra: declare a model, get a production AWS deployment per stack."""
+"""mlinfra: declare a model, get a production AWS deployment per stack.
 
+`ModelService` is what `services/*.py` files declare; `ServiceSpec` is the validated form a
+Pulumi program of your own passes to the components in `mlinfra.aws`.
+"""
+
+from mlinfra.errors import ComponentError, MlinfraError, Problem, SpecError
 from mlinfra.spec.declare import ModelService
-from mlinfra.spec.errors import MlinfraError, SpecError
+from mlinfra.spec.service import ServiceSpec
 
-__all__ = ["MlinfraError", "ModelService", "SpecError"]
+__all__ = ["ComponentError", "MlinfraError", "ModelService", "Problem", "ServiceSpec", "SpecError"]
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from mlinfra.spec.errors import MISSING, MlinfraError, Problem, SpecError
+from mlinfra.errors import MISSING, MlinfraError, Problem, SpecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Declarative ML serving on AWS: plan, diff and render offline.")
@@ -37,6 +37,7 @@ def _root() -> None:
 
 
 def _fail(exc: MlinfraError) -> NoReturn:
+    """The one place an SDK error (`mlinfra.errors`) becomes a message and its exit code (2)."""
     # The message holds user values (`[/x]`, `[bold]prod`): print it as text, never as markup.
     err.print(Text.assemble(("error:", "bold red"), " ", str(exc)))
     raise typer.Exit(exc.exit_code)
@@ -162,17 +163,16 @@ def serve(
     from mlinfra.serving.local import serve_local
 
     def from_declaration(path: Path) -> dict[str, Any]:
+        from mlinfra.components.contract import DEFAULT_ALB_IDLE_TIMEOUT_S, runtime_env
+        from mlinfra.serving.contract import ENV_PREFIX, MODEL_CACHE_DIR_ENV, settings_field
         from mlinfra.spec.loader import load_service_file
 
         spec = load_service_file(path, service)
-        fields: dict[str, Any] = {
-            "model_uri": spec.model_uri, "model_name": spec.name, "framework": spec.framework,
-            "trusted_pickle": spec.trusted_pickle, "max_batch_size": spec.max_batch_size,
-            "max_batch_wait_ms": spec.max_batch_wait_ms, "request_timeout_s": spec.request_timeout_seconds,
-        }
-        if spec.model_sha256:
-            fields["model_sha256"] = spec.model_sha256
-        return fields
+        # The same settings a deployed replica gets, minus where it caches the model (a
+        # deployed replica's scratch volume); the team's own env is not the runtime's.
+        env = runtime_env(spec, alb_idle_timeout_s=DEFAULT_ALB_IDLE_TIMEOUT_S)
+        return {settings_field(k): v for k, v in env.items()
+                if k.startswith(ENV_PREFIX) and k != MODEL_CACHE_DIR_ENV}
 
     try:
         code = serve_local(target, port=port, host=host, service_loader=from_declaration)

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pulumi
 
-from mlinfra.spec.errors import SpecError
+from mlinfra.components.platform import Platform, PlatformArgs
+from mlinfra.errors import SpecError
 from mlinfra.spec.loader import Deployment, config_from_pulumi_runtime, load_deployment
 
 BUILD_DIR = Path(".mlinfra") / "build"
+PLATFORM_NAME = "platform"
+"""Logical name of the stack's platform component (pinned: it prefixes every child's name)."""
+
+
+def _eks(name: str, args: PlatformArgs) -> Platform:
+    from mlinfra.components.eks_platform import EksPlatform
+
+    return EksPlatform(name, args)
+
+
+def _ecs(name: str, args: PlatformArgs) -> Platform:
+    from mlinfra.components.ecs_platform import EcsPlatform
+
+    return EcsPlatform(name, args)
+
+
+PLATFORMS: Mapping[str, Callable[[str, PlatformArgs], Platform]] = {"eks": _eks, "ecs": _ecs}
+"""`mlinfra:platform` -> how to build it. Imported lazily: a stack loads one platform only."""
 
 
 def run() -> None:
@@ -25,33 +45,17 @@ def run() -> None:
 
 
 def deploy(deployment: Deployment) -> None:
-    if deployment.settings.platform == "ecs":
-        from mlinfra.components.ecs_deploy import deploy_ecs
-
-        deploy_ecs(deployment, BUILD_DIR / deployment.stack)
-        return
-    _deploy_eks(deployment)
-
-
-def _deploy_eks(deployment: Deployment) -> None:
-    from mlinfra.components.eks_platform import EksPlatform, EksPlatformArgs
+    """The one deploy loop: the platform, then per service its image and its components."""
     from mlinfra.components.image import ServiceImage, ServiceImageArgs
-    from mlinfra.components.k8s_service import KubernetesModelService, KubernetesServiceArgs
 
-    stack, settings = deployment.stack, deployment.settings
-    platform = EksPlatform("platform", EksPlatformArgs(stack, settings))
+    stack = deployment.stack
+    platform = PLATFORMS[deployment.settings.platform](PLATFORM_NAME, PlatformArgs(
+        stack, deployment.settings, deployment.services, deployment.secret_values))
     endpoints: dict[str, str] = {}
     for spec in deployment.services:
         image = ServiceImage(spec.name, ServiceImageArgs(stack, spec, BUILD_DIR / stack,
                                                          platform.images_key_arn))
-        service = KubernetesModelService(spec.name, KubernetesServiceArgs(
-            stack=stack, settings=settings, spec=spec, cluster=platform.cluster,
-            image_ref=image.image_ref, load_balancer_cidrs=platform.network.load_balancer_cidrs,
-            access_logs_bucket=platform.access_logs_bucket,
-            secret_values={n: deployment.secret_values[n] for n in spec.secrets
-                           if n in deployment.secret_values},
-            depends_on=list(platform.addons.releases.values()),
-        ))
-        endpoints[spec.name] = f"https://{service.hostname}"
-    pulumi.export("cluster_name", platform.cluster.cluster_name)
-    pulumi.export("endpoints", endpoints)
+        endpoints[spec.name] = platform.add_service(spec, image.image_ref)
+    outputs = {**platform.outputs(), "endpoints": endpoints}
+    for key in sorted(outputs):
+        pulumi.export(key, outputs[key])

@@ -8,6 +8,8 @@ import pulumi_aws as aws
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 
 LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
+ACCESS_LOG_RETENTION_DAYS = 90
+"""How long both platforms keep ALB access logs in a stack-created bucket."""
 
 
 def access_log_policy(bucket_arn: pulumi.Input[str], elb_account_arn: pulumi.Input[str],
@@ -28,7 +30,6 @@ def access_log_policy(bucket_arn: pulumi.Input[str], elb_account_arn: pulumi.Inp
          "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
          "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
     ]}, sort_keys=True)
-
 
 
 class AccessLogsBucket(pulumi.ComponentResource):

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
-from mlinfra.components.k8s_service import TLS_POLICY
+from mlinfra.components.contract import TLS_POLICY
 from mlinfra.spec.stack import StackSettings
 
 Exposure = Literal["internal", "public"]

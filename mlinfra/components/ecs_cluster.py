@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
-from mlinfra.components.eks_cluster import assume_role_policy
+from mlinfra.components.iam import assume_role_policy
 from mlinfra.spec.ecs import AMI_PARAMETER_GPU, GpuCapacity
 from mlinfra.spec.stack import StackSettings
 

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 import yaml
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.contract import namespace
 from mlinfra.monitoring.alerts import rule_groups
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
@@ -22,7 +23,7 @@ from mlinfra.spec.stack import StackSettings
 
 def rule_group_yaml(spec: ServiceSpec) -> str:
     """A Prometheus rule file for one service, as AMP's RuleGroupsNamespace `data` takes it."""
-    groups = rule_groups(spec.name, f"ml-{spec.name}", spec.gpu_type is not None, kubernetes=False)
+    groups = rule_groups(spec.name, namespace(spec.name), spec.gpu_type is not None, kubernetes=False)
     return yaml.safe_dump({"groups": groups}, sort_keys=True)
 
 

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-from mlinfra.components.access_logs import AccessLogsBucket
+from mlinfra.components.access_logs import ACCESS_LOG_RETENTION_DAYS, AccessLogsBucket
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.ecs_alb import LoadBalancerArgs, SharedLoadBalancer
 from mlinfra.components.ecs_cluster import EcsCluster, EcsClusterArgs
 from mlinfra.components.ecs_monitoring import EcsMonitoring, EcsMonitoringArgs
+from mlinfra.components.ecs_service import EcsModelService, EcsServiceArgs
 from mlinfra.components.network import Network, NetworkArgs
+from mlinfra.components.platform import PlatformArgs
 from mlinfra.spec.service import ServiceSpec
-from mlinfra.spec.stack import StackSettings
-
-ACCESS_LOG_RETENTION_DAYS = 90
-
-
-@dataclass(frozen=True)
-class EcsPlatformArgs:
-    stack: str
-    settings: StackSettings
-    services: tuple[ServiceSpec, ...]
-    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class EcsPlatform(pulumi.ComponentResource):
@@ -45,8 +36,9 @@ class EcsPlatform(pulumi.ComponentResource):
     secret_arns: dict[str, pulumi.Input[str]]
     """Every secret a service uses, by name: created here or given as an existing ARN."""
 
-    def __init__(self, name: str, args: EcsPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}EcsPlatform", name, None, opts)
+        self._args = args
         stack, settings = args.stack, args.settings
         base_tags = tags(stack)
         self.network = Network(f"{name}-network", NetworkArgs(stack, settings), opts=child(self))
@@ -83,7 +75,27 @@ class EcsPlatform(pulumi.ComponentResource):
         self.register_outputs({"cluster_arn": self.cluster.cluster_arn,
                                "workspace_id": self.monitoring.workspace_id})
 
-    def _secrets(self, name: str, args: EcsPlatformArgs) -> None:
+    def add_service(self, spec: ServiceSpec, image_ref: pulumi.Input[str]) -> str:
+        """An `EcsModelService` at the stack root, behind the ALB of its exposure."""
+        args = self._args
+        service = EcsModelService(spec.name, EcsServiceArgs(
+            stack=args.stack, settings=args.settings, spec=spec, cluster=self.cluster,
+            load_balancer=self.load_balancers["public" if spec.public else "internal"],
+            monitoring=self.monitoring, vpc_id=self.network.vpc_id,
+            private_subnet_ids=self.network.private_subnet_ids, image_ref=image_ref,
+            secret_arns={n: self.secret_arns[n] for n in spec.secrets if n in self.secret_arns},
+            secrets_key_arn=self.secrets_key_arn,
+        ))
+        return service.url
+
+    def outputs(self) -> Mapping[str, pulumi.Input[object]]:
+        return {
+            "cluster_name": self.cluster.cluster_name,
+            "load_balancers": {k: lb.dns_name for k, lb in sorted(self.load_balancers.items())},
+            "prometheus_workspace_id": self.monitoring.workspace_id,
+        }
+
+    def _secrets(self, name: str, args: PlatformArgs) -> None:
         """Secrets Manager secrets for `mlinfra:secrets` values that a service uses (KMS)."""
         settings = args.settings
         used = sorted({n for s in args.services for n in s.secrets})

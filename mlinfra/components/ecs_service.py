@@ -3,7 +3,6 @@ autoscaling and alert rules."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -19,28 +18,19 @@ from mlinfra.components.ecs_task import (
     container_definitions,
     health_check_grace_seconds,
 )
+from mlinfra.components.iam import ecs_tasks_trust
 from mlinfra.components.policies import (
     metrics_write_statements,
     model_read_statements,
     policy_document,
     secret_read_statements,
 )
+from mlinfra.serving.contract import READY_PATH
 from mlinfra.spec.ecs import cpu_units, deregistration_delay_seconds, listener_rule_priority
-from mlinfra.spec.service import ServiceSpec
+from mlinfra.spec.service import Autoscaling, ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-READY_PATH = "/ready"
-
-
-def ecs_tasks_trust(account_id: str, region: str) -> str:
-    """Only ECS tasks of this account and region may assume the role (confused-deputy guard)."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
-                      "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{region}:{account_id}:*"}},
-    }]}, sort_keys=True)
 
 
 def deployment_percents(spec: ServiceSpec) -> tuple[int, int]:
@@ -77,7 +67,7 @@ class EcsServiceArgs:
 
 
 class EcsModelService(pulumi.ComponentResource):
-    """Everything one model needs on ECS, hardened by default (DESIGN.md section 5)."""
+    """Everything one model needs on ECS, hardened by default (docs/architecture.md)."""
 
     hostname: str
     """Where the service answers: `<service>.<domain>`, or the stack domain with path routing."""
@@ -238,17 +228,16 @@ class EcsModelService(pulumi.ComponentResource):
         self.service_name = service.name
 
         if spec.autoscaling is not None:
-            self._autoscaling(name, args, service_tags, target_group, service)
+            self._autoscaling(name, args, spec.autoscaling, service_tags, target_group, service)
         aws.amp.RuleGroupNamespace(
             f"{name}-rules", name=f"mlinfra-{spec.name}", workspace_id=args.monitoring.workspace_id,
             data=rule_group_yaml(spec), tags=service_tags, opts=child(self))
         self.register_outputs({"url": self.url, "service_name": self.service_name})
 
-    def _autoscaling(self, name: str, args: EcsServiceArgs, service_tags: dict[str, str],
-                     target_group: aws.lb.TargetGroup, service: aws.ecs.Service) -> None:
+    def _autoscaling(self, name: str, args: EcsServiceArgs, scaling: Autoscaling,
+                     service_tags: dict[str, str], target_group: aws.lb.TargetGroup,
+                     service: aws.ecs.Service) -> None:
         spec = args.spec
-        scaling = spec.autoscaling
-        assert scaling is not None
         target = aws.appautoscaling.Target(
             f"{name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
             resource_id=f"service/{args.cluster.cluster_name}/{spec.name}",

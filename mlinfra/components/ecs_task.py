@@ -13,7 +13,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from mlinfra.components.k8s_service import RUN_AS, runtime_env
+from mlinfra.components.contract import namespace, runtime_env
+from mlinfra.serving.contract import HEALTH_PATH, METRICS_PATH, RUN_AS_UID, secret_env
 from mlinfra.spec.ecs import (
     MAX_HEALTH_START_PERIOD_SECONDS,
     SIDECAR_CPU_UNITS,
@@ -26,20 +27,10 @@ from mlinfra.spec.service import ServiceSpec
 MODEL_CONTAINER = "model"
 COLLECTOR_CONTAINER = "metrics-collector"
 SCRATCH_VOLUME = "scratch"
-API_KEYS_SECRET = "api-keys"
-
-
-def secret_env_name(secret: str) -> str:
-    """`fraud-api-key` -> `MLINFRA_SECRET_FRAUD_API_KEY`; `api-keys` is the runtime's own."""
-    if secret == API_KEYS_SECRET:
-        return "MLINFRA_API_KEYS"
-    return "MLINFRA_SECRET_" + secret.upper().replace("-", "_")
 
 
 def ecs_environment(spec: ServiceSpec, alb_idle_timeout: int) -> list[dict[str, str]]:
-    env = {e["name"]: e["value"] for e in runtime_env(spec)}
-    # Keep-alive longer than the ALB's idle timeout, so the ALB always closes first.
-    env["MLINFRA_KEEPALIVE_TIMEOUT_S"] = str(alb_idle_timeout + 15)
+    env = runtime_env(spec, alb_idle_timeout_s=alb_idle_timeout)
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
 
 
@@ -49,7 +40,7 @@ def health_check(spec: ServiceSpec) -> dict[str, Any]:
     /health, not /ready: ECS replaces unhealthy tasks, and a replica that is only warming up
     must not be killed; the ALB's target health check gates traffic on /ready.
     """
-    probe = (f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{spec.port}/health', "
+    probe = (f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{spec.port}{HEALTH_PATH}', "
              "timeout=3)")
     return {
         "command": ["CMD", "python", "-c", probe],
@@ -69,9 +60,9 @@ def collector_config(spec: ServiceSpec, stack: str, remote_write_url: str, regio
         "receivers": {"prometheus": {"config": {"scrape_configs": [{
             "job_name": spec.name,
             "scrape_interval": "30s",
-            "metrics_path": "/metrics",
+            "metrics_path": METRICS_PATH,
             "static_configs": [{"targets": [f"127.0.0.1:{spec.port}"],
-                                "labels": {"service": spec.name, "namespace": f"ml-{spec.name}",
+                                "labels": {"service": spec.name, "namespace": namespace(spec.name),
                                            "stack": stack}}],
         }]}}},
         "processors": {"batch": {"timeout": "30s"}},
@@ -99,7 +90,7 @@ def container_definitions(spec: ServiceSpec, *, stack: str, region: str, image: 
                           remote_write_url: pulumi.Input[str], collector_image: str,
                           alb_idle_timeout: int) -> list[dict[str, Any]]:
     """The hardened model container plus the metrics collector sidecar."""
-    user = f"{RUN_AS}:{RUN_AS}"
+    user = f"{RUN_AS_UID}:{RUN_AS_UID}"
     task_units = cpu_units(spec.cpu) or 0
     model: dict[str, Any] = {
         "name": MODEL_CONTAINER,
@@ -111,7 +102,7 @@ def container_definitions(spec: ServiceSpec, *, stack: str, region: str, image: 
         "portMappings": [{"containerPort": spec.port, "protocol": "tcp", "name": "http",
                           "appProtocol": "http"}],
         "environment": ecs_environment(spec, alb_idle_timeout),
-        "secrets": [{"name": secret_env_name(n), "valueFrom": secret_arns[n]}
+        "secrets": [{"name": secret_env(n), "valueFrom": secret_arns[n]}
                     for n in sorted(secret_arns)],
         "user": user,
         "readonlyRootFilesystem": True,

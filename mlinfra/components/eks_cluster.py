@@ -3,7 +3,6 @@ pool plus GPU pools)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +12,7 @@ import pulumi_kubernetes as k8s
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_access import admin_access_entries, kubeconfig_exec
 from mlinfra.components.eks_managed_addons import managed_addons
+from mlinfra.components.iam import assume_role_policy
 from mlinfra.components.network import Network
 from mlinfra.spec.stack import GpuNodeGroup, StackSettings
 
@@ -31,11 +31,6 @@ NODE_POLICIES = {
 def physical_cluster_name(stack: str) -> str:
     """`<project>-<stack>`: unique per account and region as long as project names are."""
     return f"{pulumi.get_project()}-{stack}"
-
-
-def assume_role_policy(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
 
 
 @dataclass(frozen=True)

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-from mlinfra.components.access_logs import AccessLogsBucket
+from mlinfra.components.access_logs import ACCESS_LOG_RETENTION_DAYS, AccessLogsBucket
 from mlinfra.components.addons import ClusterAddons, ClusterAddonsArgs
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
+from mlinfra.components.k8s_service import KubernetesModelService, KubernetesServiceArgs
 from mlinfra.components.network import Network, NetworkArgs
-from mlinfra.spec.stack import StackSettings
-
-ACCESS_LOG_RETENTION_DAYS = 90
-
-
-@dataclass(frozen=True)
-class EksPlatformArgs:
-    stack: str
-    settings: StackSettings
+from mlinfra.components.platform import PlatformArgs
+from mlinfra.spec.service import ServiceSpec
 
 
 class EksPlatform(pulumi.ComponentResource):
@@ -37,9 +31,10 @@ class EksPlatform(pulumi.ComponentResource):
     access_logs_bucket: pulumi.Output[str]
     """Bucket the ALBs created by the load balancer controller write access logs to."""
 
-    def __init__(self, name: str, args: EksPlatformArgs,
+    def __init__(self, name: str, args: PlatformArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}EksPlatform", name, None, opts)
+        self._args = args
         self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings),
                                opts=child(self))
         self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(args.stack, args.settings,
@@ -56,3 +51,18 @@ class EksPlatform(pulumi.ComponentResource):
         self.access_logs_bucket = AccessLogsBucket(f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS,
                                                    opts=child(self)).bucket_name
         self.register_outputs({"cluster_name": self.cluster.cluster_name})
+
+    def add_service(self, spec: ServiceSpec, image_ref: pulumi.Input[str]) -> str:
+        """A `KubernetesModelService` at the stack root, after the add-ons it relies on."""
+        args = self._args
+        service = KubernetesModelService(spec.name, KubernetesServiceArgs(
+            stack=args.stack, settings=args.settings, spec=spec, cluster=self.cluster,
+            image_ref=image_ref, load_balancer_cidrs=self.network.load_balancer_cidrs,
+            access_logs_bucket=self.access_logs_bucket,
+            secret_values={n: args.secret_values[n] for n in spec.secrets if n in args.secret_values},
+            depends_on=list(self.addons.releases.values()),
+        ))
+        return f"https://{service.hostname}"
+
+    def outputs(self) -> Mapping[str, pulumi.Input[object]]:
+        return {"cluster_name": self.cluster.cluster_name}

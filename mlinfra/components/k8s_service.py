@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
-from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL, EksCluster
+from mlinfra.components.contract import TLS_POLICY, namespace, runtime_env
+from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL
 from mlinfra.components.irsa import irsa_trust_policy
 from mlinfra.components.k8s_traffic import (
     READINESS_GATE_LABEL,
@@ -24,17 +26,45 @@ from mlinfra.components.k8s_traffic import (
 )
 from mlinfra.components.policies import service_policy
 from mlinfra.monitoring.alerts import rule_groups
+from mlinfra.serving.contract import (
+    API_KEYS_ENV,
+    API_KEYS_SECRET,
+    DRAIN_TIMEOUT_S_ENV,
+    HEALTH_PATH,
+    METRICS_PATH,
+    READY_PATH,
+    RUN_AS_UID,
+    secret_arn_env,
+)
 from mlinfra.spec.quantities import format_cpu, format_memory
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
-RUN_AS = 10001
 SECRETS_MOUNT = "/var/run/secrets/mlinfra"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-# The ALB closes idle connections after 60 s; the runtime keeps them longer (75 s), so the
-# ALB, not the server, always closes first and no request races a server-side close.
+# The ALB closes idle connections after 60 s; the runtime keeps them longer (see
+# `serving.contract.keepalive_timeout_s`), so the ALB, not the server, always closes first.
 ALB_IDLE_TIMEOUT_SECONDS = 60
 PROBE_PERIOD_SECONDS = 5
+
+
+class ClusterRef(Protocol):
+    """What a service needs of the cluster it runs on. `EksCluster` is one; so is any object
+    with these three attributes over a cluster created elsewhere (e.g. a `pulumi_eks.Cluster`)."""
+
+    @property
+    def provider(self) -> k8s.Provider:
+        """Kubernetes provider for the cluster."""
+        ...
+
+    @property
+    def oidc_provider_arn(self) -> pulumi.Input[str]:
+        """ARN of the cluster's IAM OIDC provider (IRSA)."""
+        ...
+
+    @property
+    def oidc_issuer(self) -> pulumi.Input[str]:
+        """The OIDC issuer without `https://` (`oidc.eks.<region>.amazonaws.com/id/<id>`)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +72,7 @@ class KubernetesServiceArgs:
     stack: str
     settings: StackSettings
     spec: ServiceSpec
-    cluster: EksCluster
+    cluster: ClusterRef
     image_ref: pulumi.Input[str]
     load_balancer_cidrs: list[str]
     access_logs_bucket: pulumi.Input[str]
@@ -55,38 +85,13 @@ def labels_for(spec: ServiceSpec) -> dict[str, str]:
             "app.kubernetes.io/component": "model-server"}
 
 
-def runtime_env(spec: ServiceSpec) -> list[dict[str, str]]:
-    """The runtime's settings (pydantic-settings, MLINFRA_ prefix) plus the team's own env."""
-    env = {
-        "MLINFRA_MODEL_URI": spec.model_uri,
-        "MLINFRA_MODEL_NAME": spec.name,
-        "MLINFRA_FRAMEWORK": spec.framework or "",
-        "MLINFRA_PORT": str(spec.port),
-        "MLINFRA_MAX_BATCH_SIZE": str(spec.max_batch_size),
-        "MLINFRA_MAX_BATCH_WAIT_MS": f"{spec.max_batch_wait_ms:g}",
-        "MLINFRA_REQUEST_TIMEOUT_S": f"{spec.request_timeout_seconds:g}",
-        "MLINFRA_KEEPALIVE_TIMEOUT_S": str(ALB_IDLE_TIMEOUT_SECONDS + 15),
-        "MLINFRA_DRAIN_TIMEOUT_S": str(timings(spec).drain),
-        "MLINFRA_MODEL_CACHE_DIR": "/tmp/model",
-    }
-    if spec.model_sha256:
-        env["MLINFRA_MODEL_SHA256"] = spec.model_sha256
-    if spec.trusted_pickle:
-        env["MLINFRA_TRUSTED_PICKLE"] = "true"
-    if spec.auth == "api_key":
-        # Fail closed: no keys (missing or unreadable secret) means the pod never becomes ready.
-        env["MLINFRA_REQUIRE_API_KEY"] = "true"
-    merged = {**spec.env, **env}
-    return [{"name": k, "value": v} for k, v in sorted(merged.items())]
-
-
 def termination_grace_seconds(spec: ServiceSpec) -> int:
     return timings(spec).termination_grace
 
 
 def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
              k8s_secret: str | None, secret_arns: dict[str, str]) -> dict[str, object]:
-    """The hardened pod template spec (DESIGN.md section 5)."""
+    """The hardened pod template spec (docs/architecture.md, "Secure defaults")."""
     resources: dict[str, dict[str, str]] = {
         "requests": {"cpu": format_cpu(spec.cpu), "memory": format_memory(spec.memory)},
         "limits": {"cpu": format_cpu(spec.cpu), "memory": format_memory(spec.memory)},
@@ -98,14 +103,16 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         volumes.append({"name": "secrets", "secret": {"secretName": k8s_secret,
                                                       "defaultMode": 0o400}})
         mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
-    env: list[dict[str, object]] = [dict(e) for e in runtime_env(spec)]
-    env += [{"name": f"MLINFRA_SECRET_ARN_{n.upper().replace('-', '_')}", "value": arn}
-            for n, arn in sorted(secret_arns.items())]
-    if spec.auth == "api_key" and k8s_secret is not None and "api-keys" not in secret_arns:
+    settings_env = {**runtime_env(spec, alb_idle_timeout_s=ALB_IDLE_TIMEOUT_SECONDS),
+                    # Drain after SIGTERM as long as the longest request the service allows.
+                    DRAIN_TIMEOUT_S_ENV: str(timings(spec).drain)}
+    env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted(settings_env.items())]
+    env += [{"name": secret_arn_env(n), "value": arn} for n, arn in sorted(secret_arns.items())]
+    if spec.auth == "api_key" and k8s_secret is not None and API_KEYS_SECRET not in secret_arns:
         # The runtime reads its API keys from this one variable; a secretKeyRef keeps the value
         # out of the manifest.
-        env.append({"name": "MLINFRA_API_KEYS",
-                    "valueFrom": {"secretKeyRef": {"name": k8s_secret, "key": "api-keys"}}})
+        env.append({"name": API_KEYS_ENV,
+                    "valueFrom": {"secretKeyRef": {"name": k8s_secret, "key": API_KEYS_SECRET}}})
     startup_failures = math.ceil(spec.expected_load_seconds / PROBE_PERIOD_SECONDS) + 6
     container: dict[str, object] = {
         "name": "model",
@@ -116,17 +123,17 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         "resources": resources,
         # Startup covers model download + warm-up; readiness gates traffic; liveness only
         # restarts a wedged process, on a different endpoint and a slower cadence.
-        "startupProbe": {"httpGet": {"path": "/ready", "port": "http"},
+        "startupProbe": {"httpGet": {"path": READY_PATH, "port": "http"},
                          "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 2,
                          "failureThreshold": startup_failures},
-        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"},
+        "readinessProbe": {"httpGet": {"path": READY_PATH, "port": "http"},
                            "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 2,
                            "failureThreshold": 2},
-        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"},
+        "livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"},
                           "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
         "lifecycle": {"preStop": {"sleep": {"seconds": timings(spec).pre_stop}}},
         "securityContext": {
-            "runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
+            "runAsNonRoot": True, "runAsUser": RUN_AS_UID, "runAsGroup": RUN_AS_UID,
             "allowPrivilegeEscalation": False, "privileged": False,
             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
@@ -137,8 +144,8 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         "serviceAccountName": service_account,
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": termination_grace_seconds(spec),
-        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
-                            "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_UID, "runAsGroup": RUN_AS_UID,
+                            "fsGroup": RUN_AS_UID, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [container],
         "volumes": volumes,
         "topologySpreadConstraints": [
@@ -177,7 +184,7 @@ def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str,
         "alb.ingress.kubernetes.io/ssl-redirect": "443",
         "alb.ingress.kubernetes.io/certificate-arn": settings.certificate_arn,
         "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
-        "alb.ingress.kubernetes.io/healthcheck-path": "/ready",
+        "alb.ingress.kubernetes.io/healthcheck-path": READY_PATH,
         "alb.ingress.kubernetes.io/success-codes": "200",
         # No log prefix: the bucket policy admits delivery under AWSLogs/<account>/ only.
         "alb.ingress.kubernetes.io/load-balancer-attributes": pulumi.Output.concat(
@@ -205,7 +212,7 @@ class KubernetesModelService(pulumi.ComponentResource):
         spec, settings = args.spec, args.settings
         provider = args.cluster.provider
         k8s_opts = {"provider": provider}
-        self.namespace = f"ml-{spec.name}"
+        self.namespace = namespace(spec.name)
         self.hostname = f"{spec.name}.{settings.domain}"
         labels = labels_for(spec)
         meta_labels = {**labels, "mlinfra.io/stack": args.stack}
@@ -309,7 +316,7 @@ class KubernetesModelService(pulumi.ComponentResource):
             f"{name}-servicemonitor", api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor", metadata=meta(spec.name),
             spec={"selector": {"matchLabels": labels},
-                  "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}]},
+                  "endpoints": [{"port": "http", "path": METRICS_PATH, "interval": "30s"}]},
             opts=ns_opts)
         k8s.apiextensions.CustomResource(
             f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlinfra.spec.errors import MlinfraError, Problem, SpecError
+from mlinfra.errors import GitRefError, Problem, SpecError
 from mlinfra.spec.loader import stack_file
 
 
@@ -44,7 +44,7 @@ def plan_at(root: Path, ref: str, stack: str) -> dict[str, Any]:
         tree = Path(tmp) / "tree"
         added = _git(["worktree", "add", "--detach", "--quiet", str(tree), commit], top)
         if added.returncode != 0:
-            raise MlinfraError(f"could not check out {ref} into a temporary worktree: {added.stderr.strip()}")
+            raise GitRefError(f"could not check out {ref} into a temporary worktree: {added.stderr.strip()}")
         try:
             project = tree / relative
             if not stack_file(project, stack).is_file():
@@ -57,7 +57,7 @@ def plan_at(root: Path, ref: str, stack: str) -> dict[str, Any]:
                                   check=False)
             if proc.returncode != 0:
                 message = proc.stderr.strip().replace(str(project) + os.sep, "")
-                raise MlinfraError(f"planning stack {stack} at {ref} ({commit[:12]}) failed:\n{message}")
+                raise GitRefError(f"planning stack {stack} at {ref} ({commit[:12]}) failed:\n{message}")
             return dict(json.loads(proc.stdout))
         finally:
             _git(["worktree", "remove", "--force", str(tree)], top)

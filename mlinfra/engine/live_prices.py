@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlinfra.spec.errors import MlinfraError
+from mlinfra.errors import LivePricesError
 
 # The Price List API names regions by their console location, not their code.
 LOCATIONS = {
@@ -19,10 +19,6 @@ LOCATIONS = {
     "eu-west-1": "EU (Ireland)",
     "eu-central-1": "EU (Frankfurt)",
 }
-
-
-class LivePricesError(MlinfraError):
-    """The Price List API could not be asked or gave no usable answer."""
 
 
 def _filters(region: str, instance_type: str) -> list[dict[str, str]]:

@@ -28,7 +28,7 @@ import yaml
 from mlinfra.engine.aws_payloads import register_task_definition_input
 from mlinfra.engine.recorder import RecordedResource
 from mlinfra.engine.runner import OfflineRun
-from mlinfra.spec.errors import MlinfraError
+from mlinfra.errors import RenderError
 
 MARKER = ".mlinfra-render"
 OWNED_DIRS = ("kubernetes", "ecs", "iam", "prometheus", "images", "helm")
@@ -40,10 +40,6 @@ IAM_DOCUMENTS = {
     "aws:iam/policy:Policy": ("policy", "policy"),
     "aws:iam/role:Role": ("assumeRolePolicy", "trust"),
 }
-
-
-class RenderError(MlinfraError):
-    """The output directory or a recorded input cannot be rendered (exit 2)."""
 
 
 @dataclass

@@ -22,7 +22,7 @@ from mlinfra.engine.recorder import (
     RecordingMonitor,
     plain,
 )
-from mlinfra.spec.errors import MISSING, Problem, SpecError
+from mlinfra.errors import MISSING, Problem, SpecError
 from mlinfra.spec.loader import Deployment, load_deployment, pulumi_config_values, read_stack_file
 from mlinfra.spec.sandbox import run_project_file
 

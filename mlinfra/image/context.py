@@ -10,6 +10,7 @@ import shutil
 import urllib.parse
 from pathlib import Path
 
+from mlinfra.errors import BuildContextError
 from mlinfra.image.bases import CPU_BASE, GPU_BASE, base_kind
 from mlinfra.image.dockerfile import ImageSpec, render
 from mlinfra.image.requirements import (
@@ -17,6 +18,7 @@ from mlinfra.image.requirements import (
     S3_REQUIREMENTS,
     framework_requirements,
 )
+from mlinfra.serving.contract import BAKED_MODEL_DIR, model_env
 from mlinfra.serving.fetch import model_filename
 from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework
 
@@ -65,27 +67,20 @@ def write_build_context(
     if bake_model and local and not local_path.is_file():
         problems.append(f"model_uri {model_uri!r}: bake_model needs the file, which is missing")
     if problems:
-        raise ValueError("invalid image build context: " + "; ".join(problems))
+        raise BuildContextError("invalid image build context: " + "; ".join(problems))
 
     filename = model_filename(model_uri)
-    env: list[tuple[str, str]] = [
-        ("MLINFRA_PORT", str(port)),
-        ("MLINFRA_MODEL_NAME", service),
-        ("MLINFRA_FRAMEWORK", framework),
-    ]
     baked_file = fetch_uri = None
     if bake_model:
-        env.append(("MLINFRA_MODEL_URI", f"/opt/model/{filename}"))
         if local:
             baked_file = f"model/{filename}"
         else:
             fetch_uri = model_uri
-    else:
-        env.append(("MLINFRA_MODEL_URI", model_uri))
-    if model_sha256:
-        env.append(("MLINFRA_MODEL_SHA256", model_sha256))
-    if trusted_pickle:
-        env.append(("MLINFRA_TRUSTED_PICKLE", "true"))
+    env = model_env(
+        model_uri=f"{BAKED_MODEL_DIR}/{filename}" if bake_model else model_uri,
+        model_name=service, framework=framework, port=port,
+        model_sha256=model_sha256, trusted_pickle=trusted_pickle,
+    )
 
     reqs = list(RUNTIME_REQUIREMENTS) + framework_requirements(framework, gpu)
     if scheme == "s3":
@@ -95,7 +90,7 @@ def write_build_context(
         kind=base_kind(gpu),
         service=service,
         port=port,
-        env=tuple(sorted(env)),
+        env=tuple(sorted(env.items())),
         baked_file=baked_file,
         fetch_uri=fetch_uri,
         fetch_sha256=model_sha256,
@@ -132,7 +127,7 @@ def build_context_framework(model_uri: str, framework: str | None = None) -> str
     """The framework to build for: explicit, else inferred from the file extension."""
     chosen = framework or infer_framework(model_uri)
     if chosen is None:
-        raise ValueError(
+        raise BuildContextError(
             f"cannot tell the framework of {model_uri!r} from its extension; "
             f"set framework to one of {', '.join(FRAMEWORKS)}"
         )

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mlinfra.image.bases import BaseKind
+from mlinfra.serving.contract import HEALTH_PATH, RUN_AS_UID
 
-APP_UID = 10001  # numeric, so Kubernetes' runAsNonRoot can verify it without /etc/passwd
+APP_UID = RUN_AS_UID  # numeric, so Kubernetes' runAsNonRoot can verify it without /etc/passwd
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def render(spec: ImageSpec) -> str:
         out.append("COPY --from=build /opt/model /opt/model\n")
     health = (
         "import sys, urllib.request; "
-        f"sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{spec.port}/health', "
+        f"sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{spec.port}{HEALTH_PATH}', "
         "timeout=2).status == 200 else 1)"
     )
     out += [

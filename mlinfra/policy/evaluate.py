@@ -6,8 +6,8 @@ from collections import Counter
 from fnmatch import fnmatchcase
 from typing import Any
 
+from mlinfra.errors import Problem, SpecError
 from mlinfra.policy.rules import RULES, SEVERITIES, Graph, Resource, rule_ids
-from mlinfra.spec.errors import Problem, SpecError
 from mlinfra.spec.stack import Suppression
 
 SUPPRESSIONS_FIELD = "mlinfra:policy.suppressions"

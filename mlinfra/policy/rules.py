@@ -1,4 +1,4 @@
-"""Policy rules over the resource graph: the secure defaults of DESIGN.md section 5 plus prod rules.
+"""Policy rules over the resource graph: the secure defaults (docs/architecture.md) plus prod rules.
 
 Every rule is a plain function `(resource, graph) -> list of messages` over resources in wire
 form (camelCase keys, numbers possibly floats), so the same functions run over an offline plan
@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from mlinfra.serving.contract import API_KEYS_ENV, KEEPALIVE_TIMEOUT_S_ENV
 
 Resource = dict[str, Any]
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -438,7 +440,7 @@ def _ingress_deployments(ing: Resource, g: Graph) -> list[Resource]:
 
 
 def _api_key_auth(deployments: list[Resource]) -> bool:
-    return bool(deployments) and all("MLINFRA_API_KEYS" in _env(c) for d in deployments for c in containers(d))
+    return bool(deployments) and all(API_KEYS_ENV in _env(c) for d in deployments for c in containers(d))
 
 
 @rule("MLI-NET-001", "critical", "internet-facing endpoints require authentication", INGRESS, *LOAD_BALANCERS)
@@ -458,7 +460,7 @@ def _public_auth(res: Resource, g: Graph) -> list[str]:
         return []
     tasks = g.of_type(ECS_TASK)
     keyed = [t for t in tasks if t.get("service") == res.get("service")]
-    if keyed and all(any(e.get("name") == "MLINFRA_API_KEYS"
+    if keyed and all(any(e.get("name") == API_KEYS_ENV
                          for e in [*(c.get("environment") or []), *(c.get("secrets") or [])])
                      for t in keyed for c in ecs_containers(t)):
         return []
@@ -508,7 +510,7 @@ def _keepalive(res: Resource, g: Graph) -> list[str]:
     out = []
     for d in _ingress_deployments(res, g):
         for c in containers(d):
-            keep = _num((_env(c).get("MLINFRA_KEEPALIVE_TIMEOUT_S") or {}).get("value"))
+            keep = _num((_env(c).get(KEEPALIVE_TIMEOUT_S_ENV) or {}).get("value"))
             if keep is None or keep <= idle:
                 out.append(f"{meta(d).get('name')}: keep-alive {keep if keep is not None else 'unset'} <= ALB idle "
                            f"timeout {idle:g}s; the server may close a connection the ALB is reusing (502s)")

@@ -1,7 +1,8 @@
 """Which framework a model file belongs to, decided from its extension.
 
-Shared by the runtime and the image generator (which re-exports `infer_framework`), so the
-image installs exactly the framework the runtime will pick.
+Shared by the runtime, the image generator (which re-exports `infer_framework`) and the SDK's
+`ServiceSpec`, so a declaration is accepted exactly when the image and the runtime can serve
+it. The tables themselves are part of the runtime contract (`contract.py`).
 """
 
 from __future__ import annotations
@@ -9,29 +10,9 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import PurePosixPath
 
-FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript")
+from mlinfra.serving.contract import EXTENSIONS, FRAMEWORKS, PICKLE_EXTENSIONS
 
-# `.json` is claimed by XGBoost: it is XGBoost's documented JSON model format, while
-# LightGBM's own JSON dump cannot be loaded back as a model. LightGBM's text model
-# (`.txt`, `.lgb`) is the format `Booster.save_model` writes.
-EXTENSIONS: dict[str, str] = {
-    ".skops": "sklearn",
-    ".joblib": "sklearn",
-    ".pkl": "sklearn",
-    ".pickle": "sklearn",
-    ".ubj": "xgboost",
-    ".json": "xgboost",
-    ".xgb": "xgboost",
-    ".txt": "lightgbm",
-    ".lgb": "lightgbm",
-    ".onnx": "onnx",
-    ".pt": "torchscript",
-    ".pth": "torchscript",
-    ".torchscript": "torchscript",
-}
-
-# Formats whose loading executes arbitrary code from the file; need an explicit opt-in.
-PICKLE_EXTENSIONS = frozenset({".joblib", ".pkl", ".pickle"})
+__all__ = ["EXTENSIONS", "FRAMEWORKS", "PICKLE_EXTENSIONS", "infer_framework", "is_pickle"]
 
 
 def _suffix(model_uri: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript")
+from mlinfra.serving.contract import FRAMEWORKS
 
 
 class ServingSettings(BaseSettings):

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from mlinfra.spec.service import GpuType, _Strict
+from mlinfra.spec.base import StrictModel
+from mlinfra.spec.service import GpuType
 
 # GPU type -> the instance family that carries it, and the default instance for one GPU.
 GPU_FAMILIES: dict[str, tuple[str, str]] = {
@@ -48,7 +49,7 @@ def check_instance_types(types: tuple[str, ...], *, cpu_only: bool = False,
     return types
 
 
-class NodeGroupSize(_Strict):
+class NodeGroupSize(StrictModel):
     min_size: Annotated[int, Field(ge=0, le=450)] = 2
     max_size: Annotated[int, Field(ge=1, le=450)] = 6
     desired_size: Annotated[int, Field(ge=0, le=450)] = 2

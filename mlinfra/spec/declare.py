@@ -15,6 +15,16 @@ from typing import Any, Literal, TypedDict
 
 from typing_extensions import Unpack
 
+from mlinfra.errors import ComponentError
+
+OUTSIDE_COLLECTION = (
+    "ModelService({name!r}) was called outside mlinfra's program, where nothing would deploy it. "
+    "ModelService is collected from services/*.py by `mlinfra plan` / `pulumi up` with mlinfra's "
+    "__main__.py. In your own Pulumi program, validate the fields with "
+    "mlinfra.ServiceSpec(name=..., model_uri=..., ...) and add the service with the components in "
+    "mlinfra.aws (KubernetesModelService on an existing cluster, or EcsModelService)."
+)
+
 
 class ServiceFields(TypedDict, total=False):
     """Optional `ModelService` fields; see `ServiceSpec` for each default."""
@@ -43,7 +53,12 @@ class ServiceFields(TypedDict, total=False):
 
 @dataclass
 class ModelService:
-    """Declare a model to serve: `ModelService("fraud", model_uri="s3://…", gpu=True)`."""
+    """Declare a model to serve: `ModelService("fraud", model_uri="s3://…", gpu=True)`.
+
+    Only meaningful in a `services/*.py` file that mlinfra's program collects. Called anywhere
+    else (a user's own Pulumi program, a plain script) it raises `ComponentError` saying what to
+    use instead, rather than silently deploying nothing.
+    """
 
     name: str
     model_uri: str
@@ -58,8 +73,9 @@ class ModelService:
         caller = sys._getframe(1)  # cheap, unlike inspect.stack(), which reads source files
         self.file, self.line = caller.f_code.co_filename, caller.f_lineno
         collector = _COLLECTOR.get()
-        if collector is not None:
-            collector.append(self)
+        if collector is None:
+            raise ComponentError(OUTSIDE_COLLECTION.format(name=name))
+        collector.append(self)
 
     def raw(self) -> dict[str, Any]:
         return {"name": self.name, "model_uri": self.model_uri, **self.fields}

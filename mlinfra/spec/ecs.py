@@ -1,8 +1,7 @@
-"""ECS platform settings (`mlinfra:ecs`) and the rules a service must meet to run on ECS.
+"""ECS platform settings (`mlinfra:ecs`) and the ECS facts the rules and components share
+(Fargate sizes, sidecar budget, drain timings, listener-rule priorities).
 
-Everything ECS rejects at deploy time (Fargate sizes, GPU placement, stop timeouts, ports
-taken by the collector sidecar) is checked here, before any resource is declared, so
-`mlinfra plan` reports it as input problems instead of `pulumi up` failing half-way.
+The rules a service must meet to run on ECS are in `mlinfra.spec.platforms.ecs`.
 """
 
 from __future__ import annotations
@@ -10,16 +9,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool
-from mlinfra.spec.errors import Problem
-from mlinfra.spec.service import ServiceSpec, _Strict
-
-if TYPE_CHECKING:  # stack.py imports this module for its `ecs` field
-    from mlinfra.spec.stack import StackSettings
+from mlinfra.spec.service import ServiceSpec
 
 # Fargate task sizes AWS accepts: CPU units -> allowed memory in MiB (ECS developer guide,
 # "Task CPU and memory"). 8 and 16 vCPU need platform version 1.4.0 or later, which LATEST is.
@@ -98,7 +94,7 @@ class GpuCapacity(GpuPool):
     """Managed scaling target: 100 keeps no idle GPU host (default)."""
 
 
-class AlbSettings(_Strict):
+class AlbSettings(StrictModel):
     """The stack's shared Application Load Balancer(s)."""
 
     idle_timeout_seconds: Annotated[int, Field(ge=1, le=4000)] = 60
@@ -117,7 +113,7 @@ class AlbSettings(_Strict):
         return v
 
 
-class AlertingSettings(_Strict):
+class AlertingSettings(StrictModel):
     """Where AMP's alert manager sends alerts. Default: a KMS-encrypted SNS topic of the stack."""
 
     sns_topic_arn: str | None = None
@@ -130,7 +126,7 @@ class AlertingSettings(_Strict):
         return v
 
 
-class EcsSettings(_Strict):
+class EcsSettings(StrictModel):
     """`mlinfra:ecs`: the ECS platform. Defaults are the secure ones (DESIGN.md section 5)."""
 
     container_insights: Literal["enabled", "enhanced"] = "enhanced"
@@ -174,67 +170,3 @@ def listener_rule_priority(service: str) -> int:
     removing a service never renumbers another's rule."""
     digest = hashlib.sha256(service.encode()).hexdigest()
     return 1 + int(digest[:8], 16) % 50000
-
-
-def ecs_problems(settings: StackSettings, services: list[ServiceSpec], where: dict[str, str],
-                 file: str) -> list[Problem]:
-    """Every reason a valid service still cannot run on this ECS stack."""
-    problems: list[Problem] = []
-    ecs = settings.ecs
-    if settings.gpu_node_groups:
-        problems.append(Problem(file, "mlinfra:gpuNodeGroups", sorted(settings.gpu_node_groups),
-                                "EKS node groups do nothing on an ECS stack; declare GPU capacity "
-                                "under mlinfra:ecs.gpuCapacity instead"))
-    providers = ecs.gpu_providers()
-    priorities: dict[int, str] = {}
-    for spec in services:
-        at = where.get(spec.name, file)
-        field = f"ModelService({spec.name!r})"
-        units = cpu_units(spec.cpu)
-        if spec.gpu_type is None:
-            allowed = fargate_allowed(units, spec.memory)
-            if allowed is not None:
-                problems.append(Problem(at, f"{field}.cpu/memory",
-                                        f"cpu={spec.cpu}m memory={spec.memory}Mi", allowed))
-        else:
-            if spec.gpu_type not in providers:
-                offered = ", ".join(sorted(providers)) or "none configured"
-                problems.append(Problem(
-                    at, f"{field}.gpu", spec.gpu_type,
-                    f"Fargate cannot run GPU tasks and the stack has no ECS GPU capacity for "
-                    f"{spec.gpu_type}; GPU types in {file} (mlinfra:ecs.gpuCapacity): {offered}"))
-            else:
-                capacity = ecs.gpu_capacity[providers[spec.gpu_type][0]]
-                fits = min(gpus_per_instance(t) for t in capacity.instance_types)
-                if spec.gpu_count > fits:
-                    problems.append(Problem(
-                        at, f"{field}.gpu_count", spec.gpu_count,
-                        f"the stack's {spec.gpu_type} capacity ({', '.join(capacity.instance_types)}) has "
-                        f"{fits} GPU(s) per instance; allowed: 1-{fits}, or add larger instance types"))
-            if units is None:
-                problems.append(Problem(at, f"{field}.cpu", f"{spec.cpu}m",
-                                        "ECS sizes tasks in CPU units (1024 per vCPU); use a multiple "
-                                        "of 125m, e.g. 3 or 3500m"))
-        if units is not None and units <= SIDECAR_CPU_UNITS:
-            problems.append(Problem(at, f"{field}.cpu", f"{spec.cpu}m",
-                                    f"the task also runs the metrics collector ({SIDECAR_CPU_UNITS} CPU "
-                                    "units); allowed: 250m or more"))
-        if spec.port in SIDECAR_PORTS:
-            problems.append(Problem(
-                at, f"{field}.port", spec.port,
-                "taken by the ADOT collector sidecar in the same task network namespace, so the ALB "
-                f"could not reach the model server; allowed: 1024-65535 except "
-                f"{', '.join(map(str, SIDECAR_PORTS))}"))
-        priority = listener_rule_priority(spec.name)
-        if priority in priorities:
-            problems.append(Problem(at, f"{field}.name", spec.name,
-                                    f"its ALB listener-rule priority ({priority}) collides with service "
-                                    f"{priorities[priority]!r}; choose another name"))
-        priorities[priority] = spec.name
-        if stop_timeout_seconds(spec) > MAX_STOP_TIMEOUT_SECONDS:
-            limit = MAX_STOP_TIMEOUT_SECONDS - DRAIN_MARGIN_SECONDS
-            problems.append(Problem(
-                at, f"{field}.request_timeout_seconds", spec.request_timeout_seconds,
-                f"ECS waits at most {MAX_STOP_TIMEOUT_SECONDS} s (stopTimeout) for in-flight requests "
-                f"to drain; allowed on ECS: at most {limit}"))
-    return problems

@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from mlinfra.spec.declare import ModelService, collecting
 from mlinfra.spec.errors import MISSING, Problem, SpecError, excerpt
+from mlinfra.spec.platforms import RULES
 from mlinfra.spec.sandbox import run_project_file, timeout_seconds
 from mlinfra.spec.service import ALLOWED_URI, ServiceSpec, uri_scheme
 from mlinfra.spec.stack import StackSettings
@@ -370,30 +371,14 @@ def _capacity_problems(settings: StackSettings, services: list[ServiceSpec],
                        declarations: list[ModelService], file: str) -> list[Problem]:
     problems: list[Problem] = []
     where = {d.name: f"{d.file}:{d.line}" for d in declarations}
-    capacity = settings.gpu_capacity()
     known = set(settings.secrets) | set(settings.secret_arns)
     for spec in services:
-        gpu_type = spec.gpu_type
-        if gpu_type is not None and settings.platform == "eks" and gpu_type not in capacity:
-            offered = ", ".join(sorted(capacity)) or "none configured"
-            problems.append(Problem(where[spec.name], f"ModelService({spec.name!r}).gpu", gpu_type,
-                                    f"stack has no GPU node group for {gpu_type}; GPU types in "
-                                    f"{file} ({NAMESPACE}:gpuNodeGroups): {offered}"))
         for secret in spec.secrets:
             if secret not in known:
                 problems.append(Problem(where[spec.name], f"ModelService({spec.name!r}).secrets", secret,
                                         f"not defined in {file}; define it under {NAMESPACE}:secrets "
                                         f"or {NAMESPACE}:secretArns (defined: {', '.join(sorted(known)) or 'none'})"))
-    if settings.platform == "eks":
-        from mlinfra.spec.eks_rules import service_problems
-
-        for spec in services:
-            problems += service_problems(settings, spec, where)
-    if settings.platform == "ecs":
-        from mlinfra.spec.ecs import ecs_problems
-
-        problems += ecs_problems(settings, services, where, file)
-    return problems
+    return problems + RULES[settings.platform].problems(settings, services, where, file)
 
 
 def _problem(file: str, err: Any, model: type[BaseModel], *, prefix: str, camel: bool = True) -> Problem:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
+from mlinfra.serving.contract import API_KEYS_SECRET, ENV_PREFIX, FRAMEWORKS
+from mlinfra.serving.frameworks import infer_framework as _runtime_infer_framework
+from mlinfra.serving.frameworks import is_pickle
+from mlinfra.spec.base import StrictModel
 from mlinfra.spec.quantities import parse_cpu_millicores, parse_memory_mib
 
+# The runtime contract's FRAMEWORKS as a type; a test holds the two equal.
 Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "torchscript"]
 GpuType = Literal["a10g", "l4", "t4", "l40s"]
 
@@ -22,22 +26,12 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
-# File extension -> framework; the runtime uses the same inference for `mlinfra serve`.
-_EXTENSIONS: dict[str, Framework] = {
-    ".skops": "sklearn", ".joblib": "sklearn", ".pkl": "sklearn", ".pickle": "sklearn",
-    ".ubj": "xgboost", ".xgb": "xgboost", ".lgb": "lightgbm",
-    ".onnx": "onnx", ".pt": "torchscript", ".torchscript": "torchscript",
-}
-_PICKLE_EXTENSIONS = (".joblib", ".pkl", ".pickle")
 ALLOWED_URI = "s3://bucket/key, https://host/path, file:///abs/path or a relative path"
 
 
 def infer_framework(model_uri: str) -> Framework | None:
-    lowered = model_uri.lower().split("?", 1)[0]
-    for ext, framework in _EXTENSIONS.items():
-        if lowered.endswith(ext):
-            return framework
-    return None
+    """The framework the runtime would pick for this file, by its extension (None: unknown)."""
+    return cast("Framework | None", _runtime_infer_framework(model_uri))
 
 
 def uri_scheme(model_uri: str) -> str:
@@ -54,13 +48,7 @@ def split_s3_uri(model_uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
-
-
-class Autoscaling(_Strict):
+class Autoscaling(StrictModel):
     """Horizontal autoscaling bounds. Default when omitted: a fixed size of `replicas`."""
 
     min_replicas: Annotated[int, Field(ge=1, le=1000)]
@@ -79,7 +67,7 @@ class Autoscaling(_Strict):
         return self
 
 
-class ServiceSpec(_Strict):
+class ServiceSpec(StrictModel):
     """Everything mlinfra needs to deploy one model. Field docs state each default."""
 
     name: str
@@ -100,7 +88,11 @@ class ServiceSpec(_Strict):
     """Fixed replica count when `autoscaling` is not set (default 2)."""
     autoscaling: Autoscaling | None = None
     secrets: tuple[str, ...] = ()
-    """Secret names resolved per stack, mounted as files under /var/run/secrets/mlinfra/."""
+    """Secret names resolved per stack (`mlinfra:secrets` values or `mlinfra:secretArns`).
+    `api-keys` reaches the runtime as MLINFRA_API_KEYS on both platforms when it is a stack
+    value (on ECS also as an ARN). Others: on EKS values are files under
+    /var/run/secrets/mlinfra/ and ARNs are MLINFRA_SECRET_ARN_<NAME> (the ARN, readable by the
+    pod's role); on ECS each is MLINFRA_SECRET_<NAME> holding the value."""
     env: dict[str, str] = Field(default_factory=dict)
     port: Annotated[int, Field(ge=1024, le=65535)] = 8080
     """Container port (default 8080); 1024-65535 so the server needs no privileges."""
@@ -181,11 +173,11 @@ class ServiceSpec(_Strict):
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
         # The runtime reads its settings case-insensitively, so `mlinfra_x` would set MLINFRA_X.
-        bad = [k for k in v if not _ENV_NAME.match(k) or k.upper().startswith("MLINFRA_")]
+        bad = [k for k in v if not _ENV_NAME.match(k) or k.upper().startswith(ENV_PREFIX)]
         if bad:
             raise ValueError(
                 f"environment variable names must match [A-Za-z_][A-Za-z0-9_]* and not use the "
-                f"reserved MLINFRA_ prefix (in any letter case), got {[k[:40] for k in sorted(bad)][:5]}"
+                f"reserved {ENV_PREFIX} prefix (in any letter case), got {[k[:40] for k in sorted(bad)][:5]}"
             )
         return dict(sorted(v.items()))
 
@@ -221,10 +213,10 @@ class ServiceSpec(_Strict):
         if self.framework is None:
             problems.append((
                 "framework", None,
-                "cannot be inferred from the model URI's extension; allowed: sklearn, xgboost, "
-                "lightgbm, onnx, torchscript",
+                "cannot be inferred from the model URI's extension; allowed: "
+                + ", ".join(FRAMEWORKS),
             ))
-        if self.model_uri.lower().endswith(_PICKLE_EXTENSIONS) and not self.trusted_pickle:
+        if is_pickle(self.model_uri) and not self.trusted_pickle:
             problems.append((
                 "trusted_pickle", False,
                 "joblib/pickle models can run arbitrary code when loaded; save the model with "
@@ -240,7 +232,7 @@ class ServiceSpec(_Strict):
             problems.append((
                 "auth", "none", "a public endpoint requires authentication; allowed: api_key"
             ))
-        if self.auth == "api_key" and "api-keys" not in self.secrets:
+        if self.auth == "api_key" and API_KEYS_SECRET not in self.secrets:
             problems.append((
                 "secrets", list(self.secrets),
                 "auth='api_key' reads the keys from the secret 'api-keys'; add it to secrets",

@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.eks_versions import KUBERNETES_VERSIONS, MANAGED_ADDONS, NEWEST_VERSION, version_problem
-from mlinfra.spec.service import _Strict
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
@@ -46,7 +46,7 @@ _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 NODE_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$")
 
 
-class VpcSettings(_Strict):
+class VpcSettings(StrictModel):
     """Network. Default: a new /16 VPC across three AZs with one NAT gateway per AZ."""
 
     cidr: str = "10.0.0.0/16"
@@ -118,7 +118,7 @@ class GpuNodeGroup(GpuPool):
     desired_size: Annotated[int, Field(ge=0, le=450)] = 1
 
 
-class EksSettings(_Strict):
+class EksSettings(StrictModel):
     """Cluster. Default: the newest Kubernetes version on standard support, an API endpoint
     reachable only from `deployer_cidrs`, all control-plane logs, KMS-encrypted secrets."""
 
@@ -201,7 +201,7 @@ class EksSettings(_Strict):
         return None
 
 
-class Suppression(_Strict):
+class Suppression(StrictModel):
     """Silence one policy finding, with a written reason."""
 
     id: str
@@ -209,11 +209,11 @@ class Suppression(_Strict):
     reason: Annotated[str, Field(min_length=10)]
 
 
-class PolicySettings(_Strict):
+class PolicySettings(StrictModel):
     suppressions: tuple[Suppression, ...] = ()
 
 
-class StackSettings(_Strict):
+class StackSettings(StrictModel):
     """The `mlinfra:` namespace of `stacks/Pulumi.<stack>.yaml`."""
 
     platform: Literal["eks", "ecs"] = "eks"
@@ -226,7 +226,7 @@ class StackSettings(_Strict):
     domain: str
     """DNS zone for host routing: each service answers at `<service>.<domain>`."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
-    eks: EksSettings = Field(default_factory=EksSettings, validate_default=True)
+    eks: EksSettings = Field(default_factory=EksSettings)
     gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
     """GPU capacity by group name. Default: none, so a GPU service is refused."""
     services: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -268,14 +268,6 @@ class StackSettings(_Strict):
         bad = {k: a for k, a in v.items() if not _SECRET_ARN.match(a)}
         if bad:
             raise ValueError(f"not Secrets Manager ARNs: {sorted(bad)}")
-        return v
-
-    @field_validator("eks")
-    @classmethod
-    def _eks_deployable(cls, v: EksSettings, info: ValidationInfo) -> EksSettings:
-        problem = v.deploy_problem() if info.data.get("platform", "eks") == "eks" else None
-        if problem:
-            raise ValueError(problem)
         return v
 
     @field_validator("gpu_node_groups")

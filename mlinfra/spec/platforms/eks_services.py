@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mlinfra.spec.errors import Problem
+from mlinfra.errors import Problem
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
