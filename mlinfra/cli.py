@@ -199,8 +199,10 @@ def main() -> None:
     try:
         app()
     except MlinfraError as exc:  # anything not caught by a command
-        err.print(Text(f"error: {exc}"))
-        sys.exit(exc.exit_code)
+        try:
+            _fail(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
     except KeyboardInterrupt:
         err.print(Text("error: interrupted"))
         sys.exit(130)

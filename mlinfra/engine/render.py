@@ -2,7 +2,7 @@
 
 Rendering is generic by resource type, never by component: whatever the program registers is
 what gets written, so a component change cannot slip past the validators that read this
-output. Layout (DESIGN.md section 3):
+output. Layout (docs/architecture.md, "Contracts"):
 
     kubernetes/<namespace>.<kind>.<name>.yaml   one Kubernetes object per file (one document)
     ecs/<family>.json                           ECS RegisterTaskDefinition input
@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from mlinfra.engine.aws_payloads import register_task_definition_input
 from mlinfra.engine.recorder import RecordedResource
 from mlinfra.engine.runner import OfflineRun
+from mlinfra.engine.task_definition import register_task_definition_input
 from mlinfra.errors import RenderError
 
 MARKER = ".mlinfra-render"

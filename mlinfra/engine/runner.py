@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from mlinfra.engine.recorder import (
     RecordingMonitor,
     plain,
 )
-from mlinfra.errors import MISSING, Problem, SpecError
+from mlinfra.errors import MISSING, Problem, SpecError, excerpt
 from mlinfra.spec.loader import Deployment, load_deployment, pulumi_config_values, read_stack_file
 from mlinfra.spec.sandbox import run_project_file
 
@@ -40,10 +41,15 @@ def project_name(root: Path) -> str:
     path = root / "Pulumi.yaml"
     try:
         doc = yaml.safe_load(path.read_text())
-        return str(doc["name"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        name = doc["name"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise SpecError([Problem("Pulumi.yaml", "name", MISSING,
-                                 f"a readable Pulumi project file with a name ({exc})")]) from None
+                                 f"a readable Pulumi project file with a name ({excerpt(str(exc), 200)})")]) from None
+    # Pulumi's own rule for project names.
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
+        raise SpecError([Problem("Pulumi.yaml", "name", excerpt(name),
+                                 "a project name of letters, digits, '_', '.' and '-' (at most 100)")])
+    return name
 
 
 @contextlib.contextmanager

@@ -144,6 +144,6 @@ def describe_errors(exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
-        where = f"MLINFRA_{field.upper()}" if field else "settings"
+        where = f"{field} (MLINFRA_{field.upper()})" if field else "settings"
         problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)

@@ -127,7 +127,7 @@ class AlertingSettings(StrictModel):
 
 
 class EcsSettings(StrictModel):
-    """`mlinfra:ecs`: the ECS platform. Defaults are the secure ones (DESIGN.md section 5)."""
+    """`mlinfra:ecs`: the ECS platform. Defaults are the secure ones (docs/architecture.md)."""
 
     container_insights: Literal["enabled", "enhanced"] = "enhanced"
     """Container Insights on the cluster (default: enhanced, per-task metrics)."""
@@ -138,6 +138,15 @@ class EcsSettings(StrictModel):
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     collector_image: str = ADOT_IMAGE
     """ADOT collector sidecar image (default: a pinned aws-otel-collector release)."""
+
+    @field_validator("collector_image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        # registry/repository[:tag][@sha256:digest], the forms an ECS container definition takes.
+        if not re.match(r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$", v) or v.endswith((":", "/")):
+            raise ValueError("must be a container image reference such as "
+                             "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1")
+        return v
 
     @field_validator("gpu_capacity")
     @classmethod

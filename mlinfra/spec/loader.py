@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
+from mlinfra.errors import MISSING, Problem, SpecError, excerpt
 from mlinfra.spec.declare import ModelService, collecting
-from mlinfra.spec.errors import MISSING, Problem, SpecError, excerpt
 from mlinfra.spec.platforms import RULES
 from mlinfra.spec.sandbox import run_project_file, timeout_seconds
 from mlinfra.spec.service import ALLOWED_URI, ServiceSpec, uri_scheme
@@ -378,7 +378,25 @@ def _capacity_problems(settings: StackSettings, services: list[ServiceSpec],
                 problems.append(Problem(where[spec.name], f"ModelService({spec.name!r}).secrets", secret,
                                         f"not defined in {file}; define it under {NAMESPACE}:secrets "
                                         f"or {NAMESPACE}:secretArns (defined: {', '.join(sorted(known)) or 'none'})"))
-    return problems + RULES[settings.platform].problems(settings, services, where, file)
+    problems += RULES[settings.platform].problems(settings, services, where, file)
+    return _at_their_source(problems, settings, file)
+
+
+def _at_their_source(problems: list[Problem], settings: StackSettings, file: str) -> list[Problem]:
+    """A platform rule names `ModelService('svc').field`; when the stack overrides that field,
+    point at the override in the stack file instead of the services file."""
+    moved = []
+    for problem in problems:
+        quoted, _, rest = problem.field.removeprefix("ModelService(").partition(").")
+        service = quoted.strip("'\"")
+        overrides = settings.services.get(service, {}) if rest else {}
+        names = rest.split("/")
+        if overrides and any(n in overrides or to_camel(n) in overrides for n in names):
+            field_name = "/".join(to_camel(n) for n in names)
+            problem = Problem(file, f"{NAMESPACE}:services.{service}.{field_name}", problem.value,
+                              problem.allowed)
+        moved.append(problem)
+    return moved
 
 
 def _problem(file: str, err: Any, model: type[BaseModel], *, prefix: str, camel: bool = True) -> Problem:

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from mlinfra.spec.errors import Problem, SpecError, excerpt
+from mlinfra.errors import Problem, SpecError, excerpt
 
 TIMEOUT_ENV = "MLINFRA_SERVICES_TIMEOUT"
 DEFAULT_TIMEOUT_S = 5.0
@@ -156,4 +156,4 @@ def _deadline(seconds: float, shown: str) -> Iterator[None]:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -78,13 +78,13 @@ class ServiceSpec(StrictModel):
     """Pinned digest, verified before the model is deserialised. Default: not pinned."""
     gpu: bool | GpuType = False
     """`True` means one NVIDIA A10G (g5 family); or name the GPU: a10g, l4, t4, l40s."""
-    gpu_count: Annotated[int, Field(ge=1, le=8)] = 1
+    gpu_count: Annotated[int, Field(ge=1, le=8, strict=True)] = 1
     """GPUs per replica when `gpu` is set (default 1)."""
     cpu: int = 0
     """Millicores per replica; accepts 0.5, 2 or "500m". Default: 1 core (3 on GPU)."""
     memory: int = 0
     """MiB per replica; accepts "2Gi". Default: 2Gi (12Gi on GPU)."""
-    replicas: Annotated[int, Field(ge=1, le=1000)] = 2
+    replicas: Annotated[int, Field(ge=1, le=1000, strict=True)] = 2
     """Fixed replica count when `autoscaling` is not set (default 2)."""
     autoscaling: Autoscaling | None = None
     secrets: tuple[str, ...] = ()
@@ -98,11 +98,11 @@ class ServiceSpec(StrictModel):
     """Container port (default 8080); 1024-65535 so the server needs no privileges."""
     expected_load_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     """How long loading and warming the model may take; sizes startup probes (default 60)."""
-    trusted_pickle: bool = False
+    trusted_pickle: Annotated[bool, Field(strict=True)] = False
     """Allow joblib/pickle models, which can run code when loaded (default: refused)."""
-    bake_model: bool = False
+    bake_model: Annotated[bool, Field(strict=True)] = False
     """Copy the model into the image at build time (default: fetch at start-up)."""
-    public: bool = False
+    public: Annotated[bool, Field(strict=True)] = False
     """Internet-facing endpoint (default: internal load balancer only)."""
     auth: Literal["none", "api_key"] = "none"
     """Required when `public`: `api_key` makes the runtime check keys from the secret
@@ -142,12 +142,21 @@ class ServiceSpec(StrictModel):
                 raise ValueError("an s3 URI needs a valid bucket and a key: s3://bucket/path/model")
         return v
 
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu(cls, v: Any) -> Any:
+        # Checked here so that gpu="yes" is one clear error, not a lax True or two union errors.
+        if v is True or v is False or v in get_args(GpuType):
+            return v
+        raise ValueError(f"must be True, False or a GPU type: {', '.join(map(repr, get_args(GpuType)))}")
+
     @field_validator("model_sha256")
     @classmethod
     def _sha(cls, v: str | None) -> str | None:
-        if v is not None and not _SHA256.match(v):
-            raise ValueError("must be 64 lowercase hex characters (a sha256 digest)")
-        return v
+        # The runtime compares digests case-insensitively; keep one spelling in the plan.
+        if v is not None and not _SHA256.match(v.lower()):
+            raise ValueError("must be 64 hex characters (a sha256 digest)")
+        return None if v is None else v.lower()
 
     @field_validator("cpu", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 
-from mlinfra.spec.errors import MISSING, Problem, SpecError, excerpt
+from mlinfra.errors import MISSING, Problem, SpecError, excerpt
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32

@@ -1,5 +1,5 @@
 """Every AWS API request an ECS plan implies, built from recorded inputs (shared by the tests)
-by the one mapping mlinfra has, `mlinfra.engine.aws_payloads` (also used by the gate and by
+by the one mapping mlinfra has, `tests/support/aws_requests.py` (also used by the gate and by
 `mlinfra render`)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlinfra.engine.aws_payloads import api_calls
+from tests.support.aws_requests import api_calls
 
 from .conftest import Plan
 

@@ -53,10 +53,12 @@ def test_bad_input_exits_2_with_every_problem_and_no_traceback(edited_project: C
     assert "4 problems in the mlinfra input" in err
     assert ("services/ranker.py:5: ModelService('search-ranker').gpu = 'a10g': Fargate cannot run GPU tasks" in err)
     assert "(mlinfra:ecs.gpuCapacity): none configured" in err
-    assert ("ModelService('fraud-detector').cpu/memory = 'cpu=2000m memory=3072Mi': Fargate does not offer "
+    # The sizes, port and secrets come from the stack's overrides, so the stack file is named.
+    assert ("stacks/Pulumi.dev.yaml: mlinfra:services.fraud-detector.cpu/memory = 'cpu=2000m memory=3072Mi': "
+            "Fargate does not offer "
             "3072 MiB with 2 vCPU; allowed memory: 4096Mi-16384Mi in steps of 1024Mi") in err
-    assert "ModelService('fraud-detector').port = 8888: taken by the ADOT collector sidecar" in err
-    assert "ModelService('fraud-detector').secrets = 'nope': not defined in stacks/Pulumi.dev.yaml" in err
+    assert "mlinfra:services.fraud-detector.port = 8888: taken by the ADOT collector sidecar" in err
+    assert "mlinfra:services.fraud-detector.secrets = 'nope': not defined in stacks/Pulumi.dev.yaml" in err
 
 
 def test_bad_ecs_setting_names_the_field_and_allowed_values(edited_project: Callable[..., Path]) -> None:

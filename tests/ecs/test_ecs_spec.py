@@ -125,13 +125,15 @@ def test_every_ecs_problem_is_reported_at_once(edited_project: Callable[..., Pat
     assert gpu.file == "services/ranker.py:5"
     assert "Fargate cannot run GPU tasks" in gpu.allowed
     assert "none configured" in gpu.allowed
-    size = problems[("ModelService('fraud-detector').cpu/memory", "cpu=250m memory=3072Mi")]
+    # Values set by the stack's overrides are reported where they were set: the stack file.
+    size = problems[("mlinfra:services.fraud-detector.cpu/memory", "cpu=250m memory=3072Mi")]
+    assert size.file == "stacks/Pulumi.dev.yaml"
     assert "512Mi, 1024Mi, 2048Mi" in size.allowed
-    port = problems[("ModelService('fraud-detector').port", "4317")]
+    port = problems[("mlinfra:services.fraud-detector.port", "4317")]
     assert "1024-65535 except 2000, 4317, 4318, 8888, 13133" in port.allowed
-    secret = problems[("ModelService('fraud-detector').secrets", "missing-key")]
+    secret = problems[("mlinfra:services.fraud-detector.secrets", "missing-key")]
     assert "defined: fraud-api-key" in secret.allowed
-    timeout = problems[("ModelService('search-ranker').request_timeout_seconds", "200.0")]
+    timeout = problems[("mlinfra:services.search-ranker.requestTimeoutSeconds", "200.0")]
     assert "at most 110" in timeout.allowed
     assert len(caught.value.problems) == 5
 
@@ -162,7 +164,8 @@ def test_more_gpus_than_any_host_has_is_refused(edited_project: Callable[..., Pa
     with pytest.raises(SpecError) as caught:
         load(root)
     (problem,) = caught.value.problems
-    assert (problem.field, problem.value) == ("ModelService('search-ranker').gpu_count", 4)
+    assert (problem.file, problem.field, problem.value) == (
+        "stacks/Pulumi.dev.yaml", "mlinfra:services.search-ranker.gpuCount", 4)
     assert "has 1 GPU(s) per instance; allowed: 1-1" in problem.allowed
 
 

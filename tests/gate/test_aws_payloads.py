@@ -1,5 +1,5 @@
 """botocore's own parameter validation of the ECS / ELBv2 / Application Auto Scaling requests
-the stacks would send, rebuilt from the recorded inputs by `mlinfra.engine.aws_payloads`."""
+the stacks would send, rebuilt from the recorded inputs by `tests/support/aws_requests.py`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from mlinfra.engine.aws_payloads import CHECKED_PREFIXES, ApiCall, api_calls
 from mlinfra.engine.recorder import RecordingMocks, RecordingMonitor
 from tests.gate.conftest import ECS_STACKS, EKS_STACKS, mlinfra
+from tests.support.aws_requests import CHECKED_PREFIXES, ApiCall, api_calls
 
 _SESSION = botocore.session.get_session()
 

@@ -111,7 +111,7 @@ CASES = [
     Bad("batch-too-big", replace(RANKER, "max_batch_size=64", "max_batch_size=5000"), RANKER, ".max_batch_size",
         "less than or equal to 1024"),
     # --- GPU and capacity ------------------------------------------------------------------
-    Bad("gpu-unknown-type", replace(RANKER, "gpu=True", 'gpu="h100"'), RANKER, ".gpu", "'a10g', 'l4', 't4' or 'l40s'"),
+    Bad("gpu-unknown-type", replace(RANKER, "gpu=True", 'gpu="h100"'), RANKER, ".gpu", "'a10g', 'l4', 't4', 'l40s'"),
     Bad("gpu-no-capacity-for-type", replace(RANKER, "gpu=True", 'gpu="l4"'), RANKER, ".gpu",
         "GPU types in stacks/Pulumi.staging.yaml (mlinfra:gpuNodeGroups): a10g"),
     Bad("gpu-stack-without-gpu-nodes", config("mlinfra:gpuNodeGroups", DELETE), RANKER, ".gpu", "none configured"),
@@ -135,7 +135,7 @@ CASES = [
     Bad("uri-local-not-baked", replace(RANKER, "s3://acme-models/ranker/v3/model.pt", "models/model.pt"), RANKER,
         ".bake_model", "set bake_model=True"),
     Bad("sha256-malformed", replace(FRAUD, 'model_sha256="3f7a', 'model_sha256="XYZ'), FRAUD, ".model_sha256",
-        "64 lowercase hex"),
+        "64 hex characters"),
     # --- autoscaling -----------------------------------------------------------------------
     # The staging override replaces the declared autoscaling, so drop it to reach the declaration.
     Bad("autoscaling-min-above-max", both(replace(FRAUD, '"min_replicas": 3', '"min_replicas": 30'),
@@ -258,6 +258,8 @@ NEAR_MISSES: dict[str, list[Edit]] = {
                                                 config("mlinfra:eks/deployerCidrs", ["10.20.0.0/16"])],
     "past-standard-support-with-extended-support": [config("mlinfra:eks/version", "1.33"),
                                                     config("mlinfra:eks/extendedSupport", True)],
+    "sha256-uppercase-as-the-runtime-accepts": [replace(FRAUD, 'model_sha256="3f7a1c9e5b2d4f608a1e7c3b9d5f2a4c',
+                                                        'model_sha256="3F7A1C9E5B2D4F608A1E7C3B9D5F2A4C')],
 }
 
 
@@ -419,6 +421,12 @@ HOSTILE = [
             ".request_timeout_seconds", "finite number"),
     Hostile("svc-batch-wait-nan", declared('max_batch_wait_ms=float("nan")'), f"{BAD}:2", ".max_batch_wait_ms",
             "finite number"),
+    Hostile("svc-gpu-yes", declared('gpu="yes"'), f"{BAD}:2", ".gpu", "must be True, False or a GPU type"),
+    Hostile("svc-gpu-one", declared("gpu=1"), f"{BAD}:2", ".gpu", "must be True, False or a GPU type"),
+    Hostile("svc-replicas-true", declared("replicas=True"), f"{BAD}:2", ".replicas", "valid integer"),
+    Hostile("svc-gpu-count-true", declared("gpu=True, gpu_count=True"), f"{BAD}:2", ".gpu_count", "valid integer"),
+    Hostile("svc-public-one", declared("public=1"), f"{BAD}:2", ".public", "valid boolean"),
+    Hostile("svc-bake-string", declared('bake_model="false"'), f"{BAD}:2", ".bake_model", "valid boolean"),
     Hostile("svc-uri-empty", declared("", uri=""), f"{BAD}:2", ".model_uri", "is empty"),
     Hostile("svc-uri-blank", declared("", uri="   "), f"{BAD}:2", ".model_uri", "is empty"),
     Hostile("svc-uri-https-no-file", declared("", uri="https://models.example.com/"), f"{BAD}:2", ".model_uri",
@@ -612,6 +620,29 @@ HOSTILE = [
                                                     config("mlinfra:eks/deployerCidrs", ["203.0.113.7/24"])),
             STACK, "mlinfra:eks.deployerCidrs", "has host bits set"),
     Hostile("stack-region-number", config("aws:region", 5), STACK, "mlinfra:region", "valid string"),
+    Hostile("ecs-collector-image-empty", both(config("mlinfra:platform", "ecs"),
+                                              config("mlinfra:ecs", {"collectorImage": ""})), STACK,
+            "mlinfra:ecs.collectorImage", "container image reference"),
+    Hostile("ecs-collector-image-spaces", both(config("mlinfra:platform", "ecs"),
+                                               config("mlinfra:ecs", {"collectorImage": "my image"})), STACK,
+            "mlinfra:ecs.collectorImage", "container image reference"),
+    # --- capacity on EKS, as on ECS: the pod must fit a node of its pool ------------------------
+    Hostile("eks-gpu-count-8-on-g5-xlarge", replace(RANKER, "gpu=True", "gpu=True, gpu_count=8"), RANKER,
+            ".gpu_count", "have at most 1 GPU(s) per node"),
+    Hostile("eks-memory-512gi-cpu-service", replace(FRAUD, 'memory="2Gi"', 'memory="512Gi"'), FRAUD, ".memory",
+            "larger than any node of its pool (system nodes (mlinfra:eks.systemNodes): 8 GiB)"),
+    Hostile("eks-cpu-100000", replace(FRAUD, 'cpu="1"', "cpu=100000"), FRAUD, ".cpu",
+            "larger than any node of its pool"),
+    Hostile("eks-memory-2pib", replace(FRAUD, 'memory="2Gi"', "memory=2147483648"), FRAUD, ".memory",
+            "larger than any node"),
+    Hostile("eks-gpu-memory-too-big", replace(RANKER, "gpu=True", 'gpu=True, memory="64Gi"'), RANKER, ".memory",
+            "GPU node group 'gpu-a10g': 16 GiB"),
+    Hostile("eks-override-gpu-count", config("mlinfra:services/search-ranker/gpuCount", 4), STACK,
+            "mlinfra:services.search-ranker.gpuCount", "have at most 1 GPU(s) per node"),
+    Hostile("eks-override-memory", config("mlinfra:services/fraud-detector/memory", "100Gi"), STACK,
+            "mlinfra:services.fraud-detector.memory", "larger than any node"),
+    Hostile("eks-override-cpu", config("mlinfra:services/fraud-detector/cpu", 64), STACK,
+            "mlinfra:services.fraud-detector.cpu", "larger than any node"),
 ]
 
 

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.gate.forked_cli import run_cli
 
@@ -88,7 +89,8 @@ def test_render_replaces_an_owned_directory_that_became_a_file(project: Path, tm
     (out / "iam").write_text("not a directory any more\n")
     code, output = _render(project, out)
     assert code == 0, output
-    assert (out / "iam").is_dir() and any((out / "iam").iterdir())
+    assert (out / "iam").is_dir()
+    assert any((out / "iam").iterdir())
     assert (out / "notes.txt").read_text() == "mine\n"
 
 
@@ -122,3 +124,26 @@ def test_serve_on_a_busy_port_or_unknown_host_is_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2, output
         assert "Traceback" not in output
         assert f"(command line): --host/--port = '{shown}': an address this machine can listen on" in output
+
+
+def test_ecs_rule_on_an_overridden_value_points_at_the_stack_file(project: Path) -> None:
+    stack = project / "stacks" / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(stack.read_text())
+    doc["config"]["mlinfra:services"]["search-ranker"].update(requestTimeoutSeconds=300, port=4317)
+    stack.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = run_cli("plan", "--stack", "dev", "--format", "json", "-C", str(project))
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "stacks/Pulumi.dev.yaml: mlinfra:services.search-ranker.requestTimeoutSeconds = 300" in output
+    assert "stacks/Pulumi.dev.yaml: mlinfra:services.search-ranker.port = 4317" in output
+    assert "services/ranker.py" not in output
+
+
+@pytest.mark.parametrize("name", ["[a, b]", "''", "'my project!'"])
+def test_project_name_must_be_a_pulumi_project_name(project: Path, name: str) -> None:
+    pulumi_yaml = project / "Pulumi.yaml"
+    pulumi_yaml.write_text(pulumi_yaml.read_text().replace("name: mlinfra", f"name: {name}", 1))
+    code, output = _plan(project)
+    assert code == 2, output
+    assert "Pulumi.yaml: name = " in output
+    assert "Traceback" not in output

@@ -1,4 +1,4 @@
-"""`mlinfra render` writes the artifacts of DESIGN.md section 3, in the promised shapes."""
+"""`mlinfra render` writes the artifacts of docs/architecture.md ("Contracts"), in the promised shapes."""
 
 from __future__ import annotations
 

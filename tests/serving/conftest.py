@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -181,3 +182,22 @@ def helpers() -> SimpleNamespace:
         tabular_data=tabular_data,
         repo=REPO,
     )
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[str]:
+    exe = Path(sys.executable).with_name("moto_server")
+    port = helpers.free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
+            requests.get(url, timeout=1)
+            break
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()

@@ -3,7 +3,6 @@ sha256 pinning, and refusing code-running model files."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import http.server
@@ -12,7 +11,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,25 +86,6 @@ def test_unknown_extension_needs_framework(start_server: Any, tmp_path: Path) ->
     srv = start_server(str(odd), ready=False)
     assert srv.wait_exit(120) == 1
     assert "MLINFRA_FRAMEWORK" in srv.logs()
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[str]:
-    exe = Path(sys.executable).with_name("moto_server")
-    port = helpers.free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
-            requests.get(url, timeout=1)
-            break
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
 
 
 AWS_ENV = {

@@ -1,12 +1,12 @@
-"""Recorded Pulumi inputs -> the AWS API requests each resource turns into.
+"""Test support: recorded Pulumi inputs -> the AWS API requests each resource turns into.
 
 The Pulumi AWS provider sends these requests on `pulumi up`; rebuilding them here lets
-botocore's own parameter validation (the same shapes the AWS CLI checks) judge them offline,
-lets the ECS tests send them to a local AWS emulator (moto), and lets `render` write the ECS
-RegisterTaskDefinition input. A field this mapping does not know is passed through under its
-API-style name, so botocore reports it as an unknown parameter instead of it being dropped
-silently. This is the only such mapping in mlinfra: the gate, the ECS tests and `render` all
-use it.
+botocore's own parameter validation (the same shapes the AWS CLI checks) judge them offline
+and lets the ECS tests send them to a local AWS emulator (moto). Only tests use it, so it is
+not part of the installed package; the one request `mlinfra render` writes
+(RegisterTaskDefinition) is built by `mlinfra.engine.task_definition`, which this module
+reuses. A field this mapping does not know is passed through under its API-style name, so
+botocore reports it as an unknown parameter instead of it being dropped silently.
 
 `refs` (see `api_calls`) replaces identifiers that only exist after deployment (ARNs, ids)
 with real ones, e.g. those a test got back from the emulator.
@@ -14,75 +14,17 @@ with real ones, e.g. those a test got back from the emulator.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-# Pulumi-only inputs that never reach the AWS API.
-_PULUMI_ONLY = {"skipDestroy", "trackLatest", "forceNewDeployment", "triggers", "waitForSteadyState",
-                "namePrefix", "region", "tagsAll", "forceDelete", "deregistrationDelay", "slowStart",
-                "stickiness", "loadBalancingAlgorithmType", "enableDeletionProtection",
-                "dropInvalidHeaderFields", "idleTimeout", "accessLogs", "desyncMitigationMode",
-                "enableHttp2", "connectionLogs", "lambdaMultiValueHeadersEnabled",
-                "connectionTermination", "preserveClientIp", "proxyProtocolV2",
-                "loadBalancingCrossZoneEnabled", "targetHealthStates", "targetFailovers",
-                "targetGroupHealth", "enableCrossZoneLoadBalancing", "clientKeepAlive",
-                "xffHeaderProcessingMode", "preserveHostHeader", "enableWafFailOpen",
-                "enableZonalShift", "enableTlsVersionAndCipherSuiteHeaders",
-                "enableXffClientPort", "dnsRecordClientRoutingPolicy", "routingHttpResponse"}
+from mlinfra.engine.task_definition import PULUMI_ONLY as _PULUMI_ONLY
+from mlinfra.engine.task_definition import drop_none as _drop_none
+from mlinfra.engine.task_definition import pascal as _pascal
+from mlinfra.engine.task_definition import register_task_definition_input
+from mlinfra.engine.task_definition import tags_list as _tags_list
 
-
-def _pascal(key: str) -> str:
-    return key[:1].upper() + key[1:]
-
-
-def _tags_list(tags: Any, key: str = "key", value: str = "value") -> list[dict[str, str]]:
-    if not isinstance(tags, dict):
-        return []
-    return [{key: str(k), value: str(v)} for k, v in sorted(tags.items())]
-
-
-def _drop_none(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if v is not None and v != [] and v != {}}
-
-
-# --- ECS ---------------------------------------------------------------------------------
-
-
-def _ecs_volume(volume: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in volume.items():
-        if key == "hostPath":
-            out["host"] = {"sourcePath": value}
-        elif key == "configureAtLaunch":
-            out["configuredAtLaunch"] = value
-        else:
-            out[key] = value
-    return out
-
-
-def register_task_definition_input(inputs: dict[str, Any]) -> dict[str, Any]:
-    """`aws:ecs/taskDefinition:TaskDefinition` -> ecs RegisterTaskDefinition."""
-    out: dict[str, Any] = {}
-    for key, value in inputs.items():
-        if key in _PULUMI_ONLY:
-            continue
-        if key == "containerDefinitions":
-            out[key] = json.loads(value) if isinstance(value, str) else value
-        elif key == "tags":
-            out["tags"] = _tags_list(value)
-        elif key == "volumes":
-            out["volumes"] = [_ecs_volume(v) for v in value]
-        elif key == "ephemeralStorage":
-            out["ephemeralStorage"] = {"sizeInGiB": value.get("sizeInGib")}
-        elif key == "proxyConfiguration":
-            props = value.get("properties") or {}
-            out[key] = {**{k: v for k, v in value.items() if k != "properties"},
-                        "properties": [{"name": k, "value": str(v)} for k, v in sorted(props.items())]}
-        else:
-            out[key] = value
-    return _drop_none(out)
+__all__ = ["CHECKED_PREFIXES", "ApiCall", "api_calls", "register_task_definition_input"]
 
 
 def create_cluster_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,0 +1,7 @@
+"""Pricers by platform; importing this package registers them all in `pricing.PRICERS`."""
+
+from __future__ import annotations
+
+from mlinfra.engine.pricers import aws, ecs, kubernetes
+
+__all__ = ["aws", "ecs", "kubernetes"]

@@ -1,0 +1,48 @@
+"""Rules only prod stacks must meet (MLI-PROD-*)."""
+
+from __future__ import annotations
+
+from mlinfra.policy.registry import Graph, Resource, rule
+from mlinfra.policy.wire import (
+    DEPLOYMENT,
+    ECS_SERVICE,
+    HPA,
+    INGRESS,
+    LOAD_BALANCERS,
+    SCALING_TARGET,
+    alb_attributes,
+    hpa_for,
+    inputs,
+    number,
+)
+
+
+@rule("MLI-PROD-001", "high", "production runs at least 2 replicas", HPA, DEPLOYMENT, ECS_SERVICE, SCALING_TARGET,
+      prod_only=True)
+def _ha(res: Resource, g: Graph) -> list[str]:
+    i = inputs(res)
+    if res["type"] == HPA:
+        low = number((i.get("spec") or {}).get("minReplicas", 1))
+        return [] if (low or 0) >= 2 else [f"HPA minReplicas {low:g} < 2 in prod"]
+    if res["type"] == DEPLOYMENT:
+        if hpa_for(res, g) is not None:
+            return []
+        n = number((i.get("spec") or {}).get("replicas", 1)) or 1
+        return [] if n >= 2 else [f"replicas {n:g} < 2 in prod"]
+    if res["type"] == SCALING_TARGET:
+        if "ecs:service" not in str(i.get("scalableDimension", "")):
+            return []
+        low = number(i.get("minCapacity")) or 0
+        return [] if low >= 2 else [f"minCapacity {low:g} < 2 in prod"]
+    n = number(i.get("desiredCount", 1)) or 0
+    return [] if n >= 2 or g.dependents(res, SCALING_TARGET) else [f"desiredCount {n:g} < 2 in prod"]
+
+
+@rule("MLI-PROD-002", "high", "production load balancers have deletion protection", INGRESS, *LOAD_BALANCERS,
+      prod_only=True)
+def _deletion(res: Resource, g: Graph) -> list[str]:
+    if res["type"] == INGRESS:
+        ok = alb_attributes(res).get("deletion_protection.enabled") == "true"
+    else:
+        ok = inputs(res).get("enableDeletionProtection") is True
+    return [] if ok else ["deletion protection is off in prod"]
