@@ -3,6 +3,8 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo needs only the SDK and its CLI (requirements.txt), not the test set.
+DEMO_STAMP := $(VENV)/.demo-installed
 
 .PHONY: demo test test-fast lint clean
 
@@ -14,7 +16,11 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(DEMO_STAMP): $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/mlinfra plan --stack staging
 	$(BIN)/mlinfra plan --stack prod
 	$(BIN)/mlinfra plan --stack dev

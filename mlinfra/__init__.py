@@ -5,8 +5,8 @@ Pulumi program of your own passes to the components in `mlinfra.aws`.
 """
 
 from mlinfra.errors import ComponentError, MlinfraError, Problem, SpecError
+from mlinfra.serving.version import __version__ as __version__  # re-exported: `mlinfra.__version__`
 from mlinfra.spec.declare import ModelService
 from mlinfra.spec.service import ServiceSpec
 
 __all__ = ["ComponentError", "MlinfraError", "ModelService", "Problem", "ServiceSpec", "SpecError"]
-__version__ = "0.1.0"

@@ -31,9 +31,36 @@ ProjectDir = Annotated[Path, typer.Option("--project-dir", "-C", help="Project r
                                           file_okay=False, exists=True)]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from mlinfra.serving.version import __version__
+
+        out.print(f"mlinfra {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show the mlinfra version and exit.")] = False,
+) -> None:
     """Declarative ML serving on AWS: plan, diff and render offline."""
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="New or empty directory for the project.")] = Path(),
+) -> None:
+    """Start a new project: Pulumi.yaml, an example service, dev and prod stacks, the review workflow."""
+    from mlinfra.scaffold.init import write_project
+
+    try:
+        written = write_project(directory)
+    except MlinfraError as exc:
+        _fail(exc)
+    out.print(f"created {len(written)} files in {directory}:", *(f"  {f}" for f in written), sep="\n")
+    cd = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "
+    out.print(f"next: {cd}mlinfra plan --stack dev   (offline; see README.md for `pulumi up`)")
 
 
 def _fail(exc: MlinfraError) -> NoReturn:
@@ -44,6 +71,7 @@ def _fail(exc: MlinfraError) -> NoReturn:
 
 
 LivePrices = Annotated[bool, typer.Option("--live-prices", help="Refresh EC2 prices from the AWS Price List API.")]
+Wide = Annotated[bool, typer.Option("--wide", "-w", help="Full type tokens and names, whatever the width.")]
 
 
 def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
@@ -51,8 +79,9 @@ def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
     from mlinfra.engine.cost import instance_types
     from mlinfra.engine.runner import run_offline
 
-    with err.status(f"planning {escape(name)} offline…"):
-        run = run_offline(project_dir, name)
+    with err.status(f"planning {escape(name)} offline…") as status:
+        run = run_offline(project_dir, name, progress=lambda n: status.update(
+            f"planning {escape(name)} offline… {n} resources registered"))
     doc = planning.plan_document(run)
     if live_prices:
         from mlinfra.engine.live_prices import fetch_ec2_hourly
@@ -70,10 +99,11 @@ def plan(
     project_dir: ProjectDir = Path(),
     live_prices: LivePrices = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on unsuppressed policy violations.")] = False,
+    wide: Wide = False,
 ) -> None:
     """Run the stack's Pulumi program offline: every resource `pulumi up` would create, cost, policies."""
     from mlinfra.engine import plan as planning
-    from mlinfra.engine import report
+    from mlinfra.engine import report, terminal
 
     try:
         docs = [_plan(project_dir, name, live_prices) for name in stack]
@@ -85,7 +115,7 @@ def plan(
         if fmt is Format.markdown:
             sys.stdout.write(report.plan_markdown(doc) + "\n")
         else:
-            out.print(report.plan_table(doc))
+            out.print(terminal.plan_tree(doc, width=None if wide else out.width))
     if strict and any(not d["policies"]["passed"] for d in docs):
         raise typer.Exit(1)
 
@@ -103,8 +133,9 @@ def render(
 
     try:
         check_out_dir(Path(os.path.abspath(out_dir)))
-        with err.status(f"rendering {escape(stack)} offline…"):
-            result = render_run(run_offline(project_dir, stack), out_dir)
+        with err.status(f"rendering {escape(stack)} offline…") as status:
+            result = render_run(run_offline(project_dir, stack, progress=lambda n: status.update(
+                f"rendering {escape(stack)} offline… {n} resources registered")), out_dir)
     except MlinfraError as exc:
         _fail(exc)
     tops = sorted({f.split("/", 1)[0] for f in result.files})
@@ -119,10 +150,11 @@ def diff(
     stack: Annotated[Optional[str], typer.Option("--stack", "-s", help="Stack for --base.")] = None,  # noqa: UP045
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     project_dir: ProjectDir = Path(),
+    wide: Wide = False,
 ) -> None:
     """Desired-state diff: two stacks (`diff staging prod`) or the working tree vs a git ref (`--base`)."""
     from mlinfra.engine import plan as planning
-    from mlinfra.engine import report
+    from mlinfra.engine import report, terminal
     from mlinfra.engine.diff import diff_documents
 
     try:
@@ -149,7 +181,7 @@ def diff(
     elif fmt is Format.markdown:
         sys.stdout.write(report.diff_markdown(result))
     else:
-        out.print(report.diff_table(result))
+        out.print(terminal.diff_tree(result, width=None if wide else out.width))
 
 
 @app.command()

@@ -54,7 +54,8 @@ def deploy(deployment: Deployment) -> None:
     endpoints: dict[str, str] = {}
     for spec in deployment.services:
         image = ServiceImage(spec.name, ServiceImageArgs(stack, spec, BUILD_DIR / stack,
-                                                         platform.images_key_arn))
+                                                         platform.images_key_arn,
+                                                         deployment.settings.production))
         endpoints[spec.name] = platform.add_service(spec, image.image_ref)
     outputs = {**platform.outputs(), "endpoints": endpoints}
     for key in sorted(outputs):

@@ -37,12 +37,17 @@ class AccessLogsBucket(pulumi.ComponentResource):
 
     bucket_name: pulumi.Output[str]
     """The bucket name the load balancers log to."""
+    policy: aws.s3.BucketPolicy
+    """What lets ELB write there: load balancers must depend on it, not only on the bucket
+    (ELB test-writes when logging is enabled)."""
 
-    def __init__(self, name: str, stack: str, retention_days: int,
+    def __init__(self, name: str, stack: str, retention_days: int, *, force_destroy: bool = False,
                  opts: pulumi.ResourceOptions | None = None):
+        """`force_destroy`: destroy empties the bucket (it always holds logs) instead of failing."""
         super().__init__(f"{TOKEN_PREFIX}AccessLogsBucket", name, None, opts)
         base_tags = tags(stack)
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=base_tags, opts=child(self))
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, tags=base_tags,
+                               opts=child(self))
         aws.s3.BucketPublicAccessBlock(f"{name}-public-access", bucket=bucket.id,
                                        block_public_acls=True, block_public_policy=True,
                                        ignore_public_acls=True, restrict_public_buckets=True,
@@ -73,8 +78,9 @@ class AccessLogsBucket(pulumi.ComponentResource):
             opts=child(self))
         account = aws.get_caller_identity_output()
         elb_account = aws.elb.get_service_account_output()
-        aws.s3.BucketPolicy(f"{name}-policy", bucket=bucket.id,
-                            policy=access_log_policy(bucket.arn, elb_account.arn, account.account_id),
-                            opts=child(self))
+        self.policy = aws.s3.BucketPolicy(
+            f"{name}-policy", bucket=bucket.id,
+            policy=access_log_policy(bucket.arn, elb_account.arn, account.account_id),
+            opts=child(self))
         self.bucket_name = bucket.bucket
         self.register_outputs({"bucket_name": self.bucket_name})

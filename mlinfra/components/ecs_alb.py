@@ -28,6 +28,8 @@ class LoadBalancerArgs:
     subnet_ids: list[pulumi.Output[str]]
     """Private subnets for the internal ALB, public ones for an internet-facing one."""
     logs_bucket: pulumi.Input[str]
+    logs_ready: list[pulumi.Resource]
+    """What must exist before ELB may write to the bucket (its bucket policy)."""
     ingress_cidrs: tuple[str, ...] = ()
     """Public ALB only: who may connect (default: anyone; listener rules narrow per service)."""
 
@@ -39,6 +41,8 @@ class SharedLoadBalancer(pulumi.ComponentResource):
     """`app/<name>/<id>`, for CloudWatch metrics and request-count autoscaling."""
     dns_name: pulumi.Output[str]
     """The ALB's DNS name (point `<service>.<domain>` here)."""
+    zone_id: pulumi.Output[str]
+    """The ALB's canonical hosted zone, for Route 53 alias records."""
     security_group_id: pulumi.Output[str]
     """The ALB's security group: task security groups admit only this."""
     https_listener_arn: pulumi.Output[str]
@@ -75,7 +79,7 @@ class SharedLoadBalancer(pulumi.ComponentResource):
             enable_deletion_protection=settings.production,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
                 bucket=args.logs_bucket, prefix=f"{args.stack}-{args.exposure}", enabled=True),
-            tags=base_tags, opts=child(self))
+            tags=base_tags, opts=child(self, depends_on=args.logs_ready))
         https = aws.lb.Listener(
             f"{name}-https", load_balancer_arn=lb.arn, port=443, protocol="HTTPS",
             ssl_policy=TLS_POLICY, certificate_arn=settings.certificate_arn,
@@ -93,6 +97,7 @@ class SharedLoadBalancer(pulumi.ComponentResource):
         self.load_balancer = lb
         self.arn_suffix = lb.arn_suffix
         self.dns_name = lb.dns_name
+        self.zone_id = lb.zone_id
         self.security_group_id = sg.id
         self.https_listener_arn = https.arn
         self.register_outputs({"dns_name": self.dns_name, "arn_suffix": self.arn_suffix})

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.base import TOKEN_PREFIX, child, physical_name, tags
 from mlinfra.components.iam import assume_role_policy
-from mlinfra.spec.ecs import AMI_PARAMETER_GPU, GpuCapacity
+from mlinfra.spec.ecs import GpuCapacity
 from mlinfra.spec.stack import StackSettings
 
 FARGATE = "FARGATE"
@@ -21,8 +21,9 @@ INSTANCE_POLICIES = {
 
 
 def cluster_name(stack: str) -> str:
-    """A plain, known name: the instances' user data must name the cluster before it exists."""
-    return f"mlinfra-{stack}"
+    """A plain, known name (`<project>-<stack>`): the instances' user data must name the
+    cluster before it exists."""
+    return physical_name(stack)
 
 
 def gpu_user_data(cluster: str) -> str:
@@ -54,7 +55,7 @@ class EcsCluster(pulumi.ComponentResource):
     cluster_arn: pulumi.Output[str]
     """ARN of the ECS cluster."""
     cluster_name: str
-    """Name of the ECS cluster (plain: `mlinfra-<stack>`)."""
+    """Name of the ECS cluster (plain: `<project>-<stack>`)."""
     gpu_providers: dict[str, str]
     """GPU type -> capacity provider name that serves it (the first, by name)."""
     capacity_providers: pulumi.Resource
@@ -65,11 +66,13 @@ class EcsCluster(pulumi.ComponentResource):
         ecs = args.settings.ecs
         base_tags = tags(args.stack)
         self.cluster_name = cluster_name(args.stack)
+        # Fixed names cannot be created before the old one is deleted; prod is protected.
         cluster = aws.ecs.Cluster(
             f"{name}-cluster", name=self.cluster_name,
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights",
                                                  value=ecs.container_insights)],
-            tags=base_tags, opts=child(self))
+            tags=base_tags, opts=child(self, delete_before_replace=True,
+                                       protect=args.settings.production))
         self.cluster_arn = cluster.arn
 
         provider_names: list[pulumi.Input[str]] = [FARGATE]
@@ -90,10 +93,12 @@ class EcsCluster(pulumi.ComponentResource):
                 egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0,
                                                         cidr_blocks=["0.0.0.0/0"])],
                 tags=base_tags, opts=child(self))
-            ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER_GPU)
+            # Pinned in config (`mlinfra:ecs.gpuAmiId`), never looked up per run: a new AMI
+            # release must not turn a no-op `pulumi up` into a host replacement.
+            assert ecs.gpu_ami_id is not None  # the loader requires it with GPU capacity
             for cap_name, cap in ecs.gpu_capacity.items():
-                provider = self._gpu_capacity(f"{name}-{cap_name}", cap_name, cap, args, ami.value,
-                                              profile, host_sg)
+                provider = self._gpu_capacity(f"{name}-{cap_name}", cap_name, cap, args, ecs.gpu_ami_id,
+                                              profile, host_sg, cluster)
                 provider_names.append(provider.name)
                 self.gpu_providers.setdefault(cap.gpu_type, f"{self.cluster_name}-{cap_name}")
         self.capacity_providers = aws.ecs.ClusterCapacityProviders(
@@ -106,8 +111,8 @@ class EcsCluster(pulumi.ComponentResource):
         self.register_outputs({"cluster_arn": self.cluster_arn})
 
     def _gpu_capacity(self, name: str, cap_name: str, cap: GpuCapacity, args: EcsClusterArgs,
-                      ami_id: pulumi.Output[str], profile: aws.iam.InstanceProfile,
-                      host_sg: aws.ec2.SecurityGroup) -> aws.ecs.CapacityProvider:
+                      ami_id: str, profile: aws.iam.InstanceProfile,
+                      host_sg: aws.ec2.SecurityGroup, cluster: aws.ecs.Cluster) -> aws.ecs.CapacityProvider:
         base_tags = tags(args.stack)
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
@@ -143,13 +148,24 @@ class EcsCluster(pulumi.ComponentResource):
             # Managed termination protection requires scale-in protection on the instances.
             protect_from_scale_in=True,
             health_check_type="EC2",
+            # A new AMI (or instance type) replaces the running hosts: new ones first, and ECS
+            # managed draining moves tasks off each old host before it terminates.
+            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                    min_healthy_percentage=100, max_healthy_percentage=200, instance_warmup="300",
+                    skip_matching=True, scale_in_protected_instances="Refresh")),
+            # Outside prod, destroy terminates the hosts without waiting for them to drain.
+            force_delete=not args.settings.production,
             tags=[aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=True)
                   for k, v in {**base_tags, "AmazonECSManaged": "true"}.items()],
-            # ECS managed scaling owns the size once the group exists.
-            opts=child(self, ignore_changes=["desiredCapacity"]))
+            # ECS managed scaling owns the size once the group exists. The hosts register with
+            # the cluster by name (user data), so destroy must remove them before the cluster.
+            opts=child(self, ignore_changes=["desiredCapacity"], depends_on=[cluster]))
         return aws.ecs.CapacityProvider(
             f"{name}-provider",
             name=f"{self.cluster_name}-{cap_name}",
+            opts=child(self, delete_before_replace=True),
             auto_scaling_group_provider=aws.ecs.CapacityProviderAutoScalingGroupProviderArgs(
                 auto_scaling_group_arn=group.arn,
                 managed_termination_protection="ENABLED",
@@ -158,4 +174,4 @@ class EcsCluster(pulumi.ComponentResource):
                     status="ENABLED", target_capacity=cap.target_capacity_percent,
                     minimum_scaling_step_size=1, maximum_scaling_step_size=2,
                     instance_warmup_period=300)),
-            tags=base_tags, opts=child(self))
+            tags=base_tags)

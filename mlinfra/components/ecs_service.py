@@ -3,12 +3,14 @@ autoscaling and alert rules."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.base import TOKEN_PREFIX, child, physical_name, tags
 from mlinfra.components.ecs_alb import SharedLoadBalancer
 from mlinfra.components.ecs_cluster import FARGATE, EcsCluster
 from mlinfra.components.ecs_monitoring import EcsMonitoring, rule_group_yaml
@@ -26,11 +28,35 @@ from mlinfra.components.policies import (
     secret_read_statements,
 )
 from mlinfra.serving.contract import READY_PATH
-from mlinfra.spec.ecs import cpu_units, deregistration_delay_seconds, listener_rule_priority
+from mlinfra.spec.ecs import (
+    cpu_units,
+    deployment_timeout_seconds,
+    deregistration_delay_seconds,
+    listener_rule_priority,
+)
 from mlinfra.spec.service import Autoscaling, ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+def secret_decrypt_statements(region: str, own_key_arn: pulumi.Input[str] | None,
+                              config_key_arns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """kms:Decrypt for the keys that encrypt the service's secrets, only via Secrets Manager.
+
+    The stack's own key (secrets it creates) and the customer keys named in config
+    (`mlinfra:ecs.secretsKmsKeyArns`, for existing secrets). A key lives in its secret's
+    region, so each key is decryptable through that region's Secrets Manager only.
+    """
+    keys: list[tuple[pulumi.Input[str], str]] = [(arn, arn.split(":")[3]) for arn in config_key_arns]
+    if own_key_arn is not None:
+        keys.insert(0, (own_key_arn, region))
+    if not keys:
+        return []
+    services = sorted({f"secretsmanager.{r}.amazonaws.com" for _, r in keys})
+    return [{"Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"],
+             "Resource": [arn for arn, _ in keys],
+             "Condition": {"StringEquals": {"kms:ViaService": services}}}]
 
 
 def deployment_percents(spec: ServiceSpec) -> tuple[int, int]:
@@ -87,9 +113,9 @@ class EcsModelService(pulumi.ComponentResource):
         trust = account.account_id.apply(lambda acct: ecs_tasks_trust(acct, region))
 
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=f"/mlinfra/{args.stack}/{spec.name}",
+            f"{name}-logs", name="/" + physical_name(args.stack, spec.name, sep="/"),
             retention_in_days=ecs.log_retention_days, kms_key_id=args.monitoring.telemetry_key_arn,
-            tags=service_tags, opts=child(self))
+            tags=service_tags, opts=child(self, delete_before_replace=True))
 
         # The task role is what the model server runs as: its model prefix and metrics only.
         task_role = aws.iam.Role(f"{name}-task-role", assume_role_policy=trust,
@@ -109,12 +135,7 @@ class EcsModelService(pulumi.ComponentResource):
                                      policy_arn=EXECUTION_POLICY, opts=child(self))
         if args.secret_arns:
             statements = secret_read_statements([args.secret_arns[n] for n in sorted(args.secret_arns)])
-            if args.secrets_key_arn is not None:
-                statements.append({
-                    "Sid": "DecryptOwnSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"],
-                    "Resource": [args.secrets_key_arn],
-                    "Condition": {"StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}})
+            statements += secret_decrypt_statements(region, args.secrets_key_arn, ecs.secrets_kms_key_arns)
             aws.iam.RolePolicy(f"{name}-execution-secrets", role=execution_role.id,
                                policy=pulumi.Output.json_dumps(policy_document(statements),
                                                                sort_keys=True),
@@ -126,7 +147,7 @@ class EcsModelService(pulumi.ComponentResource):
             collector_image=ecs.collector_image, alb_idle_timeout=ecs.alb.idle_timeout_seconds)
         task = aws.ecs.TaskDefinition(
             f"{name}-task",
-            family=f"mlinfra-{args.stack}-{spec.name}",
+            family=physical_name(args.stack, spec.name),
             cpu=str(cpu_units(spec.cpu)),
             memory=str(spec.memory),
             network_mode="awsvpc",
@@ -190,6 +211,7 @@ class EcsModelService(pulumi.ComponentResource):
             tags=service_tags, opts=child(self))
 
         minimum, maximum = deployment_percents(spec)
+        timeout = f"{math.ceil(deployment_timeout_seconds(spec) / 60)}m"
         # GPU hosts: spread replicas over zones, then pack hosts so idle ones can scale in.
         # Fargate takes no placement strategies, but a platform version and AZ rebalancing.
         provider = args.cluster.gpu_providers[spec.gpu_type or ""] if gpu else FARGATE
@@ -217,14 +239,18 @@ class EcsModelService(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             enable_execute_command=False,
-            wait_for_steady_state=False,
+            # `pulumi up` fails when the rollout does (circuit breaker), instead of reporting a
+            # task definition as deployed that ECS then rolls back.
+            wait_for_steady_state=True,
             tags=service_tags,
             ordered_placement_strategies=strategies,
             platform_version=None if gpu else "LATEST",
             availability_zone_rebalancing=None if gpu else "ENABLED",
-            # The autoscaler owns the running count once the service exists.
+            # An autoscaler owns the running count once the service exists; without one,
+            # `replicas` stays managed here so edits take effect.
             opts=child(self, depends_on=[rule, args.cluster.capacity_providers],
-                       ignore_changes=["desiredCount"]))
+                       ignore_changes=["desiredCount"] if spec.autoscaling is not None else None,
+                       custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)))
         self.service_name = service.name
 
         if spec.autoscaling is not None:

@@ -72,7 +72,10 @@ def collector_config(spec: ServiceSpec, stack: str, remote_write_url: str, regio
             "extensions": ["sigv4auth", "health_check"],
             "pipelines": {"metrics": {"receivers": ["prometheus"], "processors": ["batch"],
                                       "exporters": ["prometheusremotewrite"]}},
-            "telemetry": {"metrics": {"address": "127.0.0.1:8888"}},
+            # The collector's own metrics on loopback only; `readers` replaced the `address`
+            # key, deprecated since collector v0.111.0 (ADOT v0.43.3 is built on v0.117.0).
+            "telemetry": {"metrics": {"readers": [{"pull": {"exporter": {"prometheus": {
+                "host": "127.0.0.1", "port": 8888}}}}]}},
         },
     }
     return yaml.safe_dump(config, sort_keys=True)

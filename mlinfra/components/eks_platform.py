@@ -14,6 +14,7 @@ from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
 from mlinfra.components.k8s_service import KubernetesModelService, KubernetesServiceArgs
 from mlinfra.components.network import Network, NetworkArgs
 from mlinfra.components.platform import PlatformArgs
+from mlinfra.components.vpc_endpoints import stack_endpoints
 from mlinfra.spec.service import ServiceSpec
 
 
@@ -37,6 +38,7 @@ class EksPlatform(pulumi.ComponentResource):
         self._args = args
         self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings),
                                opts=child(self))
+        stack_endpoints(f"{name}-endpoints", args.stack, args.settings, self.network, self)
         self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(args.stack, args.settings,
                                                                 self.network), opts=child(self))
         self.addons = ClusterAddons(

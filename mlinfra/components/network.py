@@ -56,6 +56,8 @@ class Network(pulumi.ComponentResource):
     load_balancer_cidrs: list[str]
     """Where the stack's load balancers (public and internal) sit: what a network policy admits
     for ALB traffic. For an existing VPC without known subnet ranges: the whole VPC."""
+    private_route_table_ids: list[pulumi.Output[str]]
+    """Route tables of the private subnets (empty for an existing VPC)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}Network", name, None, opts)
@@ -67,6 +69,7 @@ class Network(pulumi.ComponentResource):
             self.vpc_id = pulumi.Output.from_input(vpc.existing_vpc_id)
             self.private_subnet_ids = [pulumi.Output.from_input(s) for s in vpc.private_subnet_ids]
             self.public_subnet_ids = [pulumi.Output.from_input(s) for s in vpc.public_subnet_ids]
+            self.private_route_table_ids = []
             self.register_outputs({"vpc_id": self.vpc_id})
             return
 
@@ -89,7 +92,7 @@ class Network(pulumi.ComponentResource):
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags={**base_tags, "Name": f"{name}-public"}, opts=child(self),
         )
-        self.public_subnet_ids, self.private_subnet_ids = [], []
+        self.public_subnet_ids, self.private_subnet_ids, self.private_route_table_ids = [], [], []
         nat_ids: dict[str, pulumi.Output[str]] = {}
         for zone, private_cidr, public_cidr, lb_cidr in zip(zones, private_cidrs, public_cidrs, lb_cidrs,
                                                             strict=True):
@@ -131,6 +134,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(f"{name}-private-{key}", subnet_id=private.id,
                                           route_table_id=rt.id, opts=child(self))
             self.private_subnet_ids.append(private.id)
+            self.private_route_table_ids.append(rt.id)
         self.vpc_id = created.id
         self.register_outputs({"vpc_id": self.vpc_id,
                                "private_subnet_ids": self.private_subnet_ids,

@@ -49,9 +49,12 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
             unpriced.append({"urn": res["urn"], "type": res["type"], "reason": result})
         elif result is not None:
             owner = res.get("service") or graph.service_of(res)
-            lines.append({"urn": res["urn"], "type": res["type"], "service": owner,
-                          "min": _round(result.low), "max": _round(result.high), "basis": result.basis,
-                          "allocated": result.allocated})
+            line = {"urn": res["urn"], "type": res["type"], "service": owner,
+                    "min": _round(result.low), "max": _round(result.high), "basis": result.basis,
+                    "allocated": result.allocated}
+            if result.avoided:
+                line["avoided"] = _round(result.avoided)
+            lines.append(line)
     services: dict[str, dict[str, float]] = {}
     for line in lines:
         entry = services.setdefault(line["service"], {"min": 0.0, "max": 0.0})
@@ -65,6 +68,7 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
         "resources": lines,
         "services": {k: {"min": _round(v["min"]), "max": _round(v["max"])} for k, v in sorted(services.items())},
         "total": {"min": _round(sum(x["min"] for x in direct)), "max": _round(sum(x["max"] for x in direct))},
+        "avoided": _round(sum(x.get("avoided", 0.0) for x in lines)),
         "unpriced": unpriced,
     }
 

@@ -57,6 +57,8 @@ class Line:
     high: float
     basis: str
     allocated: bool = False
+    avoided: float = 0.0
+    """Monthly cost elsewhere that this resource saves (NAT processing a VPC endpoint avoids)."""
 
 
 Pricer = Callable[[dict[str, Any], PriceTable, Graph], Line | str | None]

@@ -7,6 +7,7 @@ runs of the same program produce byte-identical plans.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +28,8 @@ class RecordedResource:
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
     options: dict[str, Any] = field(default_factory=dict)
-    """Lifecycle options that change what `up`/`destroy` do (protect, deleteBeforeReplace,
-    ignoreChanges), only those set."""
+    """Resource options the engine acts on: ignoreChanges, protect, customTimeouts,
+    deleteBeforeReplace, retainOnDelete (only those that are set)."""
 
 
 def _short_hash(*parts: str) -> str:
@@ -73,12 +74,6 @@ def plain(value: Any) -> Any:
     if urn is not None:
         return f"<resource {type(value).__name__}>"
     return str(value)
-
-
-def _lifecycle_options(request: Any) -> dict[str, Any]:
-    found = {"protect": bool(request.protect), "deleteBeforeReplace": bool(request.deleteBeforeReplace),
-             "ignoreChanges": sorted(request.ignoreChanges)}
-    return {k: v for k, v in found.items() if v}
 
 
 class RecordingMocks(mocks.Mocks):
@@ -183,9 +178,10 @@ class RecordingMocks(mocks.Mocks):
 class RecordingMonitor(mocks.MockMonitor):
     """The mock monitor, also keeping parent, dependencies and masked inputs per resource."""
 
-    def __init__(self, mocks_impl: RecordingMocks) -> None:
+    def __init__(self, mocks_impl: RecordingMocks, on_record: Callable[[int], None] | None = None) -> None:
         super().__init__(mocks_impl)
         self.recorded: list[RecordedResource] = []
+        self.on_record = on_record  # told the count so far after each resource (the CLI's progress line)
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -197,6 +193,26 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=plain(mask_secrets(inputs)),
                 dependencies=sorted(set(request.dependencies)),
                 provider=request.provider.split("::")[-1] if request.provider else "",
-                options=_lifecycle_options(request),
+                options=_options(request),
             ))
+            if self.on_record is not None:
+                self.on_record(len(self.recorded))
         return response
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The resource options of a RegisterResource request that change what `up`/`destroy` do."""
+    out: dict[str, Any] = {}
+    if request.ignoreChanges:
+        out["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.protect:
+        out["protect"] = True
+    if request.deleteBeforeReplace:
+        out["deleteBeforeReplace"] = True
+    if getattr(request, "retainOnDelete", False):
+        out["retainOnDelete"] = True
+    timeouts = request.customTimeouts
+    if timeouts is not None and (timeouts.create or timeouts.update or timeouts.delete):
+        out["customTimeouts"] = {k: getattr(timeouts, k) for k in ("create", "update", "delete")
+                                 if getattr(timeouts, k)}
+    return out

@@ -1,16 +1,12 @@
-"""Human renderings of plan and diff documents: rich tables for a terminal, markdown for a PR comment.
+"""Markdown renderings of plan and diff documents, for a pull-request comment.
 
-JSON is the documents themselves (`plan.to_json`); these functions only present them.
+JSON is the documents themselves (`plan.to_json`); the terminal view is `terminal.py`.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
 from mlinfra.engine.cost import money, money_range
 from mlinfra.engine.plan import summary_rows
@@ -77,44 +73,9 @@ def policies_markdown(pol: dict[str, Any]) -> list[str]:
     return lines
 
 
-def plan_table(doc: dict[str, Any]) -> RenderableType:
-    groups = summary_rows(doc)
-    total = sum(sum(c.values()) for c in groups.values())
-    cost, pol = doc.get("cost") or {}, doc.get("policies") or {}
-    services = cost.get("services") or {}
-    table = Table(title=f"{doc['project']} / {doc['stack']}: {total} resources, "
-                        f"{money_range(cost.get('total'))}/month")
-    for col, justify in (("group", "left"), ("resource type", "left"), ("count", "right"), ("monthly", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for group, counts in groups.items():
-        for i, (rtype, n) in enumerate(sorted(counts.items())):
-            table.add_row(*(Text(x) for x in (group if i == 0 else "", rtype, str(n),
-                                              money_range(services.get(group)) if i == 0 else "")))
-        table.add_row("", Text(f"subtotal {group}", style="dim"), Text(str(sum(counts.values())), style="dim"), "")
-    parts: list[RenderableType] = [table, Text(_prices_note(cost).replace("_", ""), style="dim")]
-    if pol:
-        parts.append(policy_table(pol))
-    return Group(*parts)
-
-
-def policy_table(pol: dict[str, Any]) -> RenderableType:
-    status = "passed" if pol["passed"] else f"{pol['violations']} violation(s)"
-    title = f"policies ({pol['tier']}, {pol['rules']} rules): {status}, {pol['suppressed']} suppressed"
-    if not pol["findings"]:
-        return Text(title, style="green")
-    table = Table(title=title)
-    for col in ("id", "severity", "resource", "finding", "suppressed because"):
-        table.add_column(col)
-    for f in pol["findings"]:
-        style = "dim" if f["suppressed"] else "red" if f["severity"] in ("critical", "high") else "yellow"
-        table.add_row(*(Text(x) for x in (f["id"], f["severity"], f["urn"].rsplit("::", 1)[-1], f["message"],
-                                          f["suppressed"] or "")), style=style)
-    return table
-
-
 # ---------------------------------------------------------------- diff
 
-def _summary_lines(result: dict[str, Any]) -> list[str]:
+def summary_lines(result: dict[str, Any]) -> list[str]:
     out = []
     for entry in result["summary"]:
         words = ", ".join(entry["changes"]) or "no resource changes"
@@ -134,7 +95,7 @@ def diff_markdown(result: dict[str, Any]) -> str:
     else:
         lines.append(f"{len(result['added'])} added, {len(result['removed'])} removed, "
                      f"{len(result['changed'])} changed.")
-        lines += ["", *(f"- {line}" for line in _summary_lines(result))]
+        lines += ["", *(f"- {line}" for line in summary_lines(result))]
     cost = result["cost"]
     lines += ["", "| monthly cost | " + a + " | " + b + " | delta |", "| --- | ---: | ---: | ---: |",
               f"| total | {money_range(cost['a'])} | {money_range(cost['b'])} | {signed(cost['delta'])} |"]
@@ -153,30 +114,3 @@ def diff_markdown(result: dict[str, Any]) -> str:
     if result["collapsed"]:
         lines += ["", f"_{len(result['collapsed'])} content-hash change(s) collapsed (image digests, build tags)._"]
     return "\n".join(lines) + "\n"
-
-
-def diff_table(result: dict[str, Any]) -> RenderableType:
-    from mlinfra.engine.diff import has_changes
-
-    a, b = result["a"], result["b"]
-    parts: list[RenderableType] = [Text(f"mlinfra diff {a} → {b}", style="bold")]
-    if not has_changes(result):
-        parts.append(Text("No changes.", style="green"))
-    parts += [Text(f"  {line}") for line in _summary_lines(result)]
-    cost = result["cost"]
-    parts.append(Text(f"monthly cost: {money_range(cost['a'])} → {money_range(cost['b'])} ({signed(cost['delta'])})"))
-    if result["changed"]:
-        table = Table(title="changed properties")
-        for col in ("resource", "property", a, b):
-            table.add_column(col, overflow="fold")
-        for change in result["changed"]:
-            for i, p in enumerate(change["properties"]):
-                table.add_row(*(Text(x) for x in (change["name"] if i == 0 else "", p["path"], _value(p["a"]),
-                                                  _value(p["b"]))))
-        parts.append(table)
-    for part, style in (("added", "green"), ("removed", "red")):
-        for r in result[part]:
-            parts.append(Text(f"{'+' if part == 'added' else '-'} {r['urn'].split('::', 2)[-1]}", style=style))
-    if result["collapsed"]:
-        parts.append(Text(f"{len(result['collapsed'])} content-hash change(s) collapsed", style="dim"))
-    return Group(*parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from mlinfra.engine.project import check_project
 from mlinfra.engine.recorder import (
     SECRET,
     RecordedResource,
@@ -62,16 +63,18 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
-def run_offline(root: Path, stack: str) -> OfflineRun:
-    """Validate, then run the program once. Bad input raises SpecError before anything runs."""
+def run_offline(root: Path, stack: str, progress: Callable[[int], None] | None = None) -> OfflineRun:
+    """Validate, then run the program once. Bad input raises SpecError before anything runs.
+    `progress` is told the number of resources registered so far."""
     root = root.resolve()
+    check_project(root, stack)
     project = project_name(root)
     raw = read_stack_file(root, stack)
     deployment = load_deployment(root, project, stack, raw)
     wire, secret_keys = pulumi_config_values(raw)
 
     mocks = RecordingMocks(deployment.settings.region)
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, progress)
     pulumi_settings.reset_options(project=project, stack=stack)
     pulumi.runtime.set_all_config(wire, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)

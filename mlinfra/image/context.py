@@ -40,13 +40,16 @@ def write_build_context(
     bake_model: bool = False,
     trusted_pickle: bool = False,
     base_image: str | None = None,
+    model_file: Path | None = None,
 ) -> Path:
     """Write the build context into `out_dir` (replacing what the generator wrote there
     before) and return the Dockerfile's path.
 
-    `bake_model`: a local model (path or file://) is copied into the context; a remote one
-    (s3://, https://) is downloaded and verified in the build stage, S3 credentials coming
-    from the build secret `aws` (a shared-credentials file). Default: fetched at start-up.
+    `bake_model`: the model is copied into the context and the image. A local one (path or
+    file://) from where it is; a remote one (s3://, https://, which needs `model_sha256`) from
+    `model_file`, the copy the deployer downloaded and verified (`mlinfra.image.stage`), so
+    the build itself needs no credentials. Without `model_file` the context is complete except
+    for the model (what the offline plan writes). Default: the model is fetched at start-up.
     `base_image`: default a digest-pinned python:3.11-slim-bookworm (CPU) or CUDA 12.8
     runtime on Ubuntu 24.04 (GPU); any Debian/Ubuntu image with python3 and venv works.
     """
@@ -66,16 +69,18 @@ def write_build_context(
     local_path = Path(urllib.parse.urlparse(model_uri).path if scheme == "file" else model_uri)
     if bake_model and local and not local_path.is_file():
         problems.append(f"model_uri {model_uri!r}: bake_model needs the file, which is missing")
+    if bake_model and not local and model_sha256 is None:
+        problems.append("model_sha256: required to bake a remote model (the image tag and the "
+                        "download are pinned to it)")
     if problems:
         raise BuildContextError("invalid image build context: " + "; ".join(problems))
 
     filename = model_filename(model_uri)
-    baked_file = fetch_uri = None
+    baked_file = None
+    source: Path | None = None
     if bake_model:
-        if local:
-            baked_file = f"model/{filename}"
-        else:
-            fetch_uri = model_uri
+        baked_file = f"model/{filename}"
+        source = local_path if local else model_file
     env = model_env(
         model_uri=f"{BAKED_MODEL_DIR}/{filename}" if bake_model else model_uri,
         model_name=service, framework=framework, port=port,
@@ -83,7 +88,7 @@ def write_build_context(
     )
 
     reqs = list(RUNTIME_REQUIREMENTS) + framework_requirements(framework, gpu)
-    if scheme == "s3":
+    if scheme == "s3" and not bake_model:  # a baked model is read from the image, not S3
         reqs += S3_REQUIREMENTS
     spec = ImageSpec(
         base_image=base_image or (GPU_BASE if gpu else CPU_BASE),
@@ -92,9 +97,6 @@ def write_build_context(
         port=port,
         env=tuple(sorted(env.items())),
         baked_file=baked_file,
-        fetch_uri=fetch_uri,
-        fetch_sha256=model_sha256,
-        fetch_s3=scheme == "s3",
         needs_libgomp=framework == "lightgbm",
     )
 
@@ -108,8 +110,6 @@ def write_build_context(
     }
     for src in sorted(_RUNTIME_DIR.glob("*.py")):
         files[f"mlinfra/serving/{src.name}"] = src.read_bytes()
-    if baked_file is not None:
-        files[baked_file] = local_path.read_bytes()
 
     out_dir = Path(out_dir)
     if out_dir.exists():
@@ -120,7 +120,20 @@ def write_build_context(
         target.write_bytes(files[rel])
         target.chmod(0o644)
         os.utime(target, (_EPOCH, _EPOCH))
+    if baked_file is not None and source is not None:
+        _place_model(source, out_dir / baked_file)
     return out_dir / "Dockerfile"
+
+
+def _place_model(source: Path, target: Path) -> None:
+    """Link the model into the context (a copy across file systems): never read into memory."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        target.chmod(0o644)
+        os.utime(target, (_EPOCH, _EPOCH))
 
 
 def build_context_framework(model_uri: str, framework: str | None = None) -> str:

@@ -20,9 +20,6 @@ class ImageSpec:
     port: int
     env: tuple[tuple[str, str], ...]  # runtime settings, none of them secret
     baked_file: str | None  # model file inside the context (`model/<name>`)
-    fetch_uri: str | None  # remote model fetched at build time
-    fetch_sha256: str | None
-    fetch_s3: bool
     needs_libgomp: bool
 
 
@@ -59,20 +56,6 @@ def render(spec: ImageSpec) -> str:
     ]
     if spec.baked_file is not None:
         out.append(f"COPY {spec.baked_file} /opt/model/\n")
-    elif spec.fetch_uri is not None:
-        # Credentials for a private model come in as a build secret (never ARG/ENV, which
-        # would be kept in the image history).
-        mount = (
-            "--mount=type=secret,id=aws,target=/run/secrets/aws,required=false "
-            if spec.fetch_s3
-            else ""
-        )
-        cred = "AWS_SHARED_CREDENTIALS_FILE=/run/secrets/aws " if spec.fetch_s3 else ""
-        sha = f" --sha256 {spec.fetch_sha256}" if spec.fetch_sha256 else ""
-        out.append(
-            f"RUN {mount}{cred}PYTHONPATH=/opt/app /opt/venv/bin/python -m mlinfra.serving.fetch "
-            f"{json.dumps(spec.fetch_uri)} --out /opt/model{sha}\n"
-        )
     out += ["\n", f"FROM {spec.base_image}\n", 'SHELL ["/bin/sh", "-eu", "-c"]\n']
     if run_pkgs:
         out.append(_apt(run_pkgs))
@@ -92,7 +75,7 @@ def render(spec: ImageSpec) -> str:
         "COPY --from=build /opt/venv /opt/venv\n",
         "COPY --from=build /opt/app /opt/app\n",
     ]
-    if spec.baked_file is not None or spec.fetch_uri is not None:
+    if spec.baked_file is not None:
         out.append("COPY --from=build /opt/model /opt/model\n")
     health = (
         "import sys, urllib.request; "

@@ -36,12 +36,13 @@ from mlinfra.serving.http import Request, Respond, Response
 from mlinfra.serving.metrics import CONTENT_TYPE, Metrics
 from mlinfra.serving.models import LoadedModel, load_model
 from mlinfra.serving.settings import ServingSettings
+from mlinfra.serving.version import __version__
 
 log = logging.getLogger("mlinfra.serving")
 
 _OK = Response(200, b'{"status":"ok"}')
 _LIVE = Response(200, b'{"live":true}')
-_SERVER_META = orjson.dumps({"name": "mlinfra", "version": "0.1.0", "extensions": []})
+_SERVER_META = orjson.dumps({"name": "mlinfra", "version": __version__, "extensions": []})
 
 
 class App:

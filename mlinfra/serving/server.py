@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import resource
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,7 @@ async def serve(settings: ServingSettings) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    fd_watch = asyncio.ensure_future(_watch_fds())
     load = asyncio.ensure_future(app.load())
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({load, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -72,7 +74,7 @@ async def serve(settings: ServingSettings) -> int:
     if not drained or conns.busy:
         log.warning("drain timeout reached with requests in flight")
     conns.close_idle()
-    for conn_task in (load, stopping):
+    for conn_task in (load, stopping, fd_watch):
         conn_task.cancel()
     app.close()
     await asyncio.sleep(0)  # let transports flush their close
@@ -106,3 +108,23 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
         )
         return
     loop.default_exception_handler(context)
+
+
+async def _watch_fds(every_s: float = 2.0) -> None:
+    """Log when the process is at its open-file limit. The event loop (libuv under uvloop)
+    drops connections it cannot accept without telling Python, so this is the only sign."""
+    warned = False
+    while True:
+        await asyncio.sleep(every_s)
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            used = len(os.listdir("/proc/self/fd"))
+        except OSError:  # no /proc, or no fd left to list it with
+            used = soft
+        full = soft != resource.RLIM_INFINITY and used >= soft - 2
+        if full and not warned:
+            log.error(
+                "out of file descriptors: new connections are being dropped",
+                extra={"fields": {"open_files": used, "nofile": soft}},
+            )
+        warned = full

@@ -42,8 +42,16 @@ DRAIN_MARGIN_SECONDS = 10
 # ECS container health checks allow a start period of at most 300 s.
 MAX_HEALTH_START_PERIOD_SECONDS = 300
 
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-zA-Z-]{1,128}$")
+
 AMI_PARAMETER_GPU = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
 ADOT_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+
+
+def gpu_ami_command(region: str) -> str:
+    """The AWS CLI call that prints the AMI ECS currently recommends for GPU hosts."""
+    return (f"aws ssm get-parameters --region {region} --names {AMI_PARAMETER_GPU} "
+            "--query 'Parameters[0].Value' --output text")
 
 
 def gpus_per_instance(instance_type: str) -> int:
@@ -133,11 +141,34 @@ class EcsSettings(StrictModel):
     """Container Insights on the cluster (default: enhanced, per-task metrics)."""
     gpu_capacity: dict[str, GpuCapacity] = Field(default_factory=dict)
     """GPU EC2 capacity providers by name. Default: none, so a GPU service is refused."""
+    gpu_ami_id: str | None = None
+    """The ECS GPU-optimised AMI of the GPU hosts, required with `gpuCapacity`. Pinned, so a new
+    AMI release never changes hosts by itself; bump it deliberately (`gpu_ami_command`), and the
+    hosts are replaced by an instance refresh."""
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 400, 545, 731] = 90
     alb: AlbSettings = Field(default_factory=AlbSettings)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     collector_image: str = ADOT_IMAGE
     """ADOT collector sidecar image (default: a pinned aws-otel-collector release)."""
+    secrets_kms_key_arns: tuple[str, ...] = ()
+    """Customer KMS keys that encrypt the secrets under `mlinfra:secretArns`: task execution
+    roles may decrypt with them, only through Secrets Manager. Default: none (AWS-managed key)."""
+
+    @field_validator("secrets_kms_key_arns")
+    @classmethod
+    def _kms_arns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in v if not _KMS_KEY_ARN.match(a)]
+        if bad:
+            raise ValueError(f"not KMS key ARNs: {bad}; allowed: arn:aws:kms:<region>:<account>:key/<key-id> "
+                             "(aliases do not work in IAM policies)")
+        return tuple(sorted(set(v)))
+
+    @field_validator("gpu_ami_id")
+    @classmethod
+    def _ami(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$", v):
+            raise ValueError("must be an AMI id such as ami-0123456789abcdef0")
+        return v
 
     @field_validator("collector_image")
     @classmethod
@@ -172,6 +203,38 @@ def stop_timeout_seconds(spec: ServiceSpec) -> int:
 def deregistration_delay_seconds(spec: ServiceSpec) -> int:
     """The ALB keeps in-flight requests of a draining target this long (longest request + 5 s)."""
     return math.ceil(spec.request_timeout_seconds) + 5
+
+
+# What a rollout waits for besides the model's own load time (seconds): pulling the image
+# on Fargate; launching and registering a GPU host (ECS managed scaling's instance warm-up);
+# then the ALB's 2 healthy checks 10 s apart and the old task's deregistration.
+IMAGE_PULL_ALLOWANCE_SECONDS = 180
+GPU_HOST_LAUNCH_SECONDS = 300
+ALB_HEALTHY_SECONDS = 2 * 10
+
+
+def rollout_batches(spec: ServiceSpec) -> int:
+    """How many waves of new tasks a rolling deployment of `spec` takes, at most.
+
+    Fargate starts every new task at once (maximum 200%); GPU services replace tasks within
+    the running count (maximum 100%), at worst one at a time (`deployment_percents`).
+    """
+    return 1 if spec.gpu_type is None else spec.max_replicas
+
+
+def deployment_timeout_seconds(spec: ServiceSpec) -> int:
+    """How long `pulumi up` waits for the ECS service to reach a steady state.
+
+    Long enough for every wave to pull, load (`expected_load_seconds`), pass the ALB health
+    check and drain the task it replaces; a rollout the circuit breaker rolls back fails the
+    update instead of being reported as deployed.
+    """
+    wave = (IMAGE_PULL_ALLOWANCE_SECONDS + spec.expected_load_seconds + ALB_HEALTHY_SECONDS
+            + deregistration_delay_seconds(spec))
+    if spec.gpu_type is not None:
+        wave += GPU_HOST_LAUNCH_SECONDS
+    # ECS's circuit breaker needs several failed tasks before it rolls back: give it a wave.
+    return (rollout_batches(spec) + 1) * wave
 
 
 def listener_rule_priority(service: str) -> int:

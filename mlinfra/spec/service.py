@@ -237,6 +237,13 @@ class ServiceSpec(StrictModel):
                 "a local model file cannot be fetched by the cluster; set bake_model=True or "
                 "upload it to s3://",
             ))
+        if self.bake_model and uri_scheme(self.model_uri) != "file" and self.model_sha256 is None:
+            problems.append((
+                "model_sha256", None,
+                "bake_model=True with a remote model_uri needs the model's sha256 (64 hex "
+                "characters, e.g. from `sha256sum model`): the deployer's download is verified "
+                "against it and the image tag changes with it",
+            ))
         if self.public and self.auth == "none":
             problems.append((
                 "auth", "none", "a public endpoint requires authentication; allowed: api_key"

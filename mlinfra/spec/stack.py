@@ -27,6 +27,7 @@ def _in_vpc_range(cidr: str) -> bool:
     """RFC 1918 and carrier-grade NAT space: addresses a VPC (or a peered network) uses."""
     net = ipaddress.ip_network(cidr)
     return any(net.version == r.version and net.subnet_of(r) for r in _VPC_RANGES)  # type: ignore[arg-type]
+EndpointMode = Literal["interface", "gateway", "none"]
 
 
 def _cidr(value: str) -> str:
@@ -52,6 +53,11 @@ class VpcSettings(StrictModel):
     cidr: str = "10.0.0.0/16"
     nat_gateways: Literal["per_az", "single"] = "per_az"
     """`single` saves money outside prod at the cost of AZ-independent egress."""
+    endpoints: EndpointMode = "interface"
+    """VPC endpoints of a created VPC (`mlinfra.components.vpc_endpoints`): `interface`
+    (default) the free S3 gateway plus ECR, STS, Secrets Manager and CloudWatch Logs interface
+    endpoints, so image pulls and model downloads never cross the NAT gateway; `gateway` the
+    S3 one only (layers and models, no fixed cost); `none`."""
     availability_zones: tuple[str, ...] = ()
     """Default: the region's a, b and c zones."""
     existing_vpc_id: str | None = None
@@ -225,6 +231,9 @@ class StackSettings(StrictModel):
     """ACM certificate for the HTTPS listener."""
     domain: str
     """DNS zone for host routing: each service answers at `<service>.<domain>`."""
+    hosted_zone_id: str | None = None
+    """Route 53 hosted zone of `domain` (ECS): alias records point each service's name at its
+    load balancer. Default: none, and DNS is left to you (the plan says so)."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
     eks: EksSettings = Field(default_factory=EksSettings)
     gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
@@ -260,6 +269,17 @@ class StackSettings(StrictModel):
     def _domain(cls, v: str) -> str:
         if not re.match(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", v):
             raise ValueError("must be a lowercase DNS domain such as ml.example.com")
+        return v
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone(cls, v: str | None, info: ValidationInfo) -> str | None:
+        v = v or None  # Pulumi.yaml's default is the empty string
+        if v is not None and not re.match(r"^Z[0-9A-Z]{1,31}$", v):
+            raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
+        if v is not None and info.data.get("platform", "eks") != "ecs":
+            raise ValueError("Route 53 records are only created on ECS stacks so far (external-dns on "
+                             "EKS is not done); remove it and point the names at the ALB yourself")
         return v
 
     @field_validator("secret_arns")

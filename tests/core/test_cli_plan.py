@@ -45,9 +45,10 @@ def test_plan_json_is_complete_and_byte_identical(stack: str) -> None:
 def test_table_groups_by_service_with_counts() -> None:
     result = mlinfra("plan", "--stack", "staging")
     assert result.returncode == 0, result.stderr
-    assert "subtotal fraud-detector" in result.stdout
-    assert "subtotal (platform)" in result.stdout
-    assert "kubernetes:apps/v1:Deployment" in result.stdout
+    heads = [line.split("  ")[:2] for line in result.stdout.splitlines() if line.startswith(("(", "fraud", "search"))]
+    assert [h[0] for h in heads] == ["(platform)", "fraud-detector", "search-ranker"]
+    assert all(h[1].endswith(" resources") for h in heads)
+    assert "kubernetes:apps/v1:Deployment  fraud-detector-deployment" in result.stdout
 
 
 def test_secure_config_value_never_printed() -> None:

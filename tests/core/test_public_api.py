@@ -35,6 +35,7 @@ def test_component_type_tokens_and_logical_names(staging: OfflineRun) -> None:
     assert tokens == {
         ("mlinfra:index:EksPlatform", "platform"),
         ("mlinfra:index:Network", "platform-network"),
+        ("mlinfra:index:VpcEndpoints", "platform-endpoints"),  # added; no existing name changed
         ("mlinfra:index:EksCluster", "platform-eks"),
         ("mlinfra:index:ClusterAddons", "platform-addons"),
         ("mlinfra:index:AccessLogsBucket", "platform-alb-logs"),

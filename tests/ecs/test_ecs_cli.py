@@ -69,3 +69,29 @@ def test_bad_ecs_setting_names_the_field_and_allowed_values(edited_project: Call
     err = " ".join(result.stderr.split())
     assert "stacks/Pulumi.dev.yaml: mlinfra:ecs.containerInsights = 'disabled'" in err
     assert "'enabled' or 'enhanced'" in err
+
+
+def _unpinned(config: dict[str, Any]) -> None:
+    config["mlinfra:ecs"].pop("gpuAmiId")
+    config["mlinfra:services"]["search-ranker"]["bakeModel"] = True  # remote model, no model_sha256
+
+
+def test_unpinned_gpu_ami_and_unpinned_baked_model_exit_2(edited_project: Callable[..., Path]) -> None:
+    result = plan(edited_project(_unpinned))
+    assert result.returncode == 2, result.stdout
+    assert "Traceback" not in result.stderr
+    err = " ".join(result.stderr.split())
+    assert "2 problems in the mlinfra input" in err
+    assert ("stacks/Pulumi.dev.yaml: mlinfra:ecs.gpuAmiId = (missing): GPU capacity needs its AMI pinned" in err)
+    assert ("aws ssm get-parameters --region us-east-1 --names "
+            "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id") in err
+    assert ("services/ranker.py:5: ModelService('search-ranker').model_sha256 = None: bake_model=True with a "
+            "remote model_uri needs the model's sha256") in err
+
+
+def test_bad_kms_key_arn_names_the_field(edited_project: Callable[..., Path]) -> None:
+    root = edited_project(lambda c: c["mlinfra:ecs"].update({"secretsKmsKeyArns": ["alias/secrets"]}))
+    result = plan(root)
+    assert result.returncode == 2
+    err = " ".join(result.stderr.split())
+    assert "mlinfra:ecs.secretsKmsKeyArns = ['alias/secrets']: not KMS key ARNs: ['alias/secrets']" in err

@@ -111,8 +111,10 @@ def test_bake_local_model_copies_it(tmp_path: Path) -> None:
     assert "MLINFRA_MODEL_URI=/opt/model/m.skops" in text
 
 
-def test_bake_remote_model_uses_build_secret(tmp_path: Path) -> None:
-    text = write_build_context(
+def test_bake_remote_model_copies_the_deployers_verified_download(tmp_path: Path) -> None:
+    staged = tmp_path / "staged.ubj"
+    staged.write_bytes(b"xgb-model")
+    df = write_build_context(
         tmp_path / "ctx",
         service="fraud",
         model_uri="s3://acme/f/model.ubj",
@@ -120,10 +122,24 @@ def test_bake_remote_model_uses_build_secret(tmp_path: Path) -> None:
         gpu=False,
         bake_model=True,
         model_sha256=SHA,
-    ).read_text()
-    assert "--mount=type=secret,id=aws" in text
-    assert f"--sha256 {SHA}" in text
+        model_file=staged,
+    )
+    text = df.read_text()
+    # The build needs no credentials: no build-stage download, no secret mount.
+    assert "--mount=type=secret" not in text
+    assert "mlinfra.serving.fetch" not in text
+    assert "COPY model/model.ubj /opt/model/" in text
     assert "MLINFRA_MODEL_URI=/opt/model/model.ubj" in text
+    assert f"MLINFRA_MODEL_SHA256={SHA}" in text  # verified again when the server starts
+    assert (df.parent / "model/model.ubj").read_bytes() == b"xgb-model"
+    # A baked model is read from the image, so the runtime needs no boto3.
+    assert "boto3" not in (df.parent / "requirements.txt").read_text()
+
+
+def test_bake_remote_model_needs_its_digest(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="model_sha256: required to bake a remote model"):
+        write_build_context(tmp_path / "ctx", service="fraud", model_uri="s3://acme/f/model.ubj",
+                            framework="xgboost", gpu=False, bake_model=True)
 
 
 def test_bad_arguments_reported_together(tmp_path: Path) -> None:

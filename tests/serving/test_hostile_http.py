@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import re
 import select
+import shutil
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -247,3 +249,27 @@ def test_pipelined_requests_received_before_sigterm_are_answered(
     assert answer.count(b'{"prediction":6.0}') == 3
     assert answer.lower().count(b"connection: close") == 1  # only the last one
     assert srv.wait_exit(20) == 0
+
+
+def test_fd_exhaustion_is_logged(start_server: Any, sklearn_model: Any) -> None:
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        pytest.skip("prlimit not found (Debian package util-linux)")
+    srv = start_server(str(sklearn_model[0]))
+    # Lower the open-file limit under the running server (below its connection cap).
+    subprocess.run([prlimit, "--pid", str(srv.proc.pid), "--nofile=48:48"], check=True)
+    socks = []
+    try:
+        for _ in range(80):
+            with contextlib.suppress(OSError):
+                socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=2))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any(r["msg"].startswith("out of file descriptors") for r in srv.log_records()):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"no fd-exhaustion log line:\n{srv.logs()}")
+    finally:
+        for sock in socks:
+            sock.close()

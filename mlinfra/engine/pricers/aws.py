@@ -63,6 +63,20 @@ def _nat(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
     return Line(m, m, "NAT gateway hours (GB processed not estimated)")
 
 
+@pricer("aws:ec2/vpcEndpoint:VpcEndpoint")
+def _vpc_endpoint(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
+    inputs = res["inputs"]
+    service = str(inputs.get("serviceName", "")).rsplit(".", 1)[-1]
+    if inputs.get("vpcEndpointType") == "Gateway":
+        gb = p.assumptions["private_path_gb_per_month"]
+        avoided = gb * p.rates["nat_gateway_gb"]
+        return Line(0, 0, f"{service} gateway endpoint: free; keeps an assumed {gb} GB/month of image "
+                          f"layers and model downloads off the NAT gateway", avoided=avoided)
+    zones = len(inputs.get("subnetIds") or []) or 1
+    m = hourly(p.rates["vpc_endpoint_hourly"], p, zones)
+    return Line(m, m, f"{service} interface endpoint in {zones} AZ(s) (GB processed not estimated)")
+
+
 @pricer("aws:ec2/eip:Eip")
 def _eip(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
     m = hourly(p.rates["public_ipv4_hourly"], p)

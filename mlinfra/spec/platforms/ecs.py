@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mlinfra.errors import Problem
+from mlinfra.errors import MISSING, Problem
 from mlinfra.spec.ecs import (
     DRAIN_MARGIN_SECONDS,
     MAX_STOP_TIMEOUT_SECONDS,
@@ -17,6 +17,7 @@ from mlinfra.spec.ecs import (
     SIDECAR_PORTS,
     cpu_units,
     fargate_allowed,
+    gpu_ami_command,
     gpus_per_instance,
     listener_rule_priority,
     stop_timeout_seconds,
@@ -34,6 +35,16 @@ def problems(settings: StackSettings, services: Sequence[ServiceSpec], where: Ma
         found.append(Problem(file, "mlinfra:gpuNodeGroups", sorted(settings.gpu_node_groups),
                                 "EKS node groups do nothing on an ECS stack; declare GPU capacity "
                                 "under mlinfra:ecs.gpuCapacity instead"))
+    if ecs.gpu_capacity and ecs.gpu_ami_id is None:
+        found.append(Problem(file, "mlinfra:ecs.gpuAmiId", MISSING,
+                             "GPU capacity needs its AMI pinned, so a new AMI release never replaces "
+                             "hosts by itself; the current recommended id: "
+                             f"`{gpu_ami_command(settings.region)}`"))
+    if settings.hosted_zone_id and ecs.alb.routing == "path" and len({s.public for s in services}) == 2:
+        found.append(Problem(file, "mlinfra:hostedZoneId", settings.hosted_zone_id,
+                             "with path routing every service shares the domain's one name, which "
+                             "cannot point at both the public and the internal load balancer; use "
+                             "alb.routing: host, or leave DNS to yourself"))
     providers = ecs.gpu_providers()
     priorities: dict[int, str] = {}
     for spec in services:

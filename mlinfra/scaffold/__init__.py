@@ -1,0 +1,1 @@
+"""`mlinfra init`: a new team's project, ready to plan offline (templates in templates/)."""
