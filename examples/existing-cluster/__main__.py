@@ -1,7 +1,7 @@
 """A team's own Pulumi program: one mlinfra model service on an EKS cluster owned elsewhere.
 
 The cluster program exports `kubeconfig`, `oidc_provider_arn`, `oidc_issuer` (without
-`https://`), `vpc_cidr` and `alb_logs_bucket`; this program reads them through a
+`https://`) and `alb_logs_bucket`; this program reads them through a
 `StackReference` and needs neither mlinfra's `services/` nor its `stacks/` layout.
 """
 
@@ -43,7 +43,9 @@ settings = StackSettings(
 service = KubernetesModelService("fraud", KubernetesServiceArgs(
     stack=pulumi.get_stack(), settings=settings, spec=spec, cluster=cluster,
     image_ref="123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud@sha256:" + "0" * 64,
-    vpc_cidr="10.20.0.0/16", access_logs_bucket=cluster_stack.require_output("alb_logs_bucket"),
+    # Where the cluster's ALBs sit (its load balancer subnets; the whole VPC if they are unknown):
+    # the only sources the service's NetworkPolicy admits besides Prometheus.
+    load_balancer_cidrs=["10.20.0.0/16"], access_logs_bucket=cluster_stack.require_output("alb_logs_bucket"),
 ))
 pulumi.export("endpoint", f"https://{service.hostname}")
 pulumi.export("role_arn", service.role_arn)

@@ -1,18 +1,23 @@
-"""Cluster add-ons from their upstream Helm charts, versions pinned."""
+"""Cluster add-ons from their upstream Helm charts, versions pinned, installed in an explicit
+order (`RELEASE_DEPENDENCIES`), each chart's values built by its own function."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, EksCluster
 from mlinfra.components.irsa import irsa_trust_policy
-from mlinfra.monitoring.eks import deep_merge, kube_prometheus_stack_values, receiver_secret
+from mlinfra.components.policies import load_balancer_controller_policy
+from mlinfra.monitoring import eks as monitoring
 from mlinfra.spec.stack import StackSettings
 
 
@@ -24,6 +29,7 @@ class Chart:
     namespace: str
 
 
+PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
 CHARTS = {
     "nvidia-device-plugin": Chart("nvidia-device-plugin", "0.17.1",
                                   "https://nvidia.github.io/k8s-device-plugin", "kube-system"),
@@ -33,71 +39,105 @@ CHARTS = {
                                           "https://aws.github.io/eks-charts", "kube-system"),
     "metrics-server": Chart("metrics-server", "3.12.2",
                             "https://kubernetes-sigs.github.io/metrics-server/", "kube-system"),
-    "kube-prometheus-stack": Chart("kube-prometheus-stack", "75.15.1",
-                                   "https://prometheus-community.github.io/helm-charts",
-                                   "monitoring"),
+    "kube-prometheus-stack": Chart("kube-prometheus-stack", "75.15.1", PROMETHEUS_COMMUNITY, "monitoring"),
+    # The prometheus-operator CRDs of the operator version kube-prometheus-stack 75.15.1 runs
+    # (appVersion v0.83.0 both): a release of their own, because Helm never upgrades a chart's
+    # crds/ directory and nothing may render a ServiceMonitor before the CRD exists.
+    "prometheus-operator-crds": Chart("prometheus-operator-crds", "21.0.0", PROMETHEUS_COMMUNITY, "monitoring"),
+}
+# What each release waits for besides the cluster's system nodes and core add-ons. Charts that
+# render ServiceMonitors or PrometheusRules wait for the CRDs; nothing waits for the load
+# balancer controller's webhook, because its Service webhook is off (mlinfra renders no
+# `type: LoadBalancer` Service) and its pod webhook only selects the services' namespaces.
+RELEASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "prometheus-operator-crds": (),
+    "aws-load-balancer-controller": (),
+    "metrics-server": (),
+    "kube-prometheus-stack": ("prometheus-operator-crds",),
+    "nvidia-device-plugin": (),
+    "dcgm-exporter": ("prometheus-operator-crds",),
 }
 MONITORING_NAMESPACE = "monitoring"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 
-# What the AWS Load Balancer Controller calls, from its documented IAM policy, condensed.
-# Describe/Get calls cannot be scoped by resource in IAM; mutations are limited to
-# resources the controller tagged itself (elbv2.k8s.aws/cluster).
-_LBC_READ = [
-    "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
-    "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
-    "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
-    "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:DescribeCoipPools",
-    "ec2:GetCoipPoolUsage", "ec2:DescribeIpamPools", "ec2:DescribeRouteTables",
-    "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerCertificates",
-    "elasticloadbalancing:DescribeSSLPolicies", "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetGroupAttributes",
-    "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags",
-    "elasticloadbalancing:DescribeTrustStores", "elasticloadbalancing:DescribeListenerAttributes",
-    "elasticloadbalancing:DescribeCapacityReservation",
-    # No cognito-idp:DescribeUserPoolClient: it returns the client secret (parliament:
-    # CREDENTIALS_EXPOSURE) and is only needed for Cognito ALB auth, which mlinfra does not emit.
-    "acm:ListCertificates", "acm:DescribeCertificate",
-    "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "shield:GetSubscriptionState",
-]
-_LBC_CREATE = [
-    "ec2:CreateSecurityGroup", "elasticloadbalancing:CreateLoadBalancer",
-    "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
-    "elasticloadbalancing:CreateRule", "ec2:CreateTags", "elasticloadbalancing:AddTags",
-]
-_LBC_MANAGE_OWN = [
-    "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
-    "ec2:DeleteSecurityGroup", "ec2:DeleteTags",
-    "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType",
-    "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
-    "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup",
-    "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
-    "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
-    "elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteListener",
-    "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
-    "elasticloadbalancing:AddListenerCertificates",
-    "elasticloadbalancing:RemoveListenerCertificates", "elasticloadbalancing:RemoveTags",
-    "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:SetWebAcl",
-    "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
-]
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+PROMETHEUS_STORAGE_CLASS = "gp3"
+# Prometheus TSDB on its own gp3 volume; retention by size below the volume so the TSDB never
+# fills it, and by time so old series age out on a quiet cluster.
+PROMETHEUS_VOLUME_GIB = 50
+PROMETHEUS_RETENTION = "15d"
+PROMETHEUS_RETENTION_SIZE = "40GB"  # Prometheus size units are powers of 2
+GPU_TOLERATION = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
+GPU_NODES = {"nvidia.com/gpu.present": "true"}
 
 
-def load_balancer_controller_policy() -> dict[str, object]:
-    owned = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
-    requested = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Describe", "Effect": "Allow", "Action": sorted(_LBC_READ), "Resource": "*"},
-        {"Sid": "CreateTagged", "Effect": "Allow", "Action": sorted(_LBC_CREATE),
-         "Resource": "*", "Condition": requested},
-        {"Sid": "ManageOwned", "Effect": "Allow", "Action": sorted(_LBC_MANAGE_OWN),
-         "Resource": "*", "Condition": owned},
-        {"Sid": "ServiceLinkedRole", "Effect": "Allow", "Action": ["iam:CreateServiceLinkedRole"],
-         "Resource": "*", "Condition": {"StringEquals": {
-             "iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}},
-    ]}
+def load_balancer_controller_values(settings: StackSettings, cluster_name: pulumi.Input[str],
+                                    vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str]) -> dict[str, Any]:
+    return {
+        "clusterName": cluster_name,
+        "region": settings.region,
+        "vpcId": vpc_id,
+        "replicaCount": 2,
+        "serviceAccount": {"create": True, "name": LBC_SERVICE_ACCOUNT,
+                           "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+        # The Service webhook (failurePolicy Fail, on every Service) only makes the controller
+        # the default for `type: LoadBalancer`, which mlinfra never renders; on a fresh cluster
+        # it rejects other charts' Services until the controller is Ready.
+        "enableServiceMutatorWebhook": False,
+    }
+
+
+def metrics_server_values() -> dict[str, Any]:
+    return {"replicas": 2}
+
+
+def prometheus_operator_crds_values() -> dict[str, Any]:
+    return {}
+
+
+def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
+    replicas = 2 if settings.production else 1
+    return {
+        "crds": {"enabled": False},  # the prometheus-operator-crds release owns them
+        # EKS runs the control plane: these targets do not exist, their *Down alerts would
+        # fire forever. kube-proxy's metrics listen on 127.0.0.1 only.
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        "kubeProxy": {"enabled": False},
+        "prometheus": {"prometheusSpec": {
+            # Select ServiceMonitors and rules from every namespace, not only the chart's own
+            # release label.
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "ruleSelectorNilUsesHelmValues": False,
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "retention": PROMETHEUS_RETENTION,
+            "retentionSize": PROMETHEUS_RETENTION_SIZE,
+            "replicas": replicas,
+            "storageSpec": {"volumeClaimTemplate": {"spec": {
+                "storageClassName": PROMETHEUS_STORAGE_CLASS, "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{PROMETHEUS_VOLUME_GIB}Gi"}}}}},
+        }},
+        "alertmanager": {"alertmanagerSpec": {"replicas": replicas}},
+        # The chart's default is admin/prom-operator; the password is generated by Pulumi into
+        # the grafana-admin Secret instead.
+        "grafana": {"enabled": True, "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"}},
+    }
+
+
+def nvidia_device_plugin_values() -> dict[str, Any]:
+    return {"tolerations": GPU_TOLERATION, "nodeSelector": GPU_NODES}
+
+
+def dcgm_exporter_values() -> dict[str, Any]:
+    return {
+        "tolerations": GPU_TOLERATION,
+        "nodeSelector": GPU_NODES,
+        # dcgm-exporter labels each GPU series with the namespace/pod using the GPU; without
+        # honorLabels Prometheus renames that to exported_namespace and keeps the exporter's own.
+        "serviceMonitor": {"enabled": True, "honorLabels": True},
+    }
 
 
 @dataclass(frozen=True)
@@ -112,7 +152,7 @@ class ClusterAddonsArgs:
 
 class ClusterAddons(pulumi.ComponentResource):
     """NVIDIA device plugin and DCGM exporter (GPU stacks), load balancer controller,
-    metrics-server and kube-prometheus-stack."""
+    metrics-server, prometheus-operator CRDs and kube-prometheus-stack."""
 
     releases: dict[str, k8s.helm.v3.Release]
     """Every Helm release by chart name, so services can depend on them."""
@@ -127,7 +167,7 @@ class ClusterAddons(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=MONITORING_NAMESPACE, labels={
                 "pod-security.kubernetes.io/enforce": "privileged"}),
             opts=child(self, **k8s_opts))
-        alert_receivers = receiver_secret(f"{name}-alert-receivers", args.settings, args.secret_values,
+        alert_receivers = monitoring.receiver_secret(f"{name}-alert-receivers", args.settings, args.secret_values,
                                           MONITORING_NAMESPACE,
                                           child(self, depends_on=[monitoring_ns], **k8s_opts))
         lbc_role = aws.iam.Role(
@@ -138,64 +178,78 @@ class ClusterAddons(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-lbc-policy", role=lbc_role.id,
                            policy=json.dumps(load_balancer_controller_policy(), sort_keys=True),
                            opts=child(self))
+        grafana_admin = self._grafana_admin_secret(name, monitoring_ns, cluster)
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROMETHEUS_STORAGE_CLASS),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true"},
+            volume_binding_mode="WaitForFirstConsumer", allow_volume_expansion=True,
+            # Prod keeps a Prometheus volume whose claim is deleted; other tiers clean up.
+            reclaim_policy="Retain" if args.settings.production else "Delete",
+            opts=child(self, provider=cluster.provider, depends_on=cluster.core_addons))
 
-        gpu = bool(args.settings.gpu_node_groups)
-        gpu_toleration = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
-        values: dict[str, dict[str, object]] = {
-            "aws-load-balancer-controller": {
-                "clusterName": cluster.cluster_name,
-                "region": args.settings.region,
-                "vpcId": args.vpc_id,
-                "replicaCount": 2,
-                "serviceAccount": {"create": True, "name": LBC_SERVICE_ACCOUNT,
-                                   "annotations": {"eks.amazonaws.com/role-arn": lbc_role.arn}},
-            },
-            "metrics-server": {"replicas": 2},
-            "kube-prometheus-stack": deep_merge({
-                "prometheus": {"prometheusSpec": {
-                    # Select ServiceMonitors and rules from every namespace, not only the
-                    # chart's own release label.
-                    "serviceMonitorSelectorNilUsesHelmValues": False,
-                    "ruleSelectorNilUsesHelmValues": False,
-                    "podMonitorSelectorNilUsesHelmValues": False,
-                    "retention": "15d",
-                    "replicas": 2 if args.settings.production else 1,
-                }},
-                "alertmanager": {"alertmanagerSpec": {
-                    "replicas": 2 if args.settings.production else 1}},
-                # Unset admin password: the chart generates one into a Kubernetes Secret.
-                "grafana": {"enabled": True},
-            }, kube_prometheus_stack_values(args.settings)),
+        builders: dict[str, Callable[[], dict[str, Any]]] = {
+            "prometheus-operator-crds": prometheus_operator_crds_values,
+            "aws-load-balancer-controller": lambda: load_balancer_controller_values(
+                args.settings, cluster.cluster_name, args.vpc_id, lbc_role.arn),
+            "metrics-server": metrics_server_values,
+            # Routing, receivers and dashboards (mlinfra.monitoring) over the platform values.
+            "kube-prometheus-stack": lambda: monitoring.deep_merge(
+                kube_prometheus_stack_values(args.settings), monitoring.kube_prometheus_stack_values(args.settings)),
         }
-        if gpu:
-            values["nvidia-device-plugin"] = {
-                "tolerations": gpu_toleration,
-                "nodeSelector": {"nvidia.com/gpu.present": "true"},
-            }
-            values["dcgm-exporter"] = {
-                "tolerations": gpu_toleration,
-                "nodeSelector": {"nvidia.com/gpu.present": "true"},
-                "serviceMonitor": {"enabled": True},
-            }
+        if args.settings.gpu_node_groups:
+            builders["nvidia-device-plugin"] = nvidia_device_plugin_values
+            builders["dcgm-exporter"] = dcgm_exporter_values
+        extra_deps: dict[str, list[pulumi.Resource]] = {
+            "kube-prometheus-stack": [grafana_admin, storage_class,
+                                      *([alert_receivers] if alert_receivers is not None else [])]}
+        # Add-ons need the system pool and the core add-ons (DNS, CNI), not the GPU pools: a GPU
+        # capacity shortage must not hold back the load balancer controller or monitoring.
         self.releases = {}
-        for chart_name in sorted(values):
+        for chart_name in release_order(builders):
             chart = CHARTS[chart_name]
-            depends: list[pulumi.Resource] = [*cluster.node_groups]
+            depends: list[pulumi.Resource] = [cluster.system_node_group, *cluster.core_addons,
+                                              *extra_deps.get(chart_name, [])]
+            depends += [self.releases[d] for d in RELEASE_DEPENDENCIES[chart_name]]
             if chart.namespace == MONITORING_NAMESPACE:
                 depends.append(monitoring_ns)
-            if chart_name == "kube-prometheus-stack" and alert_receivers is not None:
-                depends.append(alert_receivers)
-            if chart_name == "dcgm-exporter" and "kube-prometheus-stack" in self.releases:
-                depends.append(self.releases["kube-prometheus-stack"])
             self.releases[chart_name] = k8s.helm.v3.Release(
                 f"{name}-{chart_name}",
                 k8s.helm.v3.ReleaseArgs(
                     name=chart_name, chart=chart.chart, version=chart.version,
                     namespace=chart.namespace,
                     repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-                    values=values[chart_name], atomic=True, cleanup_on_fail=True,
+                    values=builders[chart_name](), atomic=True, cleanup_on_fail=True,
                     timeout=900,
                 ),
                 opts=child(self, provider=cluster.provider, depends_on=depends),
             )
         self.register_outputs({})
+
+    def _grafana_admin_secret(self, name: str, namespace: k8s.core.v1.Namespace,
+                              cluster: EksCluster) -> k8s.core.v1.Secret:
+        password = random.RandomPassword(f"{name}-grafana-admin-password", length=32, special=False,
+                                         opts=child(self))
+        return k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=MONITORING_NAMESPACE),
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=child(self, provider=cluster.provider, depends_on=[namespace]))
+
+
+def release_order(charts: dict[str, Any]) -> list[str]:
+    """The charts to install, every one after the releases it depends on."""
+    ordered: list[str] = []
+
+    def visit(chart: str) -> None:
+        if chart in ordered:
+            return
+        for dep in RELEASE_DEPENDENCIES[chart]:
+            visit(dep)
+        ordered.append(chart)
+
+    for chart in sorted(charts):
+        visit(chart)
+    return ordered

@@ -53,7 +53,7 @@ class EksPlatform(pulumi.ComponentResource):
         key = aws.kms.Key(f"{name}-images-key",
                           description=f"ECR image encryption ({args.stack})",
                           enable_key_rotation=True, deletion_window_in_days=30,
-                          tags=tags(args.stack), opts=child(self))
+                          tags=tags(args.stack), opts=child(self, protect=args.settings.production))
         self.images_key_arn = key.arn
         self.access_logs_bucket = AccessLogsBucket(f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS,
                                                    opts=child(self)).bucket_name
@@ -64,7 +64,7 @@ class EksPlatform(pulumi.ComponentResource):
         args = self._args
         service = KubernetesModelService(spec.name, KubernetesServiceArgs(
             stack=args.stack, settings=args.settings, spec=spec, cluster=self.cluster,
-            image_ref=image_ref, vpc_cidr=self.network.vpc_cidr,
+            image_ref=image_ref, load_balancer_cidrs=self.network.load_balancer_cidrs,
             access_logs_bucket=self.access_logs_bucket,
             secret_values={n: args.secret_values[n] for n in spec.secrets if n in args.secret_values},
             depends_on=list(self.addons.releases.values()),

@@ -15,11 +15,21 @@ from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.contract import TLS_POLICY, namespace, runtime_env
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL
 from mlinfra.components.irsa import irsa_trust_policy
+from mlinfra.components.k8s_traffic import (
+    READINESS_GATE_LABEL,
+    default_deny_policy,
+    source_ip_conditions,
+    timings,
+)
+from mlinfra.components.k8s_traffic import (
+    service_policy as network_policy,
+)
 from mlinfra.components.policies import service_policy
 from mlinfra.monitoring.alerts import rule_groups
 from mlinfra.serving.contract import (
     API_KEYS_ENV,
     API_KEYS_SECRET,
+    DRAIN_TIMEOUT_S_ENV,
     HEALTH_PATH,
     METRICS_PATH,
     READY_PATH,
@@ -34,7 +44,6 @@ SECRETS_MOUNT = "/var/run/secrets/mlinfra"
 # The ALB closes idle connections after 60 s; the runtime keeps them longer (see
 # `serving.contract.keepalive_timeout_s`), so the ALB, not the server, always closes first.
 ALB_IDLE_TIMEOUT_SECONDS = 60
-PRESTOP_SLEEP_SECONDS = 10
 PROBE_PERIOD_SECONDS = 5
 
 
@@ -65,7 +74,7 @@ class KubernetesServiceArgs:
     spec: ServiceSpec
     cluster: ClusterRef
     image_ref: pulumi.Input[str]
-    vpc_cidr: str
+    load_balancer_cidrs: list[str]
     access_logs_bucket: pulumi.Input[str]
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
     depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -77,8 +86,7 @@ def labels_for(spec: ServiceSpec) -> dict[str, str]:
 
 
 def termination_grace_seconds(spec: ServiceSpec) -> int:
-    # preStop sleep (the ALB stops routing) + the longest in-flight request + margin.
-    return PRESTOP_SLEEP_SECONDS + math.ceil(spec.request_timeout_seconds) + 5
+    return timings(spec).termination_grace
 
 
 def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
@@ -95,9 +103,10 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         volumes.append({"name": "secrets", "secret": {"secretName": k8s_secret,
                                                       "defaultMode": 0o400}})
         mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
-    env: list[dict[str, object]] = [
-        {"name": k, "value": v}
-        for k, v in runtime_env(spec, alb_idle_timeout_s=ALB_IDLE_TIMEOUT_SECONDS).items()]
+    settings_env = {**runtime_env(spec, alb_idle_timeout_s=ALB_IDLE_TIMEOUT_SECONDS),
+                    # Drain after SIGTERM as long as the longest request the service allows.
+                    DRAIN_TIMEOUT_S_ENV: str(timings(spec).drain)}
+    env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted(settings_env.items())]
     env += [{"name": secret_arn_env(n), "value": arn} for n, arn in sorted(secret_arns.items())]
     if spec.auth == "api_key" and k8s_secret is not None and API_KEYS_SECRET not in secret_arns:
         # The runtime reads its API keys from this one variable; a secretKeyRef keeps the value
@@ -122,7 +131,7 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
                            "failureThreshold": 2},
         "livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"},
                           "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
-        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+        "lifecycle": {"preStop": {"sleep": {"seconds": timings(spec).pre_stop}}},
         "securityContext": {
             "runAsNonRoot": True, "runAsUser": RUN_AS_UID, "runAsGroup": RUN_AS_UID,
             "allowPrivilegeEscalation": False, "privileged": False,
@@ -181,10 +190,9 @@ def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str,
         "alb.ingress.kubernetes.io/load-balancer-attributes": pulumi.Output.concat(
             ",".join(attributes), ",access_logs.s3.enabled=true,access_logs.s3.bucket=", access_logs_bucket),
         "alb.ingress.kubernetes.io/target-group-attributes":
-            f"deregistration_delay.timeout_seconds={PRESTOP_SLEEP_SECONDS + 5}",
+            f"deregistration_delay.timeout_seconds={timings(spec).deregistration_delay}",
+        **source_ip_conditions(spec),
     }
-    if spec.public and spec.allowed_cidrs:
-        annotations["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(spec.allowed_cidrs)
     return dict(sorted(annotations.items()))
 
 
@@ -214,7 +222,10 @@ class KubernetesModelService(pulumi.ComponentResource):
             metadata={"name": self.namespace, "labels": {
                 **meta_labels,
                 "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest"}},
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                # The controller adds a readiness gate per pod: a rollout waits until the ALB
+                # reports the new pod healthy, so few-replica services never lose all targets.
+                READINESS_GATE_LABEL: "enabled"}},
             opts=child(self, **k8s_opts, depends_on=args.depends_on))
         ns_opts = child(self, **k8s_opts, depends_on=[ns])
 
@@ -296,27 +307,11 @@ class KubernetesModelService(pulumi.ComponentResource):
             spec={"maxUnavailable": 1, "selector": {"matchLabels": labels}},
             opts=ns_opts)
         k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny", metadata=meta("default-deny"),
+            spec=default_deny_policy(self.namespace), opts=ns_opts)
+        k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(spec.name),
-            spec={
-                "podSelector": {"matchLabels": labels},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [
-                    # The ALB reaches pods directly (target-type ip) from inside the VPC.
-                    {"from": [{"ipBlock": {"cidr": args.vpc_cidr}}],
-                     "ports": [{"port": spec.port, "protocol": "TCP"}]},
-                    {"from": [{"namespaceSelector": {"matchLabels": {
-                        "kubernetes.io/metadata.name": "monitoring"}}}],
-                     "ports": [{"port": spec.port, "protocol": "TCP"}]},
-                ],
-                "egress": [
-                    {"to": [{"namespaceSelector": {"matchLabels": {
-                        "kubernetes.io/metadata.name": "kube-system"}}}],
-                     "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
-                    # S3, STS and Secrets Manager over HTTPS.
-                    {"ports": [{"port": 443, "protocol": "TCP"}]},
-                ],
-            },
-            opts=ns_opts)
+            spec=network_policy(spec, labels, args.load_balancer_cidrs), opts=ns_opts)
         k8s.apiextensions.CustomResource(
             f"{name}-servicemonitor", api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor", metadata=meta(spec.name),

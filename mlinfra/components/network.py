@@ -1,4 +1,6 @@
-"""VPC across the stack's zones: private subnets for nodes and tasks, public for load balancers."""
+"""VPC across the stack's zones: private subnets for nodes and tasks, public subnets for
+internet-facing load balancers, and small private subnets of their own for internal ones, so
+network policies can admit load balancers without admitting every pod of the VPC."""
 
 from __future__ import annotations
 
@@ -24,13 +26,20 @@ def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
     Derived only from the VPC CIDR and the zone count, so adding a zone never renumbers an
     existing subnet (which would replace it).
     """
+    private, public, _ = subnet_layout(vpc_cidr, zones)
+    return private, public
+
+
+def subnet_layout(vpc_cidr: str, zones: int) -> tuple[list[str], list[str], list[str]]:
+    """(private, public, internal load balancer) CIDRs per zone. The internal load balancer
+    subnets come from the upper half of the public pool, which public subnets never reach."""
     network = ipaddress.IPv4Network(vpc_cidr)
     private_prefix = min(network.prefixlen + 4, 28)
     blocks = list(network.subnets(new_prefix=private_prefix))
     private = [str(b) for b in blocks[:zones]]
-    public_pool = list(blocks[-1].subnets(new_prefix=min(private_prefix + 4, 28)))
-    public = [str(b) for b in public_pool[:zones]]
-    return private, public
+    pool = list(blocks[-1].subnets(new_prefix=min(private_prefix + 4, 28)))
+    half = len(pool) // 2
+    return private, [str(b) for b in pool[:zones]], [str(b) for b in pool[half:half + zones]]
 
 
 class Network(pulumi.ComponentResource):
@@ -44,6 +53,9 @@ class Network(pulumi.ComponentResource):
     """One per zone; nodes, pods and tasks run here."""
     public_subnet_ids: list[pulumi.Output[str]]
     """One per zone; only internet-facing load balancers use them."""
+    load_balancer_cidrs: list[str]
+    """Where the stack's load balancers (public and internal) sit: what a network policy admits
+    for ALB traffic. For an existing VPC without known subnet ranges: the whole VPC."""
     private_route_table_ids: list[pulumi.Output[str]]
     """Route tables of the private subnets (empty for an existing VPC)."""
 
@@ -53,6 +65,7 @@ class Network(pulumi.ComponentResource):
         vpc = settings.vpc
         self.vpc_cidr = vpc.cidr
         if vpc.existing_vpc_id is not None:
+            self.load_balancer_cidrs = [vpc.cidr]
             self.vpc_id = pulumi.Output.from_input(vpc.existing_vpc_id)
             self.private_subnet_ids = [pulumi.Output.from_input(s) for s in vpc.private_subnet_ids]
             self.public_subnet_ids = [pulumi.Output.from_input(s) for s in vpc.public_subnet_ids]
@@ -62,7 +75,8 @@ class Network(pulumi.ComponentResource):
 
         base_tags = tags(args.stack)
         zones = settings.zones
-        private_cidrs, public_cidrs = subnet_cidrs(vpc.cidr, len(zones))
+        private_cidrs, public_cidrs, lb_cidrs = subnet_layout(vpc.cidr, len(zones))
+        self.load_balancer_cidrs = [*public_cidrs, *lb_cidrs]
         created = aws.ec2.Vpc(
             f"{name}-vpc", cidr_block=vpc.cidr, enable_dns_hostnames=True,
             enable_dns_support=True, tags={**base_tags, "Name": f"{name}-vpc"},
@@ -80,7 +94,8 @@ class Network(pulumi.ComponentResource):
         )
         self.public_subnet_ids, self.private_subnet_ids, self.private_route_table_ids = [], [], []
         nat_ids: dict[str, pulumi.Output[str]] = {}
-        for zone, private_cidr, public_cidr in zip(zones, private_cidrs, public_cidrs, strict=True):
+        for zone, private_cidr, public_cidr, lb_cidr in zip(zones, private_cidrs, public_cidrs, lb_cidrs,
+                                                            strict=True):
             key = zone[-1]  # stable per-zone key: the zone letter, never a list index
             public = aws.ec2.Subnet(
                 f"{name}-public-{key}", vpc_id=created.id, cidr_block=public_cidr,
@@ -100,9 +115,15 @@ class Network(pulumi.ComponentResource):
             nat_id = nat_ids.get(key) or next(iter(nat_ids.values()))
             private = aws.ec2.Subnet(
                 f"{name}-private-{key}", vpc_id=created.id, cidr_block=private_cidr,
+                availability_zone=zone, tags={**base_tags, "Name": f"{name}-private-{key}"},
+                opts=child(self),
+            )
+            # Internal ALBs only (the load balancer controller picks subnets by this tag); no
+            # route beyond the VPC, an ALB needs none.
+            aws.ec2.Subnet(
+                f"{name}-internal-lb-{key}", vpc_id=created.id, cidr_block=lb_cidr,
                 availability_zone=zone,
-                tags={**base_tags, "Name": f"{name}-private-{key}",
-                      "kubernetes.io/role/internal-elb": "1"},
+                tags={**base_tags, "Name": f"{name}-internal-lb-{key}", "kubernetes.io/role/internal-elb": "1"},
                 opts=child(self),
             )
             rt = aws.ec2.RouteTable(

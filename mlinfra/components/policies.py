@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -44,3 +46,25 @@ def policy_document(statements: list[dict[str, Any]]) -> dict[str, Any]:
 def service_policy(spec: ServiceSpec, secret_arns: Sequence[pulumi.Input[str]]) -> dict[str, Any] | None:
     statements = model_read_statements(spec) + secret_read_statements(secret_arns)
     return policy_document(statements) if statements else None
+
+
+# The AWS Load Balancer Controller's own IAM policy (docs/install/iam_policy.json of the
+# kubernetes-sigs repository at the chart's appVersion), vendored unchanged: anything narrower
+# fails silently at runtime (no SG rule for the pods, no rule re-ordering). tests/upstream/ holds
+# it against the upstream file and fails when the chart pin moves without it.
+LBC_APP_VERSION = "v2.13.3"
+_LBC_POLICY_FILE = Path(__file__).parent / "data" / f"aws-load-balancer-controller-{LBC_APP_VERSION}-iam-policy.json"
+
+# Narrowing, only as Deny statements for calls the controller makes solely for annotations
+# mlinfra never renders (tests/upstream/ checks the rendered Ingresses never carry them).
+LBC_DENIES: dict[str, tuple[list[str], str]] = {
+    # Returns the Cognito app client secret; used only for `alb.ingress.kubernetes.io/auth-type: cognito`.
+    "NoCognitoClientSecrets": (["cognito-idp:DescribeUserPoolClient"], "alb.ingress.kubernetes.io/auth-type"),
+}
+
+
+def load_balancer_controller_policy() -> dict[str, Any]:
+    upstream = json.loads(_LBC_POLICY_FILE.read_text())
+    denies = [{"Sid": sid, "Effect": "Deny", "Action": actions, "Resource": "*"}
+              for sid, (actions, _annotation) in sorted(LBC_DENIES.items())]
+    return {"Version": upstream["Version"], "Statement": [*upstream["Statement"], *denies]}

@@ -100,7 +100,11 @@ class RecordingMocks(mocks.Mocks):
                 "certificateAuthority": {"data": "LS0tLS1CRUdJTi1GQUtFLUNBLS0tLS0="},
                 "identities": [{"oidcs": [{
                     "issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{h.upper()}"}]}],
+                "vpcConfig": {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{h[:17]}"},
             }
+        if typ == "random:index/randomPassword:RandomPassword":
+            # A stand-in with the requested length; never a real secret (offline only).
+            return {"result": ("offline" + h)[: int(inputs.get("length") or 16)]}
         if typ == "aws:iam/role:Role":
             return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{rid}", "name": rid}
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
@@ -163,6 +167,11 @@ class RecordingMocks(mocks.Mocks):
             arn = str(args.args.get("secretId", ""))
             return {"arn": arn, "id": arn, "secretId": arn, "secretString": "offline-secret-value",
                     "versionId": "offline", "versionStages": ["AWSCURRENT"]}
+        if token == "aws:eks/getAddonVersion:getAddonVersion":
+            addon, version = args.args.get("addonName"), args.args.get("kubernetesVersion")
+            # EKS's default build is only known live; offline plans show where it goes.
+            return {"addonName": addon, "kubernetesVersion": version, "version": f"eks-default-for-{version}",
+                    "mostRecent": False, "id": addon}
         if token == "aws:ssm/getParameter:getParameter":
             name = str(args.args.get("name", ""))
             return {"name": name, "value": "ami-0123456789abcdef0", "type": "String",

@@ -59,12 +59,12 @@ ROUTE_V2_INFER = "/v2/models/{name}/infer"
 ROUTE_OTHER = "other"
 
 # Exported by NVIDIA's dcgm-exporter on GPU nodes (EKS), not by the runtime. Its ServiceMonitor
-# does not honour the exporter's labels, so the GPU pod's namespace arrives as
-# `exported_namespace` (`namespace` is the exporter's own).
+# honours the exporter's labels (`honorLabels: true` in components/addons.py), so the GPU pod's
+# namespace arrives as `namespace`, not renamed to `exported_namespace`.
 DCGM_GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
 DCGM_FB_USED = "DCGM_FI_DEV_FB_USED"
 DCGM_FB_FREE = "DCGM_FI_DEV_FB_FREE"
-LABEL_GPU_NAMESPACE = "exported_namespace"
+LABEL_GPU_NAMESPACE = "namespace"
 DCGM_METRICS = (DCGM_GPU_UTIL, DCGM_FB_USED, DCGM_FB_FREE)
 
 ALL_METRICS = (

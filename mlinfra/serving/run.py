@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from typing import Any
 
 from mlinfra.serving import jsonlog
@@ -10,6 +12,13 @@ from mlinfra.serving.settings import ServingSettings
 
 
 def run(overrides: dict[str, Any]) -> int:
+    from mlinfra.serving.aws_secrets import SecretUnavailable, secret_overrides
+
+    try:
+        overrides = {**secret_overrides(os.environ), **overrides}
+    except SecretUnavailable as exc:
+        print(f"mlinfra.serving: {exc}; refusing to start", file=sys.stderr)
+        return 2
     settings = ServingSettings(**overrides)
     jsonlog.configure(settings.log_level)
     from mlinfra.serving.server import serve

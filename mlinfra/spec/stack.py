@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -12,10 +13,21 @@ from mlinfra.spec.alerting import AlertingSettings
 from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
+from mlinfra.spec.eks_versions import KUBERNETES_VERSIONS, MANAGED_ADDONS, NEWEST_VERSION, version_problem
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
-EKS_VERSIONS = ("1.31", "1.32", "1.33")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+
+
+_VPC_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                       "100.64.0.0/10"))
+
+
+def _in_vpc_range(cidr: str) -> bool:
+    """RFC 1918 and carrier-grade NAT space: addresses a VPC (or a peered network) uses."""
+    net = ipaddress.ip_network(cidr)
+    return any(net.version == r.version and net.subnet_of(r) for r in _VPC_RANGES)  # type: ignore[arg-type]
 EndpointMode = Literal["interface", "gateway", "none"]
 
 
@@ -107,37 +119,93 @@ class SystemNodes(NodeGroupSize):
 
 
 class GpuNodeGroup(GpuPool):
-    """A managed node group of NVIDIA GPU instances. Default: 0-4 nodes, scaled on demand."""
+    """A managed node group of NVIDIA GPU instances at a fixed size (no node autoscaler yet)."""
 
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     desired_size: Annotated[int, Field(ge=0, le=450)] = 1
 
 
 class EksSettings(StrictModel):
-    """Cluster. Default: private endpoint only, all control-plane logs, KMS secrets."""
+    """Cluster. Default: the newest Kubernetes version on standard support, an API endpoint
+    reachable only from `deployer_cidrs`, all control-plane logs, KMS-encrypted secrets."""
 
-    version: Literal["1.31", "1.32", "1.33"] = "1.33"
-    endpoint_public_access: bool = False
-    """Default: the API server is reachable only from inside the VPC."""
-    public_access_cidrs: tuple[str, ...] = ()
-    """Required when endpoint_public_access is true: who may reach the API server."""
+    version: str = NEWEST_VERSION
+    """A version from mlinfra.spec.eks_versions (the EKS calendar, dated)."""
+    extended_support: bool = False
+    """Stay on a version past its standard support, at the extended-support price. Default
+    upgrade policy STANDARD: EKS upgrades such a cluster itself instead of billing more."""
+    endpoint_public_access: bool = True
+    """Public endpoint limited to deployer_cidrs (public egress IPs of CI and admins). False:
+    private only, then deployer_cidrs are in-VPC or peered ranges (a runner inside the VPC)."""
+    deployer_cidrs: tuple[str, ...] = ()
+    """Required: where `pulumi up` and kubectl reach the API server from."""
+    admins: tuple[str, ...] = ()
+    """IAM role or user ARNs given cluster-admin through EKS access entries; must include the
+    identity that runs `pulumi up` (CI role, humans)."""
+    addon_versions: dict[str, str] = Field(default_factory=dict)
+    """Pin an EKS managed add-on build (e.g. vpc-cni: v1.20.4-eksbuild.2); default: EKS's
+    default build for the cluster's version."""
     system_nodes: SystemNodes = Field(default_factory=SystemNodes)
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
 
-    @field_validator("public_access_cidrs")
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if v not in KUBERNETES_VERSIONS:
+            allowed = ", ".join(repr(k) for k in sorted(KUBERNETES_VERSIONS))
+            raise ValueError(f"{v!r} is not a version EKS creates; allowed: {allowed}")
+        return v
+
+    @field_validator("deployer_cidrs")
     @classmethod
     def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for c in v:
             _cidr(c)
-            if c in ("0.0.0.0/0", "::/0"):
-                raise ValueError("0.0.0.0/0 exposes the API server to everyone; name your CIDRs")
+            if ipaddress.ip_network(c).prefixlen == 0:
+                raise ValueError(f"{c} exposes the API server to everyone; name your CIDRs")
+        return v
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in v if not _PRINCIPAL_ARN.match(a)]
+        if bad:
+            raise ValueError(f"not IAM role or user ARNs: {bad}; allowed: arn:aws:iam::<account>:role/<name> "
+                             "or :user/<name> (not an sts assumed-role session)")
+        return v
+
+    @field_validator("addon_versions")
+    @classmethod
+    def _addons(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(MANAGED_ADDONS))
+        if unknown:
+            raise ValueError(f"unknown add-ons {unknown}; allowed: {', '.join(sorted(MANAGED_ADDONS))}")
         return v
 
     @model_validator(mode="after")
-    def _public(self) -> EksSettings:
-        if self.endpoint_public_access and not self.public_access_cidrs:
-            raise ValueError("endpoint_public_access needs public_access_cidrs")
+    def _public_ranges(self) -> EksSettings:
+        private = [c for c in self.deployer_cidrs if _in_vpc_range(c)]
+        if self.endpoint_public_access and private:
+            raise ValueError(f"deployerCidrs {private} are private ranges, which never reach a public "
+                             "endpoint; allowed: public egress CIDRs, or endpointPublicAccess: false for an "
+                             "in-VPC deployer")
         return self
+
+    def deploy_problem(self) -> str | None:
+        """What stops a first `pulumi up` of an EKS stack (only checked with platform eks)."""
+        problem = version_problem(self.version, self.extended_support, datetime.now(UTC).date())
+        if problem:
+            return f"version {self.version}: {problem}"
+        if not self.deployer_cidrs:
+            where = ("public egress CIDRs of your CI runners and admins" if self.endpoint_public_access
+                     else "the in-VPC or peered CIDRs your deployer runs in")
+            return (f"deployerCidrs is required: the {where}, such as 203.0.113.0/24; without it nothing "
+                    "reaches the API server and every Kubernetes resource times out")
+        if not self.admins:
+            return ("admins is required: IAM role or user ARNs (CI's deploy role, humans) given cluster-admin, "
+                    "such as arn:aws:iam::123456789012:role/deployer; nobody else, not even the cluster's "
+                    "creator, can reach it")
+        return None
 
 
 class Suppression(StrictModel):

@@ -69,4 +69,7 @@ STACK_HEADER = """config:
   mlinfra:tier: staging
   mlinfra:domain: ml.example.com
   mlinfra:certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/0b5c6d2e-1f3a-4b7c-9d8e-2a4f6b8c0d1e
+  mlinfra:eks:
+    deployerCidrs: [203.0.113.0/24]
+    admins: [arn:aws:iam::123456789012:role/mlinfra-deployer]
 """

@@ -14,13 +14,15 @@ def _deployment(run: OfflineRun, service: str) -> dict:
 
 def test_eks_cluster_is_hardened(staging: OfflineRun) -> None:
     cluster = only(staging, "aws:eks/cluster:Cluster").inputs
-    assert cluster["version"] == "1.33"
+    assert cluster["version"] == "1.36"
     assert sorted(cluster["enabledClusterLogTypes"]) == [
         "api", "audit", "authenticator", "controllerManager", "scheduler"]
     assert cluster["encryptionConfig"]["resources"] == ["secrets"]
     assert cluster["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms:")
     assert cluster["vpcConfig"]["endpointPrivateAccess"] is True
-    assert cluster["vpcConfig"]["endpointPublicAccess"] is False
+    # Reachable by the deployer (stack's deployerCidrs) and nobody else.
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is True
+    assert cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
     assert only(staging, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs[
         "clientIdLists"] == ["sts.amazonaws.com"]
 
@@ -40,7 +42,7 @@ def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) ->
 def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
     assert set(releases) == {"aws-load-balancer-controller", "dcgm-exporter", "kube-prometheus-stack",
-                             "metrics-server", "nvidia-device-plugin"}
+                             "metrics-server", "nvidia-device-plugin", "prometheus-operator-crds"}
     for chart in releases.values():
         assert chart["version"][0].isdigit(), chart
         assert chart["repositoryOpts"]["repo"].startswith("https://")
@@ -208,7 +210,7 @@ def test_children_are_parented_and_named_from_stable_keys(staging: OfflineRun) -
             assert res.name.startswith(parent.name + "-") or parent.type.startswith("mlinfra:index:EksPlatform"), (
                 res.name, parent.name)
     subnets = sorted(r.name for r in all_of(staging, "aws:ec2/subnet:Subnet"))
-    assert subnets == [f"platform-network-{kind}-{z}" for kind in ("private", "public") for z in "abc"]
+    assert subnets == [f"platform-network-{kind}-{z}" for kind in ("internal-lb", "private", "public") for z in "abc"]
 
 
 def test_control_plane_log_group_exists_before_the_cluster_with_retention(staging: OfflineRun) -> None:

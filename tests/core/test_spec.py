@@ -106,12 +106,13 @@ def test_duplicate_names_and_pickles_and_public_without_auth(project) -> None:  
 
 
 def test_stack_field_errors_name_the_key_and_allowed_values(project) -> None:  # type: ignore[no-untyped-def]
-    stack = STACK_HEADER.replace("mlinfra:tier: staging", "mlinfra:tier: production") + (
-        "  mlinfra:eks:\n    version: '1.20'\n    systemNodes: {minSize: 5, maxSize: 2, desiredSize: 3}\n"
+    stack = STACK_HEADER.replace("mlinfra:tier: staging", "mlinfra:tier: production").replace(
+        "  mlinfra:eks:\n",
+        "  mlinfra:eks:\n    version: '1.20'\n    systemNodes: {minSize: 5, maxSize: 2, desiredSize: 3}\n") + (
         "  mlinfra:gpuNodeGroups:\n    g:\n      gpuType: l4\n      instanceTypes: [g5.xlarge]\n")
     text = "\n".join(_problems(project, 'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n', stack))
     assert "mlinfra:tier = 'production': Input should be 'dev', 'staging' or 'prod'" in text
-    assert "mlinfra:eks.version = '1.20': Input should be '1.31', '1.32' or '1.33'" in text
+    assert "mlinfra:eks.version = '1.20': '1.20' is not a version EKS creates; allowed: '1.32'" in text
     assert "need min_size <= desired_size <= max_size" in text
     assert "do not carry a l4 GPU; use g6.* types" in text
 

@@ -18,7 +18,8 @@ def test_plan_fills_cost_and_policies_and_masks_secrets(plans: dict[str, Any]) -
     doc = plans["staging"]
     assert doc["cost"]["total"]["min"] > 0
     assert doc["policies"]["passed"] is True
-    [secret] = [r for r in doc["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
+    [secret] = [r for r in doc["resources"] if r["type"] == "kubernetes:core/v1:Secret"
+                and r["name"] == "fraud-detector-secrets"]
     # Masked per key (recorder.mask_secrets): the key names stay so a rendered Secret is
     # schema-valid, every value is the mask.
     assert secret["inputs"]["stringData"] == {"fraud-api-key": "[secret]"}

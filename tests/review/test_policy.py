@@ -82,7 +82,8 @@ EKS_CASES: dict[str, Callable[[Res], None]] = {
     "MLI-ECR-004": lambda r: drop(r, ":LifecyclePolicy"),
     "MLI-EKS-001": lambda r: one(r, "eks/cluster:Cluster")["inputs"].update(enabledClusterLogTypes=["api"]),
     "MLI-EKS-002": lambda r: one(r, "eks/cluster:Cluster")["inputs"].pop("encryptionConfig"),
-    "MLI-EKS-003": lambda r: one(r, "eks/cluster:Cluster")["inputs"]["vpcConfig"].update(endpointPublicAccess=True),
+    "MLI-EKS-003": lambda r: one(r, "eks/cluster:Cluster")["inputs"]["vpcConfig"].update(
+        publicAccessCidrs=["0.0.0.0/0"]),
     "MLI-EKS-004": lambda r: one(r, ":LaunchTemplate")["inputs"]["metadataOptions"].update(httpTokens="optional"),
     "MLI-EKS-005": lambda r: one(r, ":NodeGroup", "gpu-a10g")["inputs"].pop("taints"),
     "MLI-EKS-006": lambda r: drop(r, ":Release", "nvidia-device-plugin"),

@@ -11,8 +11,11 @@ from mlinfra.engine.pricing import Line, PriceTable, hourly, instances, pricer
 
 @pricer("aws:eks/cluster:Cluster")
 def _eks(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
-    m = hourly(p.rates["eks_cluster_hourly"], p)
-    return Line(m, m, "EKS control plane, 730 h")
+    # Extended support (a version past standard support, opted into) is billed per cluster hour
+    # at a higher rate; STANDARD clusters are upgraded by EKS instead.
+    extended = (res["inputs"].get("upgradePolicy") or {}).get("supportType") == "EXTENDED"
+    m = hourly(p.rates["eks_cluster_extended_support_hourly" if extended else "eks_cluster_hourly"], p)
+    return Line(m, m, "EKS control plane, extended support, 730 h" if extended else "EKS control plane, 730 h")
 
 
 @pricer("aws:eks/nodeGroup:NodeGroup")

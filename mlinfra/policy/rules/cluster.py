@@ -56,7 +56,7 @@ def _endpoint(res: Resource, g: Graph) -> list[str]:
         return []
     cidrs = vpc.get("publicAccessCidrs") or []
     if not cidrs or any(c in ("0.0.0.0/0", "::/0") for c in cidrs):
-        return ["the public API endpoint is open to the internet; set publicAccessCidrs or make it private"]
+        return ["the public API endpoint is open to the internet; set mlinfra:eks.deployerCidrs or make it private"]
     return []
 
 

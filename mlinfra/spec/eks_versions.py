@@ -1,0 +1,91 @@
+"""The EKS facts mlinfra depends on, as dated data: Kubernetes versions and managed add-ons.
+
+Both tables were checked against their upstream sources on `CHECKED` (the test suite holds them
+against the fixtures under tests/fixtures/upstream/eks/ and fails once `REVIEW_BY` has passed,
+naming the date). Refreshing means: rerun tests/fixtures/upstream/refresh.py, update the rows
+here, move `CHECKED`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class KubernetesVersion:
+    version: str
+    released: date
+    standard_support_until: date
+    """After this EKS bills extended support, or, with upgrade policy STANDARD, upgrades the
+    control plane to the next version by itself."""
+    extended_support_until: date
+    """After this EKS refuses to create the version and upgrades running clusters."""
+
+
+# The date of the calendar data the rows come from (tests/fixtures/upstream/eks/ORIGIN.md).
+CHECKED = date(2026, 8, 22)
+# EKS ships a Kubernetes minor about every four months; data older than that misses one.
+REVIEW_BY = CHECKED + timedelta(days=120)
+
+# EKS Kubernetes version calendar: every version whose extended support had not ended when the
+# table was last reviewed (2026-12-01; 1.31's ended 2026-11-26, so it is gone).
+KUBERNETES_VERSIONS: dict[str, KubernetesVersion] = {v.version: v for v in (
+    KubernetesVersion("1.36", date(2026, 6, 2), date(2027, 8, 2), date(2028, 8, 2)),
+    KubernetesVersion("1.35", date(2026, 1, 28), date(2027, 3, 27), date(2028, 3, 27)),
+    KubernetesVersion("1.34", date(2025, 10, 6), date(2026, 12, 2), date(2027, 12, 2)),
+    KubernetesVersion("1.33", date(2025, 5, 28), date(2026, 7, 29), date(2027, 7, 29)),
+    KubernetesVersion("1.32", date(2025, 1, 25), date(2026, 3, 23), date(2027, 3, 23)),
+)}
+NEWEST_VERSION = max(KUBERNETES_VERSIONS, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+@dataclass(frozen=True)
+class ManagedAddon:
+    name: str
+    """The EKS add-on name (`aws eks describe-addon-versions --addon-name`)."""
+    before_nodes: bool
+    """DaemonSets the nodes need from their first boot (networking, pod identity); the
+    Deployments (coredns, the EBS CSI controller) need nodes to become ACTIVE."""
+    configuration: dict[str, object]
+    """The add-on's configuration values (its JSON schema: describe-addon-configuration)."""
+
+
+# The core add-ons as EKS managed add-ons, so `pulumi up` upgrades them with the cluster.
+# Versions: EKS's default build for the cluster's Kubernetes version, looked up at deploy time
+# (aws.eks.get_addon_version), unless the stack pins one in mlinfra:eks.addonVersions.
+MANAGED_ADDONS: dict[str, ManagedAddon] = {a.name: a for a in (
+    # enableNetworkPolicy turns on the VPC CNI's network-policy agent: without it every
+    # NetworkPolicy is accepted and ignored. Same key as the aws-vpc-cni chart's values.
+    ManagedAddon("vpc-cni", True, {"enableNetworkPolicy": "true"}),
+    ManagedAddon("kube-proxy", True, {}),
+    ManagedAddon("eks-pod-identity-agent", True, {}),
+    ManagedAddon("coredns", False, {}),
+    ManagedAddon("aws-ebs-csi-driver", False, {}),
+)}
+
+
+def version_problem(version: str, extended_support: bool, today: date) -> str | None:
+    """Why EKS would refuse (or silently upgrade) this version today; None when it is fine."""
+    row = KUBERNETES_VERSIONS.get(version)
+    if row is None:
+        return f"not a version EKS creates (table checked {CHECKED})"
+    if today > row.extended_support_until:
+        return f"EKS extended support for {version} ended {row.extended_support_until}"
+    if today > row.standard_support_until and not extended_support:
+        return (f"standard support for {version} ended {row.standard_support_until}; upgrade, or "
+                "set extendedSupport: true (billed at the extended-support rate)")
+    return None
+
+
+def stale_tables(today: date) -> list[str]:
+    """What makes the tables out of date on `today`, each naming the date that passed."""
+    problems = []
+    if today > REVIEW_BY:
+        problems.append(f"the EKS version and add-on tables (checked {CHECKED}) were due for review "
+                        f"on {REVIEW_BY}")
+    newest = KUBERNETES_VERSIONS[NEWEST_VERSION]
+    if today > newest.standard_support_until:
+        problems.append(f"the newest version in the table, {NEWEST_VERSION}, left standard support on "
+                        f"{newest.standard_support_until}")
+    return problems
