@@ -58,7 +58,7 @@ class EcsPlatform(pulumi.ComponentResource):
         stack_endpoints(f"{name}-endpoints", stack, settings, self.network, self)
         self.cluster = EcsCluster(f"{name}-ecs", EcsClusterArgs(
             stack, settings, self.network.vpc_id, self.network.private_subnet_ids), opts=child(self))
-        self.monitoring = EcsMonitoring(f"{name}-monitoring", EcsMonitoringArgs(stack, settings, args.secret_values),
+        self.monitoring = EcsMonitoring(f"{name}-monitoring", EcsMonitoringArgs(stack, settings, dict(args.secret_values)),
                                         opts=child(self))
         images_key = aws.kms.Key(f"{name}-images-key", description=f"ECR image encryption ({stack})",
                                  enable_key_rotation=True,
