@@ -251,6 +251,13 @@ class StackSettings(StrictModel):
     ecs: EcsSettings = Field(default_factory=EcsSettings)
     """ECS platform settings, only with platform ecs (see `mlinfra.spec.ecs`)."""
 
+    @field_validator("alerting", mode="before")
+    @classmethod
+    def _alerting(cls, v: Any) -> Any:
+        # Pulumi.yaml's typed config defaults `mlinfra:alerting` to {} (a declared key without a
+        # default would be required): an empty mapping means "not configured".
+        return None if v == {} else v
+
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:

@@ -258,6 +258,8 @@ NEAR_MISSES: dict[str, list[Edit]] = {
                                                 config("mlinfra:eks/deployerCidrs", ["10.20.0.0/16"])],
     "past-standard-support-with-extended-support": [config("mlinfra:eks/version", "1.33"),
                                                     config("mlinfra:eks/extendedSupport", True)],
+    # Pulumi.yaml's typed default for mlinfra:alerting, as the real engine passes it.
+    "alerting-typed-default-empty": [config("mlinfra:alerting", {})],
     "sha256-uppercase-as-the-runtime-accepts": [replace(FRAUD, 'model_sha256="3f7a1c9e5b2d4f608a1e7c3b9d5f2a4c',
                                                         'model_sha256="3F7A1C9E5B2D4F608A1E7C3B9D5F2A4C')],
 }
