@@ -32,7 +32,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not tools" -q; rc=$$?; [ $$rc -eq 5 ] && exit 1; exit $$rc
 
 lint: $(STAMP)
-	$(BIN)/ruff check mlinfra tests
+	$(BIN)/ruff check mlinfra tests examples
+	$(BIN)/ruff format --check mlinfra tests examples
 	$(BIN)/mypy
 
 clean:

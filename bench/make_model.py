@@ -23,12 +23,8 @@ if family in ("hgb", "rf", "logreg"):
     from sklearn.preprocessing import StandardScaler
 
     model = {
-        "hgb": lambda: HistGradientBoostingClassifier(
-            max_iter=100, early_stopping=False, random_state=0
-        ),
-        "rf": lambda: RandomForestClassifier(
-            n_estimators=100, min_samples_leaf=5, random_state=0, n_jobs=1
-        ),
+        "hgb": lambda: HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0),
+        "rf": lambda: RandomForestClassifier(n_estimators=100, min_samples_leaf=5, random_state=0, n_jobs=1),
         "logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression()),
     }[family]()
     path = out_dir / f"{family}.skops"

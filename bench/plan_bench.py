@@ -34,8 +34,10 @@ def make_project(dest: Path, n: int) -> Path:
     lines = ["from mlinfra import ModelService", ""]
     for i in range(n):
         gpu = ", gpu=True" if i % 5 == 4 else ""  # one GPU service in five
-        lines.append(f'ModelService("svc-{i:03d}", model_uri="s3://bench-models/m{i}/model.skops"{gpu}, '
-                     f'autoscaling={{"min_replicas": 2, "max_replicas": 6}})')
+        lines.append(
+            f'ModelService("svc-{i:03d}", model_uri="s3://bench-models/m{i}/model.skops"{gpu}, '
+            f'autoscaling={{"min_replicas": 2, "max_replicas": 6}})'
+        )
     (dest / "services" / "generated.py").write_text("\n".join(lines) + "\n")
     return dest
 
@@ -64,8 +66,9 @@ def measure(project: Path) -> dict[str, Any]:
     def register() -> None:
         made: dict[str, pulumi.Resource] = {}
         for r in run.resources:
-            opts = pulumi.ResourceOptions(parent=made.get(r.parent),
-                                          depends_on=[made[d] for d in r.dependencies if d in made])
+            opts = pulumi.ResourceOptions(
+                parent=made.get(r.parent), depends_on=[made[d] for d in r.dependencies if d in made]
+            )
             if r.custom:
                 made[r.urn] = pulumi.CustomResource(r.type, r.name, dict(r.inputs), opts)
             else:
@@ -76,8 +79,12 @@ def measure(project: Path) -> dict[str, Any]:
     pulumi.runtime.set_mocks(Nothing(), project="bench", stack="bench", preview=False)
     _sync_await(run_pulumi_func(register))
     floor_s = time.perf_counter() - start
-    return {"resources": len(run.resources), "plan_s": round(plan_s, 3), "floor_s": round(floor_s, 3),
-            "ratio": round(plan_s / floor_s, 2)}
+    return {
+        "resources": len(run.resources),
+        "plan_s": round(plan_s, 3),
+        "floor_s": round(floor_s, 3),
+        "ratio": round(plan_s / floor_s, 2),
+    }
 
 
 def main() -> None:
@@ -93,8 +100,11 @@ def main() -> None:
     for n in args.sizes:
         proc = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
         row = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{row['services']:>8} {row['resources']:>9} {row['plan_s']:>8.2f} {row['floor_s']:>8.2f} "
-              f"{row['ratio']:>6.2f}", flush=True)
+        print(
+            f"{row['services']:>8} {row['resources']:>9} {row['plan_s']:>8.2f} {row['floor_s']:>8.2f} "
+            f"{row['ratio']:>6.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ def main() -> int:
     cmd = sys.argv[sys.argv.index("--") + 1 :]
     with open(logfile, "wb") as log:
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            ["taskset", "-c", cpu, *cmd], stdout=log, stderr=log, start_new_session=True
-        )
+        proc = subprocess.Popen(["taskset", "-c", cpu, *cmd], stdout=log, stderr=log, start_new_session=True)
     deadline = started + 120
     while time.perf_counter() < deadline:
         if proc.poll() is not None:

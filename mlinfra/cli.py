@@ -15,8 +15,9 @@ from rich.text import Text
 
 from mlinfra.errors import MISSING, MlinfraError, Problem, SpecError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Declarative ML serving on AWS: plan, diff and render offline.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Declarative ML serving on AWS: plan, diff and render offline."
+)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -27,8 +28,7 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
-ProjectDir = Annotated[Path, typer.Option("--project-dir", "-C", help="Project root.",
-                                          file_okay=False, exists=True)]
+ProjectDir = Annotated[Path, typer.Option("--project-dir", "-C", help="Project root.", file_okay=False, exists=True)]
 
 
 def _show_version(value: bool) -> None:
@@ -41,8 +41,10 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                          help="Show the mlinfra version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the mlinfra version and exit."),
+    ] = False,
 ) -> None:
     """Declarative ML serving on AWS: plan, diff and render offline."""
 
@@ -80,8 +82,11 @@ def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
     from mlinfra.engine.runner import run_offline
 
     with err.status(f"planning {escape(name)} offline…") as status:
-        run = run_offline(project_dir, name, progress=lambda n: status.update(
-            f"planning {escape(name)} offline… {n} resources registered"))
+        run = run_offline(
+            project_dir,
+            name,
+            progress=lambda n: status.update(f"planning {escape(name)} offline… {n} resources registered"),
+        )
     doc = planning.plan_document(run)
     if live_prices:
         from mlinfra.engine.live_prices import fetch_ec2_hourly
@@ -134,8 +139,14 @@ def render(
     try:
         check_out_dir(Path(os.path.abspath(out_dir)))
         with err.status(f"rendering {escape(stack)} offline…") as status:
-            result = render_run(run_offline(project_dir, stack, progress=lambda n: status.update(
-                f"rendering {escape(stack)} offline… {n} resources registered")), out_dir)
+            result = render_run(
+                run_offline(
+                    project_dir,
+                    stack,
+                    progress=lambda n: status.update(f"rendering {escape(stack)} offline… {n} resources registered"),
+                ),
+                out_dir,
+            )
     except MlinfraError as exc:
         _fail(exc)
     tops = sorted({f.split("/", 1)[0] for f in result.files})
@@ -171,9 +182,16 @@ def diff(
         elif base is None and stack is None and stacks and len(stacks) == 2:
             result = diff_documents(_plan(project_dir, stacks[0], False), _plan(project_dir, stacks[1], False))
         else:
-            raise SpecError([Problem("(command line)", "mlinfra diff", " ".join(stacks or []) or MISSING,
-                                     "either two stacks (`mlinfra diff staging prod`) or "
-                                     "`--base GITREF --stack STACK`")])
+            raise SpecError(
+                [
+                    Problem(
+                        "(command line)",
+                        "mlinfra diff",
+                        " ".join(stacks or []) or MISSING,
+                        "either two stacks (`mlinfra diff staging prod`) or `--base GITREF --stack STACK`",
+                    )
+                ]
+            )
     except MlinfraError as exc:
         _fail(exc)
     if fmt is Format.json:
@@ -203,8 +221,7 @@ def serve(
         # The same settings a deployed replica gets, minus where it caches the model (a
         # deployed replica's scratch volume); the team's own env is not the runtime's.
         env = runtime_env(spec, alb_idle_timeout_s=DEFAULT_ALB_IDLE_TIMEOUT_S)
-        return {settings_field(k): v for k, v in env.items()
-                if k.startswith(ENV_PREFIX) and k != MODEL_CACHE_DIR_ENV}
+        return {settings_field(k): v for k, v in env.items() if k.startswith(ENV_PREFIX) and k != MODEL_CACHE_DIR_ENV}
 
     try:
         code = serve_local(target, port=port, host=host, service_loader=from_declaration)
@@ -213,9 +230,19 @@ def serve(
     except OSError as exc:
         if not _is_listen_error(exc):
             raise
-        _fail(SpecError([Problem("(command line)", "--host/--port", f"{host}:{port}",
-                                 f"an address this machine can listen on ({exc.strerror or exc}); "
-                                 "allowed: a free port from 1024 to 65535 on a local address")]))
+        _fail(
+            SpecError(
+                [
+                    Problem(
+                        "(command line)",
+                        "--host/--port",
+                        f"{host}:{port}",
+                        f"an address this machine can listen on ({exc.strerror or exc}); "
+                        "allowed: a free port from 1024 to 65535 on a local address",
+                    )
+                ]
+            )
+        )
     raise typer.Exit(code)
 
 
@@ -224,7 +251,11 @@ def _is_listen_error(exc: OSError) -> bool:
     import socket
 
     return isinstance(exc, socket.gaierror) or exc.errno in (
-        errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EINVAL)
+        errno.EADDRINUSE,
+        errno.EADDRNOTAVAIL,
+        errno.EACCES,
+        errno.EINVAL,
+    )
 
 
 def main() -> None:

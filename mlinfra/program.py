@@ -36,8 +36,7 @@ def run() -> None:
     """Load this stack's settings and services, then declare every resource."""
     stack = pulumi.get_stack()
     try:
-        deployment = load_deployment(Path.cwd(), pulumi.get_project(), stack,
-                                     config_from_pulumi_runtime(stack))
+        deployment = load_deployment(Path.cwd(), pulumi.get_project(), stack, config_from_pulumi_runtime(stack))
     except SpecError as exc:
         # RunError ends the program with the message only, no Python traceback.
         raise pulumi.RunError(str(exc)) from None
@@ -49,13 +48,15 @@ def deploy(deployment: Deployment) -> None:
     from mlinfra.components.image import ServiceImage, ServiceImageArgs
 
     stack = deployment.stack
-    platform = PLATFORMS[deployment.settings.platform](PLATFORM_NAME, PlatformArgs(
-        stack, deployment.settings, deployment.services, deployment.secret_values))
+    platform = PLATFORMS[deployment.settings.platform](
+        PLATFORM_NAME, PlatformArgs(stack, deployment.settings, deployment.services, deployment.secret_values)
+    )
     endpoints: dict[str, str] = {}
     for spec in deployment.services:
-        image = ServiceImage(spec.name, ServiceImageArgs(stack, spec, BUILD_DIR / stack,
-                                                         platform.images_key_arn,
-                                                         deployment.settings.production))
+        image = ServiceImage(
+            spec.name,
+            ServiceImageArgs(stack, spec, BUILD_DIR / stack, platform.images_key_arn, deployment.settings.production),
+        )
         endpoints[spec.name] = platform.add_service(spec, image.image_ref)
     outputs = {**platform.outputs(), "endpoints": endpoints}
     for key in sorted(outputs):

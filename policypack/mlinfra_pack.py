@@ -22,15 +22,27 @@ from pulumi_policy import (
 from mlinfra.policy.rules import RULES, Graph, Rule
 
 # CrossGuard severities are low/medium/high/critical like ours; mandatory blocks the update.
-ENFORCEMENT = {"critical": EnforcementLevel.MANDATORY, "high": EnforcementLevel.MANDATORY,
-               "medium": EnforcementLevel.ADVISORY, "low": EnforcementLevel.ADVISORY}
+ENFORCEMENT = {
+    "critical": EnforcementLevel.MANDATORY,
+    "high": EnforcementLevel.MANDATORY,
+    "medium": EnforcementLevel.ADVISORY,
+    "low": EnforcementLevel.ADVISORY,
+}
 
 
 def to_resources(args: StackValidationArgs) -> list[dict[str, Any]]:
     """CrossGuard resources -> the plan's resource dicts (type, name, urn, inputs, dependencies)."""
-    return [{"urn": r.urn, "type": r.resource_type, "name": r.name, "inputs": _plain(r.props),
-             "dependencies": sorted(d.urn for d in r.dependencies),
-             "parent": r.parent.urn if r.parent is not None else ""} for r in args.resources]
+    return [
+        {
+            "urn": r.urn,
+            "type": r.resource_type,
+            "name": r.name,
+            "inputs": _plain(r.props),
+            "dependencies": sorted(d.urn for d in r.dependencies),
+            "parent": r.parent.urn if r.parent is not None else "",
+        }
+        for r in args.resources
+    ]
 
 
 def _plain(value: Any) -> Any:
@@ -50,11 +62,19 @@ def validator(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], No
         for res in graph.of_type(*rule.types):
             for message in rule.check(res, graph):
                 report_violation(f"[{rule.id}] {message}", res["urn"])
+
     return validate
 
 
 def policies() -> list[StackValidationPolicy]:
     schema = PolicyConfigSchema(properties={"tier": {"type": "string", "enum": ["dev", "staging", "prod"]}})
-    return [StackValidationPolicy(name=rule.id, description=rule.title, validate=validator(rule),
-                                  enforcement_level=ENFORCEMENT[rule.severity], config_schema=schema)
-            for rule in sorted(RULES, key=lambda r: r.id)]
+    return [
+        StackValidationPolicy(
+            name=rule.id,
+            description=rule.title,
+            validate=validator(rule),
+            enforcement_level=ENFORCEMENT[rule.severity],
+            config_schema=schema,
+        )
+        for rule in sorted(RULES, key=lambda r: r.id)
+    ]

@@ -34,18 +34,28 @@ cluster = ExistingCluster(
     oidc_provider_arn=cluster_stack.require_output("oidc_provider_arn"),
     oidc_issuer=cluster_stack.require_output("oidc_issuer"),
 )
-spec = ServiceSpec(name="fraud", model_uri="s3://acme-models/fraud/v12/model.skops",
-                   replicas=2, request_timeout_seconds=5)
+spec = ServiceSpec(
+    name="fraud", model_uri="s3://acme-models/fraud/v12/model.skops", replicas=2, request_timeout_seconds=5
+)
 settings = StackSettings(
-    region="us-east-1", tier="prod", domain="ml.acme.example",
+    region="us-east-1",
+    tier="prod",
+    domain="ml.acme.example",
     certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b5c6d2e-1f3a-4b7c-9d8e-2a4f6b8c0d1e",
 )
-service = KubernetesModelService("fraud", KubernetesServiceArgs(
-    stack=pulumi.get_stack(), settings=settings, spec=spec, cluster=cluster,
-    image_ref="123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud@sha256:" + "0" * 64,
-    # Where the cluster's ALBs sit (its load balancer subnets; the whole VPC if they are unknown):
-    # the only sources the service's NetworkPolicy admits besides Prometheus.
-    load_balancer_cidrs=["10.20.0.0/16"], access_logs_bucket=cluster_stack.require_output("alb_logs_bucket"),
-))
+service = KubernetesModelService(
+    "fraud",
+    KubernetesServiceArgs(
+        stack=pulumi.get_stack(),
+        settings=settings,
+        spec=spec,
+        cluster=cluster,
+        image_ref="123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud@sha256:" + "0" * 64,
+        # Where the cluster's ALBs sit (its load balancer subnets; the whole VPC if they are unknown):
+        # the only sources the service's NetworkPolicy admits besides Prometheus.
+        load_balancer_cidrs=["10.20.0.0/16"],
+        access_logs_bucket=cluster_stack.require_output("alb_logs_bucket"),
+    ),
+)
 pulumi.export("endpoint", f"https://{service.hostname}")
 pulumi.export("role_arn", service.role_arn)

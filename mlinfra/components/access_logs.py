@@ -12,24 +12,45 @@ ACCESS_LOG_RETENTION_DAYS = 90
 """How long both platforms keep ALB access logs in a stack-created bucket."""
 
 
-def access_log_policy(bucket_arn: pulumi.Input[str], elb_account_arn: pulumi.Input[str],
-                      account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+def access_log_policy(
+    bucket_arn: pulumi.Input[str], elb_account_arn: pulumi.Input[str], account_id: pulumi.Input[str]
+) -> pulumi.Output[str]:
     """ALB log delivery may write under AWSLogs/<account>/ only; TLS required for everyone else.
 
     Regions opened before August 2022 deliver as the regional ELB account, newer ones as the
     log-delivery service principal; granting both keeps the policy region-independent.
     """
     prefix = pulumi.Output.concat(bucket_arn, "/AWSLogs/", account_id, "/*")
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "ElbLogDeliveryAccount", "Effect": "Allow",
-         "Principal": {"AWS": elb_account_arn}, "Action": "s3:PutObject", "Resource": prefix},
-        {"Sid": "ElbLogDeliveryService", "Effect": "Allow",
-         "Principal": {"Service": LOG_DELIVERY_PRINCIPAL}, "Action": "s3:PutObject",
-         "Resource": prefix},
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-    ]}, sort_keys=True)
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ElbLogDeliveryAccount",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": elb_account_arn},
+                    "Action": "s3:PutObject",
+                    "Resource": prefix,
+                },
+                {
+                    "Sid": "ElbLogDeliveryService",
+                    "Effect": "Allow",
+                    "Principal": {"Service": LOG_DELIVERY_PRINCIPAL},
+                    "Action": "s3:PutObject",
+                    "Resource": prefix,
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 class AccessLogsBucket(pulumi.ComponentResource):
@@ -41,46 +62,75 @@ class AccessLogsBucket(pulumi.ComponentResource):
     """What lets ELB write there: load balancers must depend on it, not only on the bucket
     (ELB test-writes when logging is enabled)."""
 
-    def __init__(self, name: str, stack: str, retention_days: int, *, force_destroy: bool = False,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        stack: str,
+        retention_days: int,
+        *,
+        force_destroy: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         """`force_destroy`: destroy empties the bucket (it always holds logs) instead of failing."""
         super().__init__(f"{TOKEN_PREFIX}AccessLogsBucket", name, None, opts)
         base_tags = tags(stack)
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, tags=base_tags,
-                               opts=child(self))
-        aws.s3.BucketPublicAccessBlock(f"{name}-public-access", bucket=bucket.id,
-                                       block_public_acls=True, block_public_policy=True,
-                                       ignore_public_acls=True, restrict_public_buckets=True,
-                                       opts=child(self))
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, tags=base_tags, opts=child(self))
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child(self),
+        )
         aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id,
+            f"{name}-ownership",
+            bucket=bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child(self))
+            opts=child(self),
+        )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse", bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"))],
-            opts=child(self))
+            f"{name}-sse",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child(self),
+        )
         aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id,
+            f"{name}-versioning",
+            bucket=bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child(self))
+            opts=child(self),
+        )
         aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=bucket.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-access-logs", status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days),
-                noncurrent_version_expiration=aws.s3.
-                BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=7))],
-            opts=child(self))
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=7
+                    ),
+                )
+            ],
+            opts=child(self),
+        )
         account = aws.get_caller_identity_output()
         elb_account = aws.elb.get_service_account_output()
         self.policy = aws.s3.BucketPolicy(
-            f"{name}-policy", bucket=bucket.id,
+            f"{name}-policy",
+            bucket=bucket.id,
             policy=access_log_policy(bucket.arn, elb_account.arn, account.account_id),
-            opts=child(self))
+            opts=child(self),
+        )
         self.bucket_name = bucket.bucket
         self.register_outputs({"bucket_name": self.bucket_name})

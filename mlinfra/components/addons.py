@@ -31,14 +31,18 @@ class Chart:
 
 PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
 CHARTS = {
-    "nvidia-device-plugin": Chart("nvidia-device-plugin", "0.17.1",
-                                  "https://nvidia.github.io/k8s-device-plugin", "kube-system"),
-    "dcgm-exporter": Chart("dcgm-exporter", "4.1.1",
-                           "https://nvidia.github.io/dcgm-exporter/helm-charts", "monitoring"),
-    "aws-load-balancer-controller": Chart("aws-load-balancer-controller", "1.13.3",
-                                          "https://aws.github.io/eks-charts", "kube-system"),
-    "metrics-server": Chart("metrics-server", "3.12.2",
-                            "https://kubernetes-sigs.github.io/metrics-server/", "kube-system"),
+    "nvidia-device-plugin": Chart(
+        "nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin", "kube-system"
+    ),
+    "dcgm-exporter": Chart(
+        "dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts", "monitoring"
+    ),
+    "aws-load-balancer-controller": Chart(
+        "aws-load-balancer-controller", "1.13.3", "https://aws.github.io/eks-charts", "kube-system"
+    ),
+    "metrics-server": Chart(
+        "metrics-server", "3.12.2", "https://kubernetes-sigs.github.io/metrics-server/", "kube-system"
+    ),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "75.15.1", PROMETHEUS_COMMUNITY, "monitoring"),
     # The prometheus-operator CRDs of the operator version kube-prometheus-stack 75.15.1 runs
     # (appVersion v0.83.0 both): a release of their own, because Helm never upgrades a chart's
@@ -71,15 +75,19 @@ GPU_TOLERATION = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSche
 GPU_NODES = {"nvidia.com/gpu.present": "true"}
 
 
-def load_balancer_controller_values(settings: StackSettings, cluster_name: pulumi.Input[str],
-                                    vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str]) -> dict[str, Any]:
+def load_balancer_controller_values(
+    settings: StackSettings, cluster_name: pulumi.Input[str], vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str]
+) -> dict[str, Any]:
     return {
         "clusterName": cluster_name,
         "region": settings.region,
         "vpcId": vpc_id,
         "replicaCount": 2,
-        "serviceAccount": {"create": True, "name": LBC_SERVICE_ACCOUNT,
-                           "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+        "serviceAccount": {
+            "create": True,
+            "name": LBC_SERVICE_ACCOUNT,
+            "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+        },
         # The Service webhook (failurePolicy Fail, on every Service) only makes the controller
         # the default for `type: LoadBalancer`, which mlinfra never renders; on a fresh cluster
         # it rejects other charts' Services until the controller is Ready.
@@ -105,24 +113,34 @@ def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
         "kubeScheduler": {"enabled": False},
         "kubeEtcd": {"enabled": False},
         "kubeProxy": {"enabled": False},
-        "prometheus": {"prometheusSpec": {
-            # Select ServiceMonitors and rules from every namespace, not only the chart's own
-            # release label.
-            "serviceMonitorSelectorNilUsesHelmValues": False,
-            "ruleSelectorNilUsesHelmValues": False,
-            "podMonitorSelectorNilUsesHelmValues": False,
-            "retention": PROMETHEUS_RETENTION,
-            "retentionSize": PROMETHEUS_RETENTION_SIZE,
-            "replicas": replicas,
-            "storageSpec": {"volumeClaimTemplate": {"spec": {
-                "storageClassName": PROMETHEUS_STORAGE_CLASS, "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": f"{PROMETHEUS_VOLUME_GIB}Gi"}}}}},
-        }},
+        "prometheus": {
+            "prometheusSpec": {
+                # Select ServiceMonitors and rules from every namespace, not only the chart's own
+                # release label.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "retention": PROMETHEUS_RETENTION,
+                "retentionSize": PROMETHEUS_RETENTION_SIZE,
+                "replicas": replicas,
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": PROMETHEUS_STORAGE_CLASS,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": f"{PROMETHEUS_VOLUME_GIB}Gi"}},
+                        }
+                    }
+                },
+            }
+        },
         "alertmanager": {"alertmanagerSpec": {"replicas": replicas}},
         # The chart's default is admin/prom-operator; the password is generated by Pulumi into
         # the grafana-admin Secret instead.
-        "grafana": {"enabled": True, "admin": {
-            "existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"}},
+        "grafana": {
+            "enabled": True,
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+        },
     }
 
 
@@ -157,86 +175,113 @@ class ClusterAddons(pulumi.ComponentResource):
     releases: dict[str, k8s.helm.v3.Release]
     """Every Helm release by chart name, so services can depend on them."""
 
-    def __init__(self, name: str, args: ClusterAddonsArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}ClusterAddons", name, None, opts)
         cluster = args.cluster
         k8s_opts = {"provider": cluster.provider}
         monitoring_ns = k8s.core.v1.Namespace(
             f"{name}-monitoring-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=MONITORING_NAMESPACE, labels={
-                "pod-security.kubernetes.io/enforce": "privileged"}),
-            opts=child(self, **k8s_opts))
-        alert_receivers = monitoring.receiver_secret(f"{name}-alert-receivers", args.settings, args.secret_values,
-                                          MONITORING_NAMESPACE,
-                                          child(self, depends_on=[monitoring_ns], **k8s_opts))
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=MONITORING_NAMESPACE, labels={"pod-security.kubernetes.io/enforce": "privileged"}
+            ),
+            opts=child(self, **k8s_opts),
+        )
+        alert_receivers = monitoring.receiver_secret(
+            f"{name}-alert-receivers",
+            args.settings,
+            args.secret_values,
+            MONITORING_NAMESPACE,
+            child(self, depends_on=[monitoring_ns], **k8s_opts),
+        )
         lbc_role = aws.iam.Role(
             f"{name}-lbc-role",
-            assume_role_policy=irsa_trust_policy(cluster.oidc_provider_arn, cluster.oidc_issuer,
-                                                 "kube-system", LBC_SERVICE_ACCOUNT),
-            tags=tags(args.stack), opts=child(self))
-        aws.iam.RolePolicy(f"{name}-lbc-policy", role=lbc_role.id,
-                           policy=json.dumps(load_balancer_controller_policy(), sort_keys=True),
-                           opts=child(self))
+            assume_role_policy=irsa_trust_policy(
+                cluster.oidc_provider_arn, cluster.oidc_issuer, "kube-system", LBC_SERVICE_ACCOUNT
+            ),
+            tags=tags(args.stack),
+            opts=child(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-lbc-policy",
+            role=lbc_role.id,
+            policy=json.dumps(load_balancer_controller_policy(), sort_keys=True),
+            opts=child(self),
+        )
         grafana_admin = self._grafana_admin_secret(name, monitoring_ns, cluster)
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=PROMETHEUS_STORAGE_CLASS),
             provisioner="ebs.csi.aws.com",
             parameters={"type": "gp3", "encrypted": "true"},
-            volume_binding_mode="WaitForFirstConsumer", allow_volume_expansion=True,
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
             # Prod keeps a Prometheus volume whose claim is deleted; other tiers clean up.
             reclaim_policy="Retain" if args.settings.production else "Delete",
-            opts=child(self, provider=cluster.provider, depends_on=cluster.core_addons))
+            opts=child(self, provider=cluster.provider, depends_on=cluster.core_addons),
+        )
 
         builders: dict[str, Callable[[], dict[str, Any]]] = {
             "prometheus-operator-crds": prometheus_operator_crds_values,
             "aws-load-balancer-controller": lambda: load_balancer_controller_values(
-                args.settings, cluster.cluster_name, args.vpc_id, lbc_role.arn),
+                args.settings, cluster.cluster_name, args.vpc_id, lbc_role.arn
+            ),
             "metrics-server": metrics_server_values,
             # Routing, receivers and dashboards (mlinfra.monitoring) over the platform values.
             "kube-prometheus-stack": lambda: monitoring.deep_merge(
-                kube_prometheus_stack_values(args.settings), monitoring.kube_prometheus_stack_values(args.settings)),
+                kube_prometheus_stack_values(args.settings), monitoring.kube_prometheus_stack_values(args.settings)
+            ),
         }
         if args.settings.gpu_node_groups:
             builders["nvidia-device-plugin"] = nvidia_device_plugin_values
             builders["dcgm-exporter"] = dcgm_exporter_values
         extra_deps: dict[str, list[pulumi.Resource]] = {
-            "kube-prometheus-stack": [grafana_admin, storage_class,
-                                      *([alert_receivers] if alert_receivers is not None else [])]}
+            "kube-prometheus-stack": [
+                grafana_admin,
+                storage_class,
+                *([alert_receivers] if alert_receivers is not None else []),
+            ]
+        }
         # Add-ons need the system pool and the core add-ons (DNS, CNI), not the GPU pools: a GPU
         # capacity shortage must not hold back the load balancer controller or monitoring.
         self.releases = {}
         for chart_name in release_order(builders):
             chart = CHARTS[chart_name]
-            depends: list[pulumi.Resource] = [cluster.system_node_group, *cluster.core_addons,
-                                              *extra_deps.get(chart_name, [])]
+            depends: list[pulumi.Resource] = [
+                cluster.system_node_group,
+                *cluster.core_addons,
+                *extra_deps.get(chart_name, []),
+            ]
             depends += [self.releases[d] for d in RELEASE_DEPENDENCIES[chart_name]]
             if chart.namespace == MONITORING_NAMESPACE:
                 depends.append(monitoring_ns)
             self.releases[chart_name] = k8s.helm.v3.Release(
                 f"{name}-{chart_name}",
                 k8s.helm.v3.ReleaseArgs(
-                    name=chart_name, chart=chart.chart, version=chart.version,
+                    name=chart_name,
+                    chart=chart.chart,
+                    version=chart.version,
                     namespace=chart.namespace,
                     repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-                    values=builders[chart_name](), atomic=True, cleanup_on_fail=True,
+                    values=builders[chart_name](),
+                    atomic=True,
+                    cleanup_on_fail=True,
                     timeout=900,
                 ),
                 opts=child(self, provider=cluster.provider, depends_on=depends),
             )
         self.register_outputs({})
 
-    def _grafana_admin_secret(self, name: str, namespace: k8s.core.v1.Namespace,
-                              cluster: EksCluster) -> k8s.core.v1.Secret:
-        password = random.RandomPassword(f"{name}-grafana-admin-password", length=32, special=False,
-                                         opts=child(self))
+    def _grafana_admin_secret(
+        self, name: str, namespace: k8s.core.v1.Namespace, cluster: EksCluster
+    ) -> k8s.core.v1.Secret:
+        password = random.RandomPassword(f"{name}-grafana-admin-password", length=32, special=False, opts=child(self))
         return k8s.core.v1.Secret(
             f"{name}-grafana-admin",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=MONITORING_NAMESPACE),
             type="Opaque",
             string_data={"admin-user": "admin", "admin-password": password.result},
-            opts=child(self, provider=cluster.provider, depends_on=[namespace]))
+            opts=child(self, provider=cluster.provider, depends_on=[namespace]),
+        )
 
 
 def release_order(charts: dict[str, Any]) -> list[str]:

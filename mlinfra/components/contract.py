@@ -31,16 +31,23 @@ def runtime_env(spec: ServiceSpec, *, alb_idle_timeout_s: int) -> dict[str, str]
     `alb_idle_timeout_s` is the idle timeout of the load balancer in front of the service; the
     runtime keeps connections longer, so the load balancer always closes first.
     """
-    env = contract.model_env(model_uri=spec.model_uri, model_name=spec.name,
-                             framework=spec.framework or "", port=spec.port,
-                             model_sha256=spec.model_sha256, trusted_pickle=spec.trusted_pickle)
-    env.update({
-        contract.MAX_BATCH_SIZE_ENV: str(spec.max_batch_size),
-        contract.MAX_BATCH_WAIT_MS_ENV: f"{spec.max_batch_wait_ms:g}",
-        contract.REQUEST_TIMEOUT_S_ENV: f"{spec.request_timeout_seconds:g}",
-        contract.KEEPALIVE_TIMEOUT_S_ENV: str(contract.keepalive_timeout_s(alb_idle_timeout_s)),
-        contract.MODEL_CACHE_DIR_ENV: contract.DEPLOYED_MODEL_CACHE_DIR,
-    })
+    env = contract.model_env(
+        model_uri=spec.model_uri,
+        model_name=spec.name,
+        framework=spec.framework or "",
+        port=spec.port,
+        model_sha256=spec.model_sha256,
+        trusted_pickle=spec.trusted_pickle,
+    )
+    env.update(
+        {
+            contract.MAX_BATCH_SIZE_ENV: str(spec.max_batch_size),
+            contract.MAX_BATCH_WAIT_MS_ENV: f"{spec.max_batch_wait_ms:g}",
+            contract.REQUEST_TIMEOUT_S_ENV: f"{spec.request_timeout_seconds:g}",
+            contract.KEEPALIVE_TIMEOUT_S_ENV: str(contract.keepalive_timeout_s(alb_idle_timeout_s)),
+            contract.MODEL_CACHE_DIR_ENV: contract.DEPLOYED_MODEL_CACHE_DIR,
+        }
+    )
     if spec.auth == "api_key":
         env[contract.REQUIRE_API_KEY_ENV] = "true"
     return dict(sorted({**spec.env, **env}.items()))

@@ -18,6 +18,8 @@ from mlinfra.components.contract import TLS_POLICY
 from mlinfra.spec.stack import StackSettings
 
 Exposure = Literal["internal", "public"]
+
+
 @dataclass(frozen=True)
 class LoadBalancerArgs:
     stack: str
@@ -57,16 +59,28 @@ class SharedLoadBalancer(pulumi.ComponentResource):
         public = args.exposure == "public"
         sources = list(args.ingress_cidrs) or (["0.0.0.0/0"] if public else [args.vpc_cidr])
         sg = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args.vpc_id,
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
             description=f"mlinfra {args.exposure} ALB ({args.stack}): HTTPS, HTTP only to redirect",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=p, to_port=p,
-                                                      cidr_blocks=sources, description=d)
-                     for p, d in ((443, "HTTPS"), (80, "HTTP, redirected to HTTPS"))],
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=p, to_port=p, cidr_blocks=sources, description=d
+                )
+                for p, d in ((443, "HTTPS"), (80, "HTTP, redirected to HTTPS"))
+            ],
             # Targets live in the VPC; the ALB never needs to talk to anything outside it.
-            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=1024, to_port=65535,
-                                                    cidr_blocks=[args.vpc_cidr],
-                                                    description="targets in the VPC")],
-            tags=base_tags, opts=child(self))
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp",
+                    from_port=1024,
+                    to_port=65535,
+                    cidr_blocks=[args.vpc_cidr],
+                    description="targets in the VPC",
+                )
+            ],
+            tags=base_tags,
+            opts=child(self),
+        )
         lb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
@@ -78,22 +92,46 @@ class SharedLoadBalancer(pulumi.ComponentResource):
             desync_mitigation_mode="defensive",
             enable_deletion_protection=settings.production,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
-                bucket=args.logs_bucket, prefix=f"{args.stack}-{args.exposure}", enabled=True),
-            tags=base_tags, opts=child(self, depends_on=args.logs_ready))
+                bucket=args.logs_bucket, prefix=f"{args.stack}-{args.exposure}", enabled=True
+            ),
+            tags=base_tags,
+            opts=child(self, depends_on=args.logs_ready),
+        )
         https = aws.lb.Listener(
-            f"{name}-https", load_balancer_arn=lb.arn, port=443, protocol="HTTPS",
-            ssl_policy=TLS_POLICY, certificate_arn=settings.certificate_arn,
+            f"{name}-https",
+            load_balancer_arn=lb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=settings.certificate_arn,
             # Unknown hosts or paths get a 404 rather than some service's response.
-            default_actions=[aws.lb.ListenerDefaultActionArgs(
-                type="fixed-response", fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
-                    content_type="text/plain", message_body="no such service", status_code="404"))],
-            tags=base_tags, opts=child(self))
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", message_body="no such service", status_code="404"
+                    ),
+                )
+            ],
+            tags=base_tags,
+            opts=child(self),
+        )
         aws.lb.Listener(
-            f"{name}-http", load_balancer_arn=lb.arn, port=80, protocol="HTTP",
-            default_actions=[aws.lb.ListenerDefaultActionArgs(
-                type="redirect", redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                    port="443", protocol="HTTPS", status_code="HTTP_301"))],
-            tags=base_tags, opts=child(self))
+            f"{name}-http",
+            load_balancer_arn=lb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        port="443", protocol="HTTPS", status_code="HTTP_301"
+                    ),
+                )
+            ],
+            tags=base_tags,
+            opts=child(self),
+        )
         self.load_balancer = lb
         self.arn_suffix = lb.arn_suffix
         self.dns_name = lb.dns_name

@@ -27,36 +27,49 @@ from mlinfra.spec.stack import StackSettings
 
 def rule_group_yaml(spec: ServiceSpec) -> str:
     """A Prometheus rule file for one service, as AMP's RuleGroupsNamespace `data` takes it."""
-    groups = rule_groups(spec.name, namespace(spec.name), spec.gpu_type is not None, kubernetes=False,
-                         slo=spec.slo)
+    groups = rule_groups(spec.name, namespace(spec.name), spec.gpu_type is not None, kubernetes=False, slo=spec.slo)
     return yaml.safe_dump({"groups": groups}, sort_keys=True)
 
 
 def alertmanager_yaml(settings: StackSettings, topic_arns: dict[str, str]) -> str:
     """AMP alert manager definition: the stack's routing, each receiver its SNS topic."""
-    config = alertmanager_config(settings.alerting, platform="ecs", region=settings.region,
-                                 topic_arns=topic_arns)
-    return yaml.safe_dump({"alertmanager_config": yaml.safe_dump(config, sort_keys=True)},
-                          sort_keys=True)
+    config = alertmanager_config(settings.alerting, platform="ecs", region=settings.region, topic_arns=topic_arns)
+    return yaml.safe_dump({"alertmanager_config": yaml.safe_dump(config, sort_keys=True)}, sort_keys=True)
 
 
 def telemetry_key_policy(account_id: str, region: str) -> dict[str, object]:
     """The account administers the key; CloudWatch Logs may use it only for this account's log
     groups, and AMP only to publish alerts to the encrypted SNS topic."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "AccountAdministers", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "CloudWatchLogs", "Effect": "Allow",
-         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                    "kms:DescribeKey"],
-         "Resource": "*",
-         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                   f"arn:aws:logs:{region}:{account_id}:log-group:*"}}},
-        {"Sid": "AmpPublishesAlerts", "Effect": "Allow", "Principal": {"Service": "aps.amazonaws.com"},
-         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
-    ]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
+                },
+            },
+            {
+                "Sid": "AmpPublishesAlerts",
+                "Effect": "Allow",
+                "Principal": {"Service": "aps.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -85,18 +98,23 @@ class EcsMonitoring(pulumi.ComponentResource):
         base_tags = tags(args.stack)
         account = aws.get_caller_identity_output()
         key = aws.kms.Key(
-            f"{name}-key", description=f"mlinfra telemetry: logs, metrics, alerts ({args.stack})",
-            enable_key_rotation=True, deletion_window_in_days=30,
+            f"{name}-key",
+            description=f"mlinfra telemetry: logs, metrics, alerts ({args.stack})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
             policy=account.account_id.apply(
-                lambda acct: json.dumps(telemetry_key_policy(acct, settings.region), sort_keys=True)),
-            tags=base_tags, opts=child(self))
+                lambda acct: json.dumps(telemetry_key_policy(acct, settings.region), sort_keys=True)
+            ),
+            tags=base_tags,
+            opts=child(self),
+        )
         self.telemetry_key_arn = key.arn
-        workspace = aws.amp.Workspace(f"{name}-amp", alias=f"mlinfra-{args.stack}", kms_key_arn=key.arn,
-                                      tags=base_tags, opts=child(self))
+        workspace = aws.amp.Workspace(
+            f"{name}-amp", alias=f"mlinfra-{args.stack}", kms_key_arn=key.arn, tags=base_tags, opts=child(self)
+        )
         self.workspace_id = workspace.id
         self.workspace_arn = workspace.arn
-        self.remote_write_url = workspace.prometheus_endpoint.apply(
-            lambda e: e.rstrip("/") + "/api/v1/remote_write")
+        self.remote_write_url = workspace.prometheus_endpoint.apply(lambda e: e.rstrip("/") + "/api/v1/remote_write")
 
         topic_arns: dict[str, pulumi.Output[str]] = {}
         if settings.alerting is None:
@@ -116,37 +134,62 @@ class EcsMonitoring(pulumi.ComponentResource):
                 topic_arns[receiver] = arn
                 self._subscribe(f"{name}-alerts-{receiver}", arn, sns.email, sns.https, args)
         aws.amp.AlertManagerDefinition(
-            f"{name}-alertmanager", workspace_id=workspace.id,
-            definition=pulumi.Output.all(**topic_arns).apply(
-                lambda arns: alertmanager_yaml(settings, dict(arns))),
-            opts=child(self))
-        self.register_outputs({"workspace_id": self.workspace_id,
-                               "remote_write_url": self.remote_write_url})
+            f"{name}-alertmanager",
+            workspace_id=workspace.id,
+            definition=pulumi.Output.all(**topic_arns).apply(lambda arns: alertmanager_yaml(settings, dict(arns))),
+            opts=child(self),
+        )
+        self.register_outputs({"workspace_id": self.workspace_id, "remote_write_url": self.remote_write_url})
 
-    def _topic(self, name: str, key: aws.kms.Key, workspace_arn: pulumi.Output[str], account: Any,
-               base_tags: dict[str, str]) -> pulumi.Output[str]:
+    def _topic(
+        self, name: str, key: aws.kms.Key, workspace_arn: pulumi.Output[str], account: Any, base_tags: dict[str, str]
+    ) -> pulumi.Output[str]:
         """A KMS-encrypted topic only this stack's AMP workspace may publish to."""
         topic = aws.sns.Topic(name, kms_master_key_id=key.id, tags=base_tags, opts=child(self))
-        aws.sns.TopicPolicy(f"{name}-policy", arn=topic.arn, policy=pulumi.Output.json_dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Sid": "AmpAlertManagerPublishes", "Effect": "Allow",
-                "Principal": {"Service": "aps.amazonaws.com"},
-                "Action": ["sns:Publish", "sns:GetTopicAttributes"], "Resource": topic.arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": workspace_arn},
-                              "StringEquals": {"aws:SourceAccount": account.account_id}}}]},
-            sort_keys=True), opts=child(self))
+        aws.sns.TopicPolicy(
+            f"{name}-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AmpAlertManagerPublishes",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "aps.amazonaws.com"},
+                            "Action": ["sns:Publish", "sns:GetTopicAttributes"],
+                            "Resource": topic.arn,
+                            "Condition": {
+                                "ArnEquals": {"aws:SourceArn": workspace_arn},
+                                "StringEquals": {"aws:SourceAccount": account.account_id},
+                            },
+                        }
+                    ],
+                },
+                sort_keys=True,
+            ),
+            opts=child(self),
+        )
         return topic.arn
 
-    def _subscribe(self, name: str, topic_arn: pulumi.Output[str], emails: tuple[str, ...],
-                   https: tuple[str | SecretRef, ...], args: EcsMonitoringArgs) -> None:
+    def _subscribe(
+        self,
+        name: str,
+        topic_arn: pulumi.Output[str],
+        emails: tuple[str, ...],
+        https: tuple[str | SecretRef, ...],
+        args: EcsMonitoringArgs,
+    ) -> None:
         """E-mail addresses must confirm the subscription mail before they receive anything."""
         for i, address in enumerate(emails):
-            aws.sns.TopicSubscription(f"{name}-email-{i}", topic=topic_arn, protocol="email",
-                                      endpoint=address, opts=child(self))
+            aws.sns.TopicSubscription(
+                f"{name}-email-{i}", topic=topic_arn, protocol="email", endpoint=address, opts=child(self)
+            )
         for i, url in enumerate(https):
             endpoint: pulumi.Input[str] = url if isinstance(url, str) else _secret_value(url.secret, args)
-            aws.sns.TopicSubscription(f"{name}-https-{i}", topic=topic_arn, protocol="https",
-                                      endpoint=endpoint, opts=child(self))
+            aws.sns.TopicSubscription(
+                f"{name}-https-{i}", topic=topic_arn, protocol="https", endpoint=endpoint, opts=child(self)
+            )
 
 
 def _secret_value(name: str, args: EcsMonitoringArgs) -> pulumi.Output[str]:

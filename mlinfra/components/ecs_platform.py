@@ -56,14 +56,22 @@ class EcsPlatform(pulumi.ComponentResource):
         base_tags = tags(stack)
         self.network = Network(f"{name}-network", NetworkArgs(stack, settings), opts=child(self))
         stack_endpoints(f"{name}-endpoints", stack, settings, self.network, self)
-        self.cluster = EcsCluster(f"{name}-ecs", EcsClusterArgs(
-            stack, settings, self.network.vpc_id, self.network.private_subnet_ids), opts=child(self))
-        self.monitoring = EcsMonitoring(f"{name}-monitoring", EcsMonitoringArgs(stack, settings, dict(args.secret_values)),
-                                        opts=child(self))
-        images_key = aws.kms.Key(f"{name}-images-key", description=f"ECR image encryption ({stack})",
-                                 enable_key_rotation=True,
-                                 deletion_window_in_days=key_deletion_window_days(settings),
-                                 tags=base_tags, opts=child(self, protect=settings.production))
+        self.cluster = EcsCluster(
+            f"{name}-ecs",
+            EcsClusterArgs(stack, settings, self.network.vpc_id, self.network.private_subnet_ids),
+            opts=child(self),
+        )
+        self.monitoring = EcsMonitoring(
+            f"{name}-monitoring", EcsMonitoringArgs(stack, settings, dict(args.secret_values)), opts=child(self)
+        )
+        images_key = aws.kms.Key(
+            f"{name}-images-key",
+            description=f"ECR image encryption ({stack})",
+            enable_key_rotation=True,
+            deletion_window_in_days=key_deletion_window_days(settings),
+            tags=base_tags,
+            opts=child(self, protect=settings.production),
+        )
         self.images_key_arn = images_key.arn
         self._secrets(name, args)
 
@@ -72,9 +80,13 @@ class EcsPlatform(pulumi.ComponentResource):
         if settings.ecs.alb.access_logs_bucket is not None:
             logs_bucket = settings.ecs.alb.access_logs_bucket
         else:
-            bucket = AccessLogsBucket(f"{name}-alb-logs", stack, ACCESS_LOG_RETENTION_DAYS,
-                                      force_destroy=not settings.production,
-                                      opts=child(self, protect=settings.production))
+            bucket = AccessLogsBucket(
+                f"{name}-alb-logs",
+                stack,
+                ACCESS_LOG_RETENTION_DAYS,
+                force_destroy=not settings.production,
+                opts=child(self, protect=settings.production),
+            )
             logs_bucket, logs_ready = bucket.bucket_name, [bucket.policy]
         self.load_balancers = {}
         exposures = ["internal"] + (["public"] if any(s.public for s in args.services) else [])
@@ -85,26 +97,43 @@ class EcsPlatform(pulumi.ComponentResource):
             cidrs: tuple[str, ...] = ()
             if public and all(s.allowed_cidrs for s in public_specs):
                 cidrs = tuple(sorted({c for s in public_specs for c in s.allowed_cidrs}))
-            self.load_balancers[exposure] = SharedLoadBalancer(f"{name}-{exposure}", LoadBalancerArgs(
-                stack=stack, settings=settings, exposure="public" if public else "internal",
-                vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr,
-                subnet_ids=self.network.public_subnet_ids if public else self.network.private_subnet_ids,
-                logs_bucket=logs_bucket, logs_ready=logs_ready, ingress_cidrs=cidrs), opts=child(self))
+            self.load_balancers[exposure] = SharedLoadBalancer(
+                f"{name}-{exposure}",
+                LoadBalancerArgs(
+                    stack=stack,
+                    settings=settings,
+                    exposure="public" if public else "internal",
+                    vpc_id=self.network.vpc_id,
+                    vpc_cidr=self.network.vpc_cidr,
+                    subnet_ids=self.network.public_subnet_ids if public else self.network.private_subnet_ids,
+                    logs_bucket=logs_bucket,
+                    logs_ready=logs_ready,
+                    ingress_cidrs=cidrs,
+                ),
+                opts=child(self),
+            )
         self._dns: dict[str, str] = {}
-        self.register_outputs({"cluster_arn": self.cluster.cluster_arn,
-                               "workspace_id": self.monitoring.workspace_id})
+        self.register_outputs({"cluster_arn": self.cluster.cluster_arn, "workspace_id": self.monitoring.workspace_id})
 
     def add_service(self, spec: ServiceSpec, image_ref: pulumi.Input[str]) -> str:
         """An `EcsModelService` at the stack root, behind the ALB of its exposure."""
         args = self._args
-        service = EcsModelService(spec.name, EcsServiceArgs(
-            stack=args.stack, settings=args.settings, spec=spec, cluster=self.cluster,
-            load_balancer=self.load_balancers["public" if spec.public else "internal"],
-            monitoring=self.monitoring, vpc_id=self.network.vpc_id,
-            private_subnet_ids=self.network.private_subnet_ids, image_ref=image_ref,
-            secret_arns={n: self.secret_arns[n] for n in spec.secrets if n in self.secret_arns},
-            secrets_key_arn=self.secrets_key_arn,
-        ))
+        service = EcsModelService(
+            spec.name,
+            EcsServiceArgs(
+                stack=args.stack,
+                settings=args.settings,
+                spec=spec,
+                cluster=self.cluster,
+                load_balancer=self.load_balancers["public" if spec.public else "internal"],
+                monitoring=self.monitoring,
+                vpc_id=self.network.vpc_id,
+                private_subnet_ids=self.network.private_subnet_ids,
+                image_ref=image_ref,
+                secret_arns={n: self.secret_arns[n] for n in spec.secrets if n in self.secret_arns},
+                secrets_key_arn=self.secrets_key_arn,
+            ),
+        )
         self._record(service.hostname, "public" if spec.public else "internal")
         return service.url
 
@@ -114,16 +143,21 @@ class EcsPlatform(pulumi.ComponentResource):
         if hostname in self._dns:
             return  # path routing: every service shares the domain's one name
         if not settings.hosted_zone_id:
-            self._dns[hostname] = (f"left to you (mlinfra:hostedZoneId is not set): point it at "
-                                   f"load_balancers.{exposure}")
+            self._dns[hostname] = (
+                f"left to you (mlinfra:hostedZoneId is not set): point it at load_balancers.{exposure}"
+            )
             return
         lb = self.load_balancers[exposure]
         # An alias to the ALB: no TTL to manage, follows the ALB's addresses, free queries.
         key = hostname.split(".", 1)[0] if hostname != settings.domain else "apex"
-        aws.route53.Record(f"dns-{key}", zone_id=settings.hosted_zone_id, name=hostname, type="A",
-                           aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id,
-                                                                evaluate_target_health=True)],
-                           opts=child(self))
+        aws.route53.Record(
+            f"dns-{key}",
+            zone_id=settings.hosted_zone_id,
+            name=hostname,
+            type="A",
+            aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id, evaluate_target_health=True)],
+            opts=child(self),
+        )
         self._dns[hostname] = f"Route 53 alias in {settings.hosted_zone_id} -> the {exposure} load balancer"
 
     def outputs(self) -> Mapping[str, pulumi.Input[object]]:
@@ -144,21 +178,28 @@ class EcsPlatform(pulumi.ComponentResource):
         if not to_create:
             return
         base_tags = tags(args.stack)
-        key = aws.kms.Key(f"{name}-secrets-key", description=f"mlinfra secrets ({args.stack})",
-                          enable_key_rotation=True,
-                          deletion_window_in_days=key_deletion_window_days(settings), tags=base_tags,
-                          opts=child(self, protect=settings.production))
+        key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"mlinfra secrets ({args.stack})",
+            enable_key_rotation=True,
+            deletion_window_in_days=key_deletion_window_days(settings),
+            tags=base_tags,
+            opts=child(self, protect=settings.production),
+        )
         self.secrets_key_arn = key.arn
         for secret_name in to_create:
             secret = aws.secretsmanager.Secret(
-                f"{name}-secret-{secret_name}", name=physical_name(args.stack, secret_name, sep="/"),
+                f"{name}-secret-{secret_name}",
+                name=physical_name(args.stack, secret_name, sep="/"),
                 kms_key_id=key.arn,
                 recovery_window_in_days=secret_recovery_window_days(settings),
-                tags=base_tags, opts=child(self, delete_before_replace=True,
-                                           protect=settings.production))
+                tags=base_tags,
+                opts=child(self, delete_before_replace=True, protect=settings.production),
+            )
             aws.secretsmanager.SecretVersion(
                 f"{name}-secret-{secret_name}",
                 secret_id=secret.id,
                 secret_string=pulumi.Output.secret(args.secret_values.get(secret_name, "")),
-                opts=child(self))
+                opts=child(self),
+            )
             self.secret_arns[secret_name] = secret.arn

@@ -40,8 +40,9 @@ from mlinfra.spec.stack import StackSettings
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 
-def secret_decrypt_statements(region: str, own_key_arn: pulumi.Input[str] | None,
-                              config_key_arns: tuple[str, ...]) -> list[dict[str, Any]]:
+def secret_decrypt_statements(
+    region: str, own_key_arn: pulumi.Input[str] | None, config_key_arns: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """kms:Decrypt for the keys that encrypt the service's secrets, only via Secrets Manager.
 
     The stack's own key (secrets it creates) and the customer keys named in config
@@ -54,9 +55,15 @@ def secret_decrypt_statements(region: str, own_key_arn: pulumi.Input[str] | None
     if not keys:
         return []
     services = sorted({f"secretsmanager.{r}.amazonaws.com" for _, r in keys})
-    return [{"Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"],
-             "Resource": [arn for arn, _ in keys],
-             "Condition": {"StringEquals": {"kms:ViaService": services}}}]
+    return [
+        {
+            "Sid": "DecryptSecrets",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [arn for arn, _ in keys],
+            "Condition": {"StringEquals": {"kms:ViaService": services}},
+        }
+    ]
 
 
 def deployment_percents(spec: ServiceSpec) -> tuple[int, int]:
@@ -113,38 +120,63 @@ class EcsModelService(pulumi.ComponentResource):
         trust = account.account_id.apply(lambda acct: ecs_tasks_trust(acct, region))
 
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name="/" + physical_name(args.stack, spec.name, sep="/"),
-            retention_in_days=ecs.log_retention_days, kms_key_id=args.monitoring.telemetry_key_arn,
-            tags=service_tags, opts=child(self, delete_before_replace=True))
+            f"{name}-logs",
+            name="/" + physical_name(args.stack, spec.name, sep="/"),
+            retention_in_days=ecs.log_retention_days,
+            kms_key_id=args.monitoring.telemetry_key_arn,
+            tags=service_tags,
+            opts=child(self, delete_before_replace=True),
+        )
 
         # The task role is what the model server runs as: its model prefix and metrics only.
-        task_role = aws.iam.Role(f"{name}-task-role", assume_role_policy=trust,
-                                 description=f"mlinfra {spec.name}: runtime identity",
-                                 tags=service_tags, opts=child(self))
+        task_role = aws.iam.Role(
+            f"{name}-task-role",
+            assume_role_policy=trust,
+            description=f"mlinfra {spec.name}: runtime identity",
+            tags=service_tags,
+            opts=child(self),
+        )
         aws.iam.RolePolicy(
-            f"{name}-task-policy", role=task_role.id,
-            policy=pulumi.Output.json_dumps(policy_document(
-                model_read_statements(spec) + metrics_write_statements(args.monitoring.workspace_arn)),
-                sort_keys=True),
-            opts=child(self))
+            f"{name}-task-policy",
+            role=task_role.id,
+            policy=pulumi.Output.json_dumps(
+                policy_document(model_read_statements(spec) + metrics_write_statements(args.monitoring.workspace_arn)),
+                sort_keys=True,
+            ),
+            opts=child(self),
+        )
         # The execution role is what ECS uses to start the task: pull, log, resolve secrets.
-        execution_role = aws.iam.Role(f"{name}-execution-role", assume_role_policy=trust,
-                                      description=f"mlinfra {spec.name}: ECS agent (pull, logs, secrets)",
-                                      tags=service_tags, opts=child(self))
-        aws.iam.RolePolicyAttachment(f"{name}-execution-managed", role=execution_role.name,
-                                     policy_arn=EXECUTION_POLICY, opts=child(self))
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            assume_role_policy=trust,
+            description=f"mlinfra {spec.name}: ECS agent (pull, logs, secrets)",
+            tags=service_tags,
+            opts=child(self),
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-execution-managed", role=execution_role.name, policy_arn=EXECUTION_POLICY, opts=child(self)
+        )
         if args.secret_arns:
             statements = secret_read_statements([args.secret_arns[n] for n in sorted(args.secret_arns)])
             statements += secret_decrypt_statements(region, args.secrets_key_arn, ecs.secrets_kms_key_arns)
-            aws.iam.RolePolicy(f"{name}-execution-secrets", role=execution_role.id,
-                               policy=pulumi.Output.json_dumps(policy_document(statements),
-                                                               sort_keys=True),
-                               opts=child(self))
+            aws.iam.RolePolicy(
+                f"{name}-execution-secrets",
+                role=execution_role.id,
+                policy=pulumi.Output.json_dumps(policy_document(statements), sort_keys=True),
+                opts=child(self),
+            )
 
         definitions = container_definitions(
-            spec, stack=args.stack, region=region, image=args.image_ref, log_group=log_group.name,
-            secret_arns=args.secret_arns, remote_write_url=args.monitoring.remote_write_url,
-            collector_image=ecs.collector_image, alb_idle_timeout=ecs.alb.idle_timeout_seconds)
+            spec,
+            stack=args.stack,
+            region=region,
+            image=args.image_ref,
+            log_group=log_group.name,
+            secret_arns=args.secret_arns,
+            remote_write_url=args.monitoring.remote_write_url,
+            collector_image=ecs.collector_image,
+            alb_idle_timeout=ecs.alb.idle_timeout_seconds,
+        )
         task = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=physical_name(args.stack, spec.name),
@@ -153,27 +185,45 @@ class EcsModelService(pulumi.ComponentResource):
             network_mode="awsvpc",
             requires_compatibilities=["EC2"] if gpu else ["FARGATE"],
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"),
+                operating_system_family="LINUX", cpu_architecture="X86_64"
+            ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=SCRATCH_VOLUME)],
             container_definitions=pulumi.Output.json_dumps(definitions, sort_keys=True),
-            tags=service_tags, opts=child(self))
+            tags=service_tags,
+            opts=child(self),
+        )
 
         task_sg = aws.ec2.SecurityGroup(
-            f"{name}-tasks", vpc_id=args.vpc_id,
+            f"{name}-tasks",
+            vpc_id=args.vpc_id,
             description=f"mlinfra {spec.name} tasks: only the ALB may connect",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(
-                protocol="tcp", from_port=spec.port, to_port=spec.port,
-                security_groups=[args.load_balancer.security_group_id], description="from the ALB")],
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp",
+                    from_port=spec.port,
+                    to_port=spec.port,
+                    security_groups=[args.load_balancer.security_group_id],
+                    description="from the ALB",
+                )
+            ],
             # S3 (model), ECR, Secrets Manager, CloudWatch and AMP are all HTTPS endpoints.
-            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=443, to_port=443,
-                                                    cidr_blocks=["0.0.0.0/0"], description="AWS APIs")],
-            tags=service_tags, opts=child(self))
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"], description="AWS APIs"
+                )
+            ],
+            tags=service_tags,
+            opts=child(self),
+        )
 
         target_group = aws.lb.TargetGroup(
             f"{name}-tg",
-            port=spec.port, protocol="HTTP", protocol_version="HTTP1", target_type="ip",
+            port=spec.port,
+            protocol="HTTP",
+            protocol_version="HTTP1",
+            target_type="ip",
             vpc_id=args.vpc_id,
             # Shorter than the container's stopTimeout + drain: a draining task is taken out of
             # rotation and finishes its in-flight requests before ECS stops it.
@@ -181,61 +231,97 @@ class EcsModelService(pulumi.ComponentResource):
             # Inference latency varies with batch size; route to the least busy replica.
             load_balancing_algorithm_type="least_outstanding_requests",
             health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True, path=READY_PATH, port="traffic-port", protocol="HTTP", matcher="200",
-                interval=10, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
-            tags=service_tags, opts=child(self))
+                enabled=True,
+                path=READY_PATH,
+                port="traffic-port",
+                protocol="HTTP",
+                matcher="200",
+                interval=10,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            tags=service_tags,
+            opts=child(self),
+        )
 
         routing = ecs.alb.routing
         self.hostname = f"{spec.name}.{settings.domain}" if routing == "host" else settings.domain
-        self.url = (f"https://{self.hostname}" if routing == "host"
-                    else f"https://{self.hostname}/{spec.name}/")
-        conditions = [aws.lb.ListenerRuleConditionArgs(
-            host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[self.hostname]))]
+        self.url = f"https://{self.hostname}" if routing == "host" else f"https://{self.hostname}/{spec.name}/"
+        conditions = [
+            aws.lb.ListenerRuleConditionArgs(
+                host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[self.hostname])
+            )
+        ]
         transforms = None
         if routing == "path":
-            conditions.append(aws.lb.ListenerRuleConditionArgs(
-                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[f"/{spec.name}/*"])))
+            conditions.append(
+                aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[f"/{spec.name}/*"])
+                )
+            )
             # The runtime serves /predict, /ready...; strip the routing prefix at the ALB.
-            transforms = [aws.lb.ListenerRuleTransformArgs(
-                type="url-rewrite", url_rewrite_config=aws.lb.ListenerRuleTransformUrlRewriteConfigArgs(
-                    rewrite=aws.lb.ListenerRuleTransformUrlRewriteConfigRewriteArgs(
-                        regex=f"^/{spec.name}/(.*)$", replace="/$1")))]
+            transforms = [
+                aws.lb.ListenerRuleTransformArgs(
+                    type="url-rewrite",
+                    url_rewrite_config=aws.lb.ListenerRuleTransformUrlRewriteConfigArgs(
+                        rewrite=aws.lb.ListenerRuleTransformUrlRewriteConfigRewriteArgs(
+                            regex=f"^/{spec.name}/(.*)$", replace="/$1"
+                        )
+                    ),
+                )
+            ]
         if spec.public and spec.allowed_cidrs:
-            conditions.append(aws.lb.ListenerRuleConditionArgs(
-                source_ip=aws.lb.ListenerRuleConditionSourceIpArgs(values=list(spec.allowed_cidrs))))
+            conditions.append(
+                aws.lb.ListenerRuleConditionArgs(
+                    source_ip=aws.lb.ListenerRuleConditionSourceIpArgs(values=list(spec.allowed_cidrs))
+                )
+            )
         rule = aws.lb.ListenerRule(
-            f"{name}-rule", listener_arn=args.load_balancer.https_listener_arn,
+            f"{name}-rule",
+            listener_arn=args.load_balancer.https_listener_arn,
             priority=listener_rule_priority(spec.name),
-            conditions=conditions, transforms=transforms,
+            conditions=conditions,
+            transforms=transforms,
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
-            tags=service_tags, opts=child(self))
+            tags=service_tags,
+            opts=child(self),
+        )
 
         minimum, maximum = deployment_percents(spec)
         timeout = f"{math.ceil(deployment_timeout_seconds(spec) / 60)}m"
         # GPU hosts: spread replicas over zones, then pack hosts so idle ones can scale in.
         # Fargate takes no placement strategies, but a platform version and AZ rebalancing.
         provider = args.cluster.gpu_providers[spec.gpu_type or ""] if gpu else FARGATE
-        strategies = [
-            aws.ecs.ServiceOrderedPlacementStrategyArgs(type="spread", field="attribute:ecs.availability-zone"),
-            aws.ecs.ServiceOrderedPlacementStrategyArgs(type="binpack", field="memory")] if gpu else None
+        strategies = (
+            [
+                aws.ecs.ServiceOrderedPlacementStrategyArgs(type="spread", field="attribute:ecs.availability-zone"),
+                aws.ecs.ServiceOrderedPlacementStrategyArgs(type="binpack", field="memory"),
+            ]
+            if gpu
+            else None
+        )
         service = aws.ecs.Service(
             f"{name}-service",
             name=spec.name,
             cluster=args.cluster.cluster_arn,
             task_definition=task.arn,
             desired_count=spec.min_replicas,
-            capacity_provider_strategies=[aws.ecs.ServiceCapacityProviderStrategyArgs(
-                capacity_provider=provider, weight=1, base=0)],
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True,
-                                                                                  rollback=True),
+            capacity_provider_strategies=[
+                aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=provider, weight=1, base=0)
+            ],
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             deployment_minimum_healthy_percent=minimum,
             deployment_maximum_percent=maximum,
             health_check_grace_period_seconds=health_check_grace_seconds(spec),
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                subnets=args.private_subnet_ids, security_groups=[task_sg.id], assign_public_ip=False),
-            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(
-                target_group_arn=target_group.arn, container_name=MODEL_CONTAINER,
-                container_port=spec.port)],
+                subnets=args.private_subnet_ids, security_groups=[task_sg.id], assign_public_ip=False
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=target_group.arn, container_name=MODEL_CONTAINER, container_port=spec.port
+                )
+            ],
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             enable_execute_command=False,
@@ -248,51 +334,82 @@ class EcsModelService(pulumi.ComponentResource):
             availability_zone_rebalancing=None if gpu else "ENABLED",
             # An autoscaler owns the running count once the service exists; without one,
             # `replicas` stays managed here so edits take effect.
-            opts=child(self, depends_on=[rule, args.cluster.capacity_providers],
-                       ignore_changes=["desiredCount"] if spec.autoscaling is not None else None,
-                       custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)))
+            opts=child(
+                self,
+                depends_on=[rule, args.cluster.capacity_providers],
+                ignore_changes=["desiredCount"] if spec.autoscaling is not None else None,
+                custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+            ),
+        )
         self.service_name = service.name
 
         if spec.autoscaling is not None:
             self._autoscaling(name, args, spec.autoscaling, service_tags, target_group, service)
         aws.amp.RuleGroupNamespace(
-            f"{name}-rules", name=f"mlinfra-{spec.name}", workspace_id=args.monitoring.workspace_id,
-            data=rule_group_yaml(spec), tags=service_tags, opts=child(self))
+            f"{name}-rules",
+            name=f"mlinfra-{spec.name}",
+            workspace_id=args.monitoring.workspace_id,
+            data=rule_group_yaml(spec),
+            tags=service_tags,
+            opts=child(self),
+        )
         self.register_outputs({"url": self.url, "service_name": self.service_name})
 
-    def _autoscaling(self, name: str, args: EcsServiceArgs, scaling: Autoscaling,
-                     service_tags: dict[str, str], target_group: aws.lb.TargetGroup,
-                     service: aws.ecs.Service) -> None:
+    def _autoscaling(
+        self,
+        name: str,
+        args: EcsServiceArgs,
+        scaling: Autoscaling,
+        service_tags: dict[str, str],
+        target_group: aws.lb.TargetGroup,
+        service: aws.ecs.Service,
+    ) -> None:
         spec = args.spec
         target = aws.appautoscaling.Target(
-            f"{name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
             resource_id=f"service/{args.cluster.cluster_name}/{spec.name}",
-            min_capacity=scaling.min_replicas, max_capacity=scaling.max_replicas,
-            tags=service_tags, opts=child(self, depends_on=[service]))
+            min_capacity=scaling.min_replicas,
+            max_capacity=scaling.max_replicas,
+            tags=service_tags,
+            opts=child(self, depends_on=[service]),
+        )
         # Scale out fast, in slowly: a new replica pays the model load time.
         aws.appautoscaling.Policy(
-            f"{name}-cpu", policy_type="TargetTrackingScaling",
-            target_tracking_scaling_policy_configuration=aws.appautoscaling.
-            PolicyTargetTrackingScalingPolicyConfigurationArgs(
+            f"{name}-cpu",
+            policy_type="TargetTrackingScaling",
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                 target_value=float(scaling.target_cpu_percent),
-                predefined_metric_specification=aws.appautoscaling.
-                PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type="ECSServiceAverageCPUUtilization"),
-                scale_in_cooldown=300, scale_out_cooldown=60),
-            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
-            service_namespace=target.service_namespace, opts=child(self))
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization"
+                ),
+                scale_in_cooldown=300,
+                scale_out_cooldown=60,
+            ),
+            resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace,
+            opts=child(self),
+        )
         if scaling.target_requests_per_second is not None:
             aws.appautoscaling.Policy(
-                f"{name}-requests", policy_type="TargetTrackingScaling",
-                target_tracking_scaling_policy_configuration=aws.appautoscaling.
-                PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                f"{name}-requests",
+                policy_type="TargetTrackingScaling",
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                     # The metric counts requests per target per minute.
                     target_value=float(scaling.target_requests_per_second * 60),
-                    predefined_metric_specification=aws.appautoscaling.
-                    PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
                         predefined_metric_type="ALBRequestCountPerTarget",
-                        resource_label=pulumi.Output.concat(args.load_balancer.arn_suffix, "/",
-                                                            target_group.arn_suffix)),
-                    scale_in_cooldown=300, scale_out_cooldown=60),
-                resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
-            service_namespace=target.service_namespace, opts=child(self))
+                        resource_label=pulumi.Output.concat(
+                            args.load_balancer.arn_suffix, "/", target_group.arn_suffix
+                        ),
+                    ),
+                    scale_in_cooldown=300,
+                    scale_out_cooldown=60,
+                ),
+                resource_id=target.resource_id,
+                scalable_dimension=target.scalable_dimension,
+                service_namespace=target.service_namespace,
+                opts=child(self),
+            )

@@ -40,11 +40,12 @@ def health_check(spec: ServiceSpec) -> dict[str, Any]:
     /health, not /ready: ECS replaces unhealthy tasks, and a replica that is only warming up
     must not be killed; the ALB's target health check gates traffic on /ready.
     """
-    probe = (f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{spec.port}{HEALTH_PATH}', "
-             "timeout=3)")
+    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{spec.port}{HEALTH_PATH}', timeout=3)"
     return {
         "command": ["CMD", "python", "-c", probe],
-        "interval": 15, "timeout": 5, "retries": 3,
+        "interval": 15,
+        "timeout": 5,
+        "retries": 3,
         "startPeriod": min(spec.expected_load_seconds + 30, MAX_HEALTH_START_PERIOD_SECONDS),
     }
 
@@ -55,43 +56,76 @@ def collector_config(spec: ServiceSpec, stack: str, remote_write_url: str, regio
     `job` / `service` / `namespace` labels match what the shared alert rules select on.
     """
     config = {
-        "extensions": {"sigv4auth": {"region": region, "service": "aps"},
-                       "health_check": {"endpoint": "127.0.0.1:13133"}},
-        "receivers": {"prometheus": {"config": {"scrape_configs": [{
-            "job_name": spec.name,
-            "scrape_interval": "30s",
-            "metrics_path": METRICS_PATH,
-            "static_configs": [{"targets": [f"127.0.0.1:{spec.port}"],
-                                "labels": {"service": spec.name, "namespace": namespace(spec.name),
-                                           "stack": stack}}],
-        }]}}},
+        "extensions": {
+            "sigv4auth": {"region": region, "service": "aps"},
+            "health_check": {"endpoint": "127.0.0.1:13133"},
+        },
+        "receivers": {
+            "prometheus": {
+                "config": {
+                    "scrape_configs": [
+                        {
+                            "job_name": spec.name,
+                            "scrape_interval": "30s",
+                            "metrics_path": METRICS_PATH,
+                            "static_configs": [
+                                {
+                                    "targets": [f"127.0.0.1:{spec.port}"],
+                                    "labels": {"service": spec.name, "namespace": namespace(spec.name), "stack": stack},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            }
+        },
         "processors": {"batch": {"timeout": "30s"}},
-        "exporters": {"prometheusremotewrite": {"endpoint": remote_write_url,
-                                                "auth": {"authenticator": "sigv4auth"}}},
+        "exporters": {"prometheusremotewrite": {"endpoint": remote_write_url, "auth": {"authenticator": "sigv4auth"}}},
         "service": {
             "extensions": ["sigv4auth", "health_check"],
-            "pipelines": {"metrics": {"receivers": ["prometheus"], "processors": ["batch"],
-                                      "exporters": ["prometheusremotewrite"]}},
+            "pipelines": {
+                "metrics": {
+                    "receivers": ["prometheus"],
+                    "processors": ["batch"],
+                    "exporters": ["prometheusremotewrite"],
+                }
+            },
             # The collector's own metrics on loopback only; `readers` replaced the `address`
             # key, deprecated since collector v0.111.0 (ADOT v0.43.3 is built on v0.117.0).
-            "telemetry": {"metrics": {"readers": [{"pull": {"exporter": {"prometheus": {
-                "host": "127.0.0.1", "port": 8888}}}}]}},
+            "telemetry": {
+                "metrics": {"readers": [{"pull": {"exporter": {"prometheus": {"host": "127.0.0.1", "port": 8888}}}}]}
+            },
         },
     }
     return yaml.safe_dump(config, sort_keys=True)
 
 
 def _log_configuration(log_group: pulumi.Input[str], region: str, prefix: str) -> dict[str, Any]:
-    return {"logDriver": "awslogs", "options": {
-        "awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix,
-        # Never block the server on a slow log pipe; a bounded buffer drops instead.
-        "mode": "non-blocking", "max-buffer-size": "25m"}}
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": prefix,
+            # Never block the server on a slow log pipe; a bounded buffer drops instead.
+            "mode": "non-blocking",
+            "max-buffer-size": "25m",
+        },
+    }
 
 
-def container_definitions(spec: ServiceSpec, *, stack: str, region: str, image: pulumi.Input[str],
-                          log_group: pulumi.Input[str], secret_arns: dict[str, pulumi.Input[str]],
-                          remote_write_url: pulumi.Input[str], collector_image: str,
-                          alb_idle_timeout: int) -> list[dict[str, Any]]:
+def container_definitions(
+    spec: ServiceSpec,
+    *,
+    stack: str,
+    region: str,
+    image: pulumi.Input[str],
+    log_group: pulumi.Input[str],
+    secret_arns: dict[str, pulumi.Input[str]],
+    remote_write_url: pulumi.Input[str],
+    collector_image: str,
+    alb_idle_timeout: int,
+) -> list[dict[str, Any]]:
     """The hardened model container plus the metrics collector sidecar."""
     user = f"{RUN_AS_UID}:{RUN_AS_UID}"
     task_units = cpu_units(spec.cpu) or 0
@@ -102,11 +136,9 @@ def container_definitions(spec: ServiceSpec, *, stack: str, region: str, image: 
         "cpu": task_units - SIDECAR_CPU_UNITS,
         # Soft reservation: the task-level memory is the hard limit for both containers.
         "memoryReservation": spec.memory - SIDECAR_MEMORY_MIB,
-        "portMappings": [{"containerPort": spec.port, "protocol": "tcp", "name": "http",
-                          "appProtocol": "http"}],
+        "portMappings": [{"containerPort": spec.port, "protocol": "tcp", "name": "http", "appProtocol": "http"}],
         "environment": ecs_environment(spec, alb_idle_timeout),
-        "secrets": [{"name": secret_env(n), "valueFrom": secret_arns[n]}
-                    for n in sorted(secret_arns)],
+        "secrets": [{"name": secret_env(n), "valueFrom": secret_arns[n]} for n in sorted(secret_arns)],
         "user": user,
         "readonlyRootFilesystem": True,
         "privileged": False,
@@ -127,8 +159,14 @@ def container_definitions(spec: ServiceSpec, *, stack: str, region: str, image: 
         "essential": False,
         "cpu": SIDECAR_CPU_UNITS,
         "memory": SIDECAR_MEMORY_MIB,
-        "environment": [{"name": "AOT_CONFIG_CONTENT", "value": pulumi.Output.from_input(
-            remote_write_url).apply(lambda url: collector_config(spec, stack, url, region))}],
+        "environment": [
+            {
+                "name": "AOT_CONFIG_CONTENT",
+                "value": pulumi.Output.from_input(remote_write_url).apply(
+                    lambda url: collector_config(spec, stack, url, region)
+                ),
+            }
+        ],
         "user": user,
         "readonlyRootFilesystem": True,
         "privileged": False,

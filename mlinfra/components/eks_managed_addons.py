@@ -26,34 +26,47 @@ def addon_version(addon: str, settings: StackSettings) -> pulumi.Input[str]:
     if pinned:
         return pinned
     # EKS's default build for this Kubernetes version (what the console would install).
-    return aws.eks.get_addon_version_output(addon_name=addon, kubernetes_version=settings.eks.version,
-                                            most_recent=False).version
+    return aws.eks.get_addon_version_output(
+        addon_name=addon, kubernetes_version=settings.eks.version, most_recent=False
+    ).version
 
 
 def managed_addons(
-    name: str, parent: pulumi.Resource, cluster: aws.eks.Cluster, stack: str, settings: StackSettings,
-    oidc_provider_arn: pulumi.Input[str], oidc_issuer: pulumi.Input[str],
+    name: str,
+    parent: pulumi.Resource,
+    cluster: aws.eks.Cluster,
+    stack: str,
+    settings: StackSettings,
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer: pulumi.Input[str],
 ) -> tuple[list[aws.eks.Addon], Callable[[aws.eks.NodeGroup], list[aws.eks.Addon]]]:
     """The add-ons nodes need from boot, and a function creating the rest once the system
     node group exists (never waiting on GPU pools, whose capacity may be short)."""
     ebs_role = aws.iam.Role(
         f"{name}-ebs-csi-role",
-        assume_role_policy=irsa_trust_policy(oidc_provider_arn, oidc_issuer, "kube-system",
-                                             EBS_CSI_SERVICE_ACCOUNT),
-        tags=tags(stack), opts=child(parent))
-    ebs_policy = aws.iam.RolePolicyAttachment(f"{name}-ebs-csi-policy", role=ebs_role.name,
-                                              policy_arn=EBS_CSI_POLICY, opts=child(parent))
+        assume_role_policy=irsa_trust_policy(oidc_provider_arn, oidc_issuer, "kube-system", EBS_CSI_SERVICE_ACCOUNT),
+        tags=tags(stack),
+        opts=child(parent),
+    )
+    ebs_policy = aws.iam.RolePolicyAttachment(
+        f"{name}-ebs-csi-policy", role=ebs_role.name, policy_arn=EBS_CSI_POLICY, opts=child(parent)
+    )
     roles = {"aws-ebs-csi-driver": ebs_role.arn}
 
     def addon(spec: ManagedAddon, depends: list[pulumi.Resource]) -> aws.eks.Addon:
         return aws.eks.Addon(
-            f"{name}-{spec.name}", cluster_name=cluster.name, addon_name=spec.name,
+            f"{name}-{spec.name}",
+            cluster_name=cluster.name,
+            addon_name=spec.name,
             addon_version=addon_version(spec.name, settings),
             configuration_values=json.dumps(spec.configuration, sort_keys=True) if spec.configuration else None,
             service_account_role_arn=roles.get(spec.name),
             # Adopt the self-managed copy EKS bootstrapped; afterwards Pulumi owns the config.
-            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-            tags=tags(stack), opts=child(parent, depends_on=depends))
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags(stack),
+            opts=child(parent, depends_on=depends),
+        )
 
     before = [addon(a, []) for a in MANAGED_ADDONS.values() if a.before_nodes]
 

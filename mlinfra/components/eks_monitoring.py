@@ -34,8 +34,11 @@ class EksMonitoring(pulumi.ComponentResource):
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{stem}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"mlinfra-dashboard-{stem}", namespace=MONITORING_NAMESPACE,
-                    labels={DASHBOARD_LABEL[0]: DASHBOARD_LABEL[1], "app.kubernetes.io/part-of": "mlinfra"}),
+                    name=f"mlinfra-dashboard-{stem}",
+                    namespace=MONITORING_NAMESPACE,
+                    labels={DASHBOARD_LABEL[0]: DASHBOARD_LABEL[1], "app.kubernetes.io/part-of": "mlinfra"},
+                ),
                 data={file_name: dashboard_json(board)},
-                opts=child(self, provider=args.cluster.provider, depends_on=args.depends_on))
+                opts=child(self, provider=args.cluster.provider, depends_on=args.depends_on),
+            )
         self.register_outputs({})

@@ -33,42 +33,55 @@ class EksPlatform(pulumi.ComponentResource):
     access_logs_bucket: pulumi.Output[str]
     """Bucket the ALBs created by the load balancer controller write access logs to."""
 
-    def __init__(self, name: str, args: PlatformArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}EksPlatform", name, None, opts)
         self._args = args
-        self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings),
-                               opts=child(self))
+        self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings), opts=child(self))
         stack_endpoints(f"{name}-endpoints", args.stack, args.settings, self.network, self)
-        self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(args.stack, args.settings,
-                                                                self.network), opts=child(self))
+        self.cluster = EksCluster(
+            f"{name}-eks", EksClusterArgs(args.stack, args.settings, self.network), opts=child(self)
+        )
         self.addons = ClusterAddons(
             f"{name}-addons",
-            ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id,
-                              dict(args.secret_values)),
-            opts=child(self))
+            ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id, dict(args.secret_values)),
+            opts=child(self),
+        )
         # At the stack root (URN `...::mlinfra:index:EksMonitoring::monitoring`), like services.
-        EksMonitoring("monitoring", EksMonitoringArgs(args.stack, args.services, self.cluster,
-                                                      list(self.addons.releases.values())))
-        key = aws.kms.Key(f"{name}-images-key",
-                          description=f"ECR image encryption ({args.stack})",
-                          enable_key_rotation=True, deletion_window_in_days=30,
-                          tags=tags(args.stack), opts=child(self, protect=args.settings.production))
+        EksMonitoring(
+            "monitoring",
+            EksMonitoringArgs(args.stack, args.services, self.cluster, list(self.addons.releases.values())),
+        )
+        key = aws.kms.Key(
+            f"{name}-images-key",
+            description=f"ECR image encryption ({args.stack})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags(args.stack),
+            opts=child(self, protect=args.settings.production),
+        )
         self.images_key_arn = key.arn
-        self.access_logs_bucket = AccessLogsBucket(f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS,
-                                                   opts=child(self)).bucket_name
+        self.access_logs_bucket = AccessLogsBucket(
+            f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS, opts=child(self)
+        ).bucket_name
         self.register_outputs({"cluster_name": self.cluster.cluster_name})
 
     def add_service(self, spec: ServiceSpec, image_ref: pulumi.Input[str]) -> str:
         """A `KubernetesModelService` at the stack root, after the add-ons it relies on."""
         args = self._args
-        service = KubernetesModelService(spec.name, KubernetesServiceArgs(
-            stack=args.stack, settings=args.settings, spec=spec, cluster=self.cluster,
-            image_ref=image_ref, load_balancer_cidrs=self.network.load_balancer_cidrs,
-            access_logs_bucket=self.access_logs_bucket,
-            secret_values={n: args.secret_values[n] for n in spec.secrets if n in args.secret_values},
-            depends_on=list(self.addons.releases.values()),
-        ))
+        service = KubernetesModelService(
+            spec.name,
+            KubernetesServiceArgs(
+                stack=args.stack,
+                settings=args.settings,
+                spec=spec,
+                cluster=self.cluster,
+                image_ref=image_ref,
+                load_balancer_cidrs=self.network.load_balancer_cidrs,
+                access_logs_bucket=self.access_logs_bucket,
+                secret_values={n: args.secret_values[n] for n in spec.secrets if n in args.secret_values},
+                depends_on=list(self.addons.releases.values()),
+            ),
+        )
         return f"https://{service.hostname}"
 
     def outputs(self) -> Mapping[str, pulumi.Input[object]]:

@@ -22,15 +22,27 @@ from mlinfra.spec.service import ServiceSpec, uri_scheme
 
 _DOCKER_PROVIDER = importlib.metadata.version("pulumi-docker")
 
-LIFECYCLE_POLICY = {"rules": [
-    {"rulePriority": 1, "description": "Drop untagged images after 7 days",
-     "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                   "countUnit": "days", "countNumber": 7},
-     "action": {"type": "expire"}},
-    {"rulePriority": 2, "description": "Keep the 30 most recent images",
-     "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
-     "action": {"type": "expire"}},
-]}
+LIFECYCLE_POLICY = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": "Drop untagged images after 7 days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 7,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "Keep the 30 most recent images",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
+            "action": {"type": "expire"},
+        },
+    ]
+}
 
 
 MODEL_DIR = "model"
@@ -85,49 +97,58 @@ class ServiceImage(pulumi.ComponentResource):
     context_dir: Path
     """The generated build context, kept for `mlinfra render`."""
 
-    def __init__(self, name: str, args: ServiceImageArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}ServiceImage", name, None, opts)
         spec = args.spec
         service_tags = tags(args.stack, service=spec.name)
         repo = aws.ecr.Repository(
             f"{name}-repo",
             image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
-                scan_on_push=True),
-            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
-                encryption_type="KMS", kms_key=args.kms_key_arn)],
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.kms_key_arn)
+            ],
             force_delete=not args.production,
-            tags=service_tags, opts=child(self, protect=args.production),
+            tags=service_tags,
+            opts=child(self, protect=args.production),
         )
-        aws.ecr.LifecyclePolicy(f"{name}-lifecycle", repository=repo.name,
-                                policy=json.dumps(LIFECYCLE_POLICY, sort_keys=True),
-                                opts=child(self))
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=repo.name,
+            policy=json.dumps(LIFECYCLE_POLICY, sort_keys=True),
+            opts=child(self),
+        )
         self.context_dir = args.build_root / spec.name
         model_file = None
         if spec.bake_model and uri_scheme(spec.model_uri) != "file" and under_real_engine():
             assert spec.model_sha256 is not None  # the loader requires it for a baked remote model
             try:
-                model_file = stage_remote_model(spec.model_uri, spec.model_sha256,
-                                                args.build_root.parent / "_models")
+                model_file = stage_remote_model(spec.model_uri, spec.model_sha256, args.build_root.parent / "_models")
             except ModelLoadError as exc:
                 raise pulumi.RunError(f"service {spec.name!r}: cannot bake the model: {exc}") from None
         dockerfile = write_build_context(
-            self.context_dir, service=spec.name, model_uri=spec.model_uri,
-            framework=spec.framework or "sklearn", gpu=spec.gpu is not False, port=spec.port,
-            model_sha256=spec.model_sha256, bake_model=spec.bake_model,
-            trusted_pickle=spec.trusted_pickle, model_file=model_file,
+            self.context_dir,
+            service=spec.name,
+            model_uri=spec.model_uri,
+            framework=spec.framework or "sklearn",
+            gpu=spec.gpu is not False,
+            port=spec.port,
+            model_sha256=spec.model_sha256,
+            bake_model=spec.bake_model,
+            trusted_pickle=spec.trusted_pickle,
+            model_file=model_file,
         )
         tag = image_tag(self.context_dir, spec.model_sha256)
         auth = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id)
         image = docker.Image(
             f"{name}-image",
             build=docker.DockerBuildArgs(
-                context=str(self.context_dir), dockerfile=str(dockerfile),
-                platform="linux/amd64"),
+                context=str(self.context_dir), dockerfile=str(dockerfile), platform="linux/amd64"
+            ),
             image_name=pulumi.Output.concat(repo.repository_url, ":", tag),
-            registry=docker.RegistryArgs(server=repo.repository_url, username=auth.user_name,
-                                         password=pulumi.Output.secret(auth.password)),
+            registry=docker.RegistryArgs(
+                server=repo.repository_url, username=auth.user_name, password=pulumi.Output.secret(auth.password)
+            ),
             opts=child(self),
         )
         self.repository_url = repo.repository_url

@@ -81,38 +81,45 @@ class KubernetesServiceArgs:
 
 
 def labels_for(spec: ServiceSpec) -> dict[str, str]:
-    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/part-of": "mlinfra",
-            "app.kubernetes.io/component": "model-server"}
+    return {
+        "app.kubernetes.io/name": spec.name,
+        "app.kubernetes.io/part-of": "mlinfra",
+        "app.kubernetes.io/component": "model-server",
+    }
 
 
 def termination_grace_seconds(spec: ServiceSpec) -> int:
     return timings(spec).termination_grace
 
 
-def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
-             k8s_secret: str | None, secret_arns: dict[str, str]) -> dict[str, object]:
+def pod_spec(
+    spec: ServiceSpec,
+    image: pulumi.Input[str],
+    service_account: str,
+    k8s_secret: str | None,
+    secret_arns: dict[str, str],
+) -> dict[str, object]:
     """The hardened pod template spec (docs/architecture.md, "Secure defaults")."""
     resources: dict[str, dict[str, str]] = {
         "requests": {"cpu": format_cpu(spec.cpu), "memory": format_memory(spec.memory)},
         "limits": {"cpu": format_cpu(spec.cpu), "memory": format_memory(spec.memory)},
     }
-    volumes: list[dict[str, object]] = [
-        {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi" if spec.gpu else "2Gi"}}]
+    volumes: list[dict[str, object]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "4Gi" if spec.gpu else "2Gi"}}]
     mounts: list[dict[str, object]] = [{"name": "tmp", "mountPath": "/tmp"}]
     if k8s_secret is not None:
-        volumes.append({"name": "secrets", "secret": {"secretName": k8s_secret,
-                                                      "defaultMode": 0o400}})
+        volumes.append({"name": "secrets", "secret": {"secretName": k8s_secret, "defaultMode": 0o400}})
         mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
-    settings_env = {**runtime_env(spec, alb_idle_timeout_s=ALB_IDLE_TIMEOUT_SECONDS),
-                    # Drain after SIGTERM as long as the longest request the service allows.
-                    DRAIN_TIMEOUT_S_ENV: str(timings(spec).drain)}
+    settings_env = {
+        **runtime_env(spec, alb_idle_timeout_s=ALB_IDLE_TIMEOUT_SECONDS),
+        # Drain after SIGTERM as long as the longest request the service allows.
+        DRAIN_TIMEOUT_S_ENV: str(timings(spec).drain),
+    }
     env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted(settings_env.items())]
     env += [{"name": secret_arn_env(n), "value": arn} for n, arn in sorted(secret_arns.items())]
     if spec.auth == "api_key" and k8s_secret is not None and API_KEYS_SECRET not in secret_arns:
         # The runtime reads its API keys from this one variable; a secretKeyRef keeps the value
         # out of the manifest.
-        env.append({"name": API_KEYS_ENV,
-                    "valueFrom": {"secretKeyRef": {"name": k8s_secret, "key": API_KEYS_SECRET}}})
+        env.append({"name": API_KEYS_ENV, "valueFrom": {"secretKeyRef": {"name": k8s_secret, "key": API_KEYS_SECRET}}})
     startup_failures = math.ceil(spec.expected_load_seconds / PROBE_PERIOD_SECONDS) + 6
     container: dict[str, object] = {
         "name": "model",
@@ -123,19 +130,33 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         "resources": resources,
         # Startup covers model download + warm-up; readiness gates traffic; liveness only
         # restarts a wedged process, on a different endpoint and a slower cadence.
-        "startupProbe": {"httpGet": {"path": READY_PATH, "port": "http"},
-                         "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 2,
-                         "failureThreshold": startup_failures},
-        "readinessProbe": {"httpGet": {"path": READY_PATH, "port": "http"},
-                           "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 2,
-                           "failureThreshold": 2},
-        "livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"},
-                          "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
+        "startupProbe": {
+            "httpGet": {"path": READY_PATH, "port": "http"},
+            "periodSeconds": PROBE_PERIOD_SECONDS,
+            "timeoutSeconds": 2,
+            "failureThreshold": startup_failures,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": READY_PATH, "port": "http"},
+            "periodSeconds": PROBE_PERIOD_SECONDS,
+            "timeoutSeconds": 2,
+            "failureThreshold": 2,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": HEALTH_PATH, "port": "http"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
         "lifecycle": {"preStop": {"sleep": {"seconds": timings(spec).pre_stop}}},
         "securityContext": {
-            "runAsNonRoot": True, "runAsUser": RUN_AS_UID, "runAsGroup": RUN_AS_UID,
-            "allowPrivilegeEscalation": False, "privileged": False,
-            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_UID,
+            "runAsGroup": RUN_AS_UID,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumeMounts": mounts,
@@ -144,17 +165,28 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
         "serviceAccountName": service_account,
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": termination_grace_seconds(spec),
-        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_UID, "runAsGroup": RUN_AS_UID,
-                            "fsGroup": RUN_AS_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_UID,
+            "runAsGroup": RUN_AS_UID,
+            "fsGroup": RUN_AS_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [container],
         "volumes": volumes,
         "topologySpreadConstraints": [
-            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
-             "whenUnsatisfiable": "ScheduleAnyway",
-             "labelSelector": {"matchLabels": labels_for(spec)}},
-            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-             "whenUnsatisfiable": "ScheduleAnyway",
-             "labelSelector": {"matchLabels": labels_for(spec)}},
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": labels_for(spec)},
+            },
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": labels_for(spec)},
+            },
         ],
     }
     if spec.gpu_type is not None:
@@ -165,8 +197,9 @@ def pod_spec(spec: ServiceSpec, image: pulumi.Input[str], service_account: str,
     return pod
 
 
-def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str,
-                        access_logs_bucket: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+def ingress_annotations(
+    spec: ServiceSpec, settings: StackSettings, stack: str, access_logs_bucket: pulumi.Input[str]
+) -> dict[str, pulumi.Input[str]]:
     attributes = [
         f"idle_timeout.timeout_seconds={ALB_IDLE_TIMEOUT_SECONDS}",
         "routing.http.drop_invalid_header_fields.enabled=true",
@@ -178,8 +211,7 @@ def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str,
         "alb.ingress.kubernetes.io/scheme": "internet-facing" if spec.public else "internal",
         "alb.ingress.kubernetes.io/target-type": "ip",
         # Internal and internet-facing services never share a load balancer.
-        "alb.ingress.kubernetes.io/group.name":
-            f"mlinfra-{stack}-{'public' if spec.public else 'internal'}",
+        "alb.ingress.kubernetes.io/group.name": f"mlinfra-{stack}-{'public' if spec.public else 'internal'}",
         "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
         "alb.ingress.kubernetes.io/ssl-redirect": "443",
         "alb.ingress.kubernetes.io/certificate-arn": settings.certificate_arn,
@@ -188,9 +220,11 @@ def ingress_annotations(spec: ServiceSpec, settings: StackSettings, stack: str,
         "alb.ingress.kubernetes.io/success-codes": "200",
         # No log prefix: the bucket policy admits delivery under AWSLogs/<account>/ only.
         "alb.ingress.kubernetes.io/load-balancer-attributes": pulumi.Output.concat(
-            ",".join(attributes), ",access_logs.s3.enabled=true,access_logs.s3.bucket=", access_logs_bucket),
-        "alb.ingress.kubernetes.io/target-group-attributes":
-            f"deregistration_delay.timeout_seconds={timings(spec).deregistration_delay}",
+            ",".join(attributes), ",access_logs.s3.enabled=true,access_logs.s3.bucket=", access_logs_bucket
+        ),
+        "alb.ingress.kubernetes.io/target-group-attributes": (
+            f"deregistration_delay.timeout_seconds={timings(spec).deregistration_delay}"
+        ),
         **source_ip_conditions(spec),
     }
     return dict(sorted(annotations.items()))
@@ -206,8 +240,7 @@ class KubernetesModelService(pulumi.ComponentResource):
     hostname: str
     """`<service>.<domain>`: where the service answers behind the load balancer."""
 
-    def __init__(self, name: str, args: KubernetesServiceArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: KubernetesServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}KubernetesModelService", name, None, opts)
         spec, settings = args.spec, args.settings
         provider = args.cluster.provider
@@ -219,14 +252,19 @@ class KubernetesModelService(pulumi.ComponentResource):
 
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata={"name": self.namespace, "labels": {
-                **meta_labels,
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest",
-                # The controller adds a readiness gate per pod: a rollout waits until the ALB
-                # reports the new pod healthy, so few-replica services never lose all targets.
-                READINESS_GATE_LABEL: "enabled"}},
-            opts=child(self, **k8s_opts, depends_on=args.depends_on))
+            metadata={
+                "name": self.namespace,
+                "labels": {
+                    **meta_labels,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    # The controller adds a readiness gate per pod: a rollout waits until the ALB
+                    # reports the new pod healthy, so few-replica services never lose all targets.
+                    READINESS_GATE_LABEL: "enabled",
+                },
+            },
+            opts=child(self, **k8s_opts, depends_on=args.depends_on),
+        )
         ns_opts = child(self, **k8s_opts, depends_on=[ns])
 
         def meta(obj_name: str, **extra: object) -> dict[str, object]:
@@ -235,29 +273,36 @@ class KubernetesModelService(pulumi.ComponentResource):
         secret_arns = {n: settings.secret_arns[n] for n in spec.secrets if n in settings.secret_arns}
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=irsa_trust_policy(args.cluster.oidc_provider_arn,
-                                                 args.cluster.oidc_issuer, self.namespace,
-                                                 spec.name),
-            tags=tags(args.stack, service=spec.name), opts=child(self))
+            assume_role_policy=irsa_trust_policy(
+                args.cluster.oidc_provider_arn, args.cluster.oidc_issuer, self.namespace, spec.name
+            ),
+            tags=tags(args.stack, service=spec.name),
+            opts=child(self),
+        )
         policy = service_policy(spec, list(secret_arns.values()))
         if policy is not None:
-            aws.iam.RolePolicy(f"{name}-policy", role=role.id,
-                               policy=json.dumps(policy, sort_keys=True), opts=child(self))
+            aws.iam.RolePolicy(
+                f"{name}-policy", role=role.id, policy=json.dumps(policy, sort_keys=True), opts=child(self)
+            )
         self.role_arn = role.arn
         k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=meta(spec.name, annotations={"eks.amazonaws.com/role-arn": role.arn}),
-            automount_service_account_token=False, opts=ns_opts)
+            automount_service_account_token=False,
+            opts=ns_opts,
+        )
 
         k8s_secret_names = [n for n in spec.secrets if n in settings.secrets]
         secret_name: str | None = None
         if k8s_secret_names:
             secret_name = f"{spec.name}-secrets"
             k8s.core.v1.Secret(
-                f"{name}-secrets", metadata=meta(secret_name), type="Opaque",
-                string_data={n: pulumi.Output.secret(args.secret_values.get(n, ""))
-                             for n in k8s_secret_names},
-                opts=ns_opts)
+                f"{name}-secrets",
+                metadata=meta(secret_name),
+                type="Opaque",
+                string_data={n: pulumi.Output.secret(args.secret_values.get(n, "")) for n in k8s_secret_names},
+                opts=ns_opts,
+            )
 
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -267,62 +312,108 @@ class KubernetesModelService(pulumi.ComponentResource):
                 "selector": {"matchLabels": labels},
                 "revisionHistoryLimit": 5,
                 "progressDeadlineSeconds": spec.expected_load_seconds + 600,
-                "strategy": {"type": "RollingUpdate", "rollingUpdate":
-                             {"maxUnavailable": 0, "maxSurge": 1}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
                     "metadata": {"labels": meta_labels},
                     "spec": pod_spec(spec, args.image_ref, spec.name, secret_name, secret_arns),
                 },
             },
-            opts=ns_opts)
+            opts=ns_opts,
+        )
         k8s.core.v1.Service(
-            f"{name}-svc", metadata=meta(spec.name),
-            spec={"type": "ClusterIP", "selector": labels,
-                  "ports": [{"name": "http", "port": 80, "targetPort": "http",
-                             "protocol": "TCP"}]},
-            opts=ns_opts)
+            f"{name}-svc",
+            metadata=meta(spec.name),
+            spec={
+                "type": "ClusterIP",
+                "selector": labels,
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            },
+            opts=ns_opts,
+        )
         k8s.networking.v1.Ingress(
             f"{name}-ingress",
-            metadata=meta(spec.name, annotations=ingress_annotations(spec, settings, args.stack,
-                                                                     args.access_logs_bucket)),
-            spec={"ingressClassName": "alb", "rules": [{"host": self.hostname, "http": {"paths": [{
-                "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": spec.name, "port": {"name": "http"}}}}]}}]},
-            opts=ns_opts)
-        metrics: list[dict[str, object]] = [{"type": "Resource", "resource": {
-            "name": "cpu", "target": {"type": "Utilization",
-                                      "averageUtilization": spec.autoscaling.target_cpu_percent
-                                      if spec.autoscaling else 70}}}]
+            metadata=meta(
+                spec.name, annotations=ingress_annotations(spec, settings, args.stack, args.access_logs_bucket)
+            ),
+            spec={
+                "ingressClassName": "alb",
+                "rules": [
+                    {
+                        "host": self.hostname,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": spec.name, "port": {"name": "http"}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+            opts=ns_opts,
+        )
+        metrics: list[dict[str, object]] = [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {
+                        "type": "Utilization",
+                        "averageUtilization": spec.autoscaling.target_cpu_percent if spec.autoscaling else 70,
+                    },
+                },
+            }
+        ]
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa", metadata=meta(spec.name),
-            spec={"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                     "name": spec.name},
-                  "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
-                  "metrics": metrics,
-                  # Scale up fast, down slowly: model start-up is expensive.
-                  "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}},
-            opts=ns_opts)
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=meta(spec.name),
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": labels}},
-            opts=ns_opts)
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny", metadata=meta("default-deny"),
-            spec=default_deny_policy(self.namespace), opts=ns_opts)
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol", metadata=meta(spec.name),
-            spec=network_policy(spec, labels, args.load_balancer_cidrs), opts=ns_opts)
-        k8s.apiextensions.CustomResource(
-            f"{name}-servicemonitor", api_version="monitoring.coreos.com/v1",
-            kind="ServiceMonitor", metadata=meta(spec.name),
-            spec={"selector": {"matchLabels": labels},
-                  "endpoints": [{"port": "http", "path": METRICS_PATH, "interval": "30s"}]},
-            opts=ns_opts)
-        k8s.apiextensions.CustomResource(
-            f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            f"{name}-hpa",
             metadata=meta(spec.name),
-            spec={"groups": rule_groups(spec.name, self.namespace, spec.gpu_type is not None,
-                                          slo=spec.slo)},
-            opts=ns_opts)
-        self.register_outputs({"namespace": self.namespace, "role_arn": self.role_arn,
-                               "hostname": self.hostname})
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+                "minReplicas": spec.min_replicas,
+                "maxReplicas": spec.max_replicas,
+                "metrics": metrics,
+                # Scale up fast, down slowly: model start-up is expensive.
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            },
+            opts=ns_opts,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(spec.name),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+            opts=ns_opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=meta("default-deny"),
+            spec=default_deny_policy(self.namespace),
+            opts=ns_opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(spec.name),
+            spec=network_policy(spec, labels, args.load_balancer_cidrs),
+            opts=ns_opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=meta(spec.name),
+            spec={
+                "selector": {"matchLabels": labels},
+                "endpoints": [{"port": "http", "path": METRICS_PATH, "interval": "30s"}],
+            },
+            opts=ns_opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=meta(spec.name),
+            spec={"groups": rule_groups(spec.name, self.namespace, spec.gpu_type is not None, slo=spec.slo)},
+            opts=ns_opts,
+        )
+        self.register_outputs({"namespace": self.namespace, "role_arn": self.role_arn, "hostname": self.hostname})

@@ -34,9 +34,12 @@ class Timings:
 def timings(spec: ServiceSpec) -> Timings:
     request = math.ceil(spec.request_timeout_seconds)
     drain = request + MARGIN_SECONDS
-    return Timings(pre_stop=DEREGISTRATION_LATENCY_SECONDS, drain=drain,
-                   deregistration_delay=request + MARGIN_SECONDS,
-                   termination_grace=DEREGISTRATION_LATENCY_SECONDS + drain + MARGIN_SECONDS)
+    return Timings(
+        pre_stop=DEREGISTRATION_LATENCY_SECONDS,
+        drain=drain,
+        deregistration_delay=request + MARGIN_SECONDS,
+        termination_grace=DEREGISTRATION_LATENCY_SECONDS + drain + MARGIN_SECONDS,
+    )
 
 
 def source_ip_conditions(spec: ServiceSpec) -> dict[str, str]:
@@ -58,8 +61,7 @@ def default_deny_policy(namespace: str) -> dict[str, object]:
     return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def service_policy(spec: ServiceSpec, pod_labels: dict[str, str],
-                   load_balancer_cidrs: list[str]) -> dict[str, object]:
+def service_policy(spec: ServiceSpec, pod_labels: dict[str, str], load_balancer_cidrs: list[str]) -> dict[str, object]:
     """Ingress from the load balancers' subnets and Prometheus only; egress DNS and HTTPS."""
     port = [{"port": spec.port, "protocol": "TCP"}]
     return {
@@ -68,13 +70,21 @@ def service_policy(spec: ServiceSpec, pod_labels: dict[str, str],
         "ingress": [
             # target-type ip: the ALB's nodes in the load balancer subnets connect to the pod.
             {"from": [{"ipBlock": {"cidr": c}} for c in load_balancer_cidrs], "ports": port},
-            {"from": [{"namespaceSelector": {"matchLabels": {
-                "kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}], "ports": port},
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}],
+                "ports": port,
+            },
         ],
         "egress": [
-            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                    }
+                ],
+                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+            },
             # S3 (the model), STS (IRSA) and Secrets Manager: regional HTTPS endpoints.
             {"ports": [{"port": 443, "protocol": "TCP"}]},
         ],

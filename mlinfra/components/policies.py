@@ -19,8 +19,7 @@ def model_read_statements(spec: ServiceSpec) -> list[dict[str, Any]]:
         return []
     bucket, prefix = location
     resource = f"arn:aws:s3:::{bucket}/{prefix}/*" if prefix else f"arn:aws:s3:::{bucket}/*"
-    return [{"Sid": "ReadOwnModel", "Effect": "Allow", "Action": ["s3:GetObject"],
-             "Resource": [resource]}]
+    return [{"Sid": "ReadOwnModel", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [resource]}]
 
 
 def secret_read_statements(secret_arns: Sequence[pulumi.Input[str]]) -> list[dict[str, Any]]:
@@ -29,14 +28,14 @@ def secret_read_statements(secret_arns: Sequence[pulumi.Input[str]]) -> list[dic
         return []
     plain = all(isinstance(a, str) for a in secret_arns)
     resources = sorted(secret_arns) if plain else list(secret_arns)  # type: ignore[type-var]
-    return [{"Sid": "ReadOwnSecrets", "Effect": "Allow",
-             "Action": ["secretsmanager:GetSecretValue"], "Resource": resources}]
+    return [
+        {"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": resources}
+    ]
 
 
 def metrics_write_statements(workspace_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
     """Remote-write into the stack's own Prometheus workspace, nothing else."""
-    return [{"Sid": "WriteOwnMetrics", "Effect": "Allow", "Action": ["aps:RemoteWrite"],
-             "Resource": [workspace_arn]}]
+    return [{"Sid": "WriteOwnMetrics", "Effect": "Allow", "Action": ["aps:RemoteWrite"], "Resource": [workspace_arn]}]
 
 
 def policy_document(statements: list[dict[str, Any]]) -> dict[str, Any]:
@@ -65,6 +64,8 @@ LBC_DENIES: dict[str, tuple[list[str], str]] = {
 
 def load_balancer_controller_policy() -> dict[str, Any]:
     upstream = json.loads(_LBC_POLICY_FILE.read_text())
-    denies = [{"Sid": sid, "Effect": "Deny", "Action": actions, "Resource": "*"}
-              for sid, (actions, _annotation) in sorted(LBC_DENIES.items())]
+    denies = [
+        {"Sid": sid, "Effect": "Deny", "Action": actions, "Resource": "*"}
+        for sid, (actions, _annotation) in sorted(LBC_DENIES.items())
+    ]
     return {"Version": upstream["Version"], "Statement": [*upstream["Statement"], *denies]}

@@ -54,34 +54,61 @@ class VpcEndpoints(pulumi.ComponentResource):
         gateway, interface = endpoint_services(args.mode)
         for service in gateway:
             aws.ec2.VpcEndpoint(
-                f"{name}-{service}", vpc_id=args.vpc_id, vpc_endpoint_type="Gateway",
+                f"{name}-{service}",
+                vpc_id=args.vpc_id,
+                vpc_endpoint_type="Gateway",
                 service_name=f"com.amazonaws.{args.region}.{service}",
-                route_table_ids=args.route_table_ids, tags={**base_tags, "Name": f"{name}-{service}"},
-                opts=child(self))
+                route_table_ids=args.route_table_ids,
+                tags={**base_tags, "Name": f"{name}-{service}"},
+                opts=child(self),
+            )
         if not interface:
             self.register_outputs({})
             return
         sg = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args.vpc_id,
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
             description="mlinfra VPC interface endpoints: HTTPS from the VPC",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443,
-                                                      cidr_blocks=[args.vpc_cidr], description="HTTPS")],
-            tags=base_tags, opts=child(self))
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=[args.vpc_cidr], description="HTTPS"
+                )
+            ],
+            tags=base_tags,
+            opts=child(self),
+        )
         for service in interface:
             key = service.replace(".", "-")
             aws.ec2.VpcEndpoint(
-                f"{name}-{key}", vpc_id=args.vpc_id, vpc_endpoint_type="Interface",
+                f"{name}-{key}",
+                vpc_id=args.vpc_id,
+                vpc_endpoint_type="Interface",
                 service_name=f"com.amazonaws.{args.region}.{service}",
-                subnet_ids=args.subnet_ids, security_group_ids=[sg.id], private_dns_enabled=True,
-                tags={**base_tags, "Name": f"{name}-{key}"}, opts=child(self))
+                subnet_ids=args.subnet_ids,
+                security_group_ids=[sg.id],
+                private_dns_enabled=True,
+                tags={**base_tags, "Name": f"{name}-{key}"},
+                opts=child(self),
+            )
         self.register_outputs({})
 
 
-def stack_endpoints(name: str, stack: str, settings: StackSettings, network: Network,
-                    parent: pulumi.Resource) -> VpcEndpoints | None:
+def stack_endpoints(
+    name: str, stack: str, settings: StackSettings, network: Network, parent: pulumi.Resource
+) -> VpcEndpoints | None:
     """The endpoints `mlinfra:vpc.endpoints` asks for, in the VPC the stack created."""
     if settings.vpc.existing_vpc_id is not None or settings.vpc.endpoints == "none":
         return None
-    return VpcEndpoints(name, VpcEndpointsArgs(
-        stack, settings.region, settings.vpc.endpoints, network.vpc_id, network.vpc_cidr,
-        network.private_subnet_ids, network.private_route_table_ids), opts=child(parent))
+    return VpcEndpoints(
+        name,
+        VpcEndpointsArgs(
+            stack,
+            settings.region,
+            settings.vpc.endpoints,
+            network.vpc_id,
+            network.vpc_cidr,
+            network.private_subnet_ids,
+            network.private_route_table_ids,
+        ),
+        opts=child(parent),
+    )

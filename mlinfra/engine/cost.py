@@ -24,8 +24,20 @@ from mlinfra.engine.pricing import PRICERS, Line, Pricer, PriceTable, load_price
 
 PLATFORM = PLATFORM_GROUP
 
-__all__ = ["PLATFORM", "PRICERS", "Line", "PriceTable", "Pricer", "estimate", "instance_types", "load_prices",
-           "money", "money_range", "pricer", "supported_regions"]
+__all__ = [
+    "PLATFORM",
+    "PRICERS",
+    "Line",
+    "PriceTable",
+    "Pricer",
+    "estimate",
+    "instance_types",
+    "load_prices",
+    "money",
+    "money_range",
+    "pricer",
+    "supported_regions",
+]
 
 
 def _round(x: float) -> float:
@@ -36,9 +48,15 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
     """The `cost` section of a plan document."""
     resources = doc["resources"]
     if prices is None:
-        return {"currency": "USD", "period": "month", "prices": None, "resources": [], "services": {},
-                "total": None, "unpriced": [{"urn": None, "type": None,
-                                             "reason": "no price table for this region"}]}
+        return {
+            "currency": "USD",
+            "period": "month",
+            "prices": None,
+            "resources": [],
+            "services": {},
+            "total": None,
+            "unpriced": [{"urn": None, "type": None, "reason": "no price table for this region"}],
+        }
     graph = Graph(resources)
     lines: list[dict[str, Any]] = []
     unpriced: list[dict[str, Any]] = []
@@ -49,9 +67,15 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
             unpriced.append({"urn": res["urn"], "type": res["type"], "reason": result})
         elif result is not None:
             owner = res.get("service") or graph.service_of(res)
-            line = {"urn": res["urn"], "type": res["type"], "service": owner,
-                    "min": _round(result.low), "max": _round(result.high), "basis": result.basis,
-                    "allocated": result.allocated}
+            line = {
+                "urn": res["urn"],
+                "type": res["type"],
+                "service": owner,
+                "min": _round(result.low),
+                "max": _round(result.high),
+                "basis": result.basis,
+                "allocated": result.allocated,
+            }
             if result.avoided:
                 line["avoided"] = _round(result.avoided)
             lines.append(line)
@@ -62,9 +86,15 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
         entry["max"] += line["max"]
     direct = [x for x in lines if not x["allocated"]]
     return {
-        "currency": "USD", "period": "month",
-        "prices": {"region": prices.region, "taken": prices.taken, "source": prices.source,
-                   "hours_per_month": prices.hours, "assumptions": prices.assumptions},
+        "currency": "USD",
+        "period": "month",
+        "prices": {
+            "region": prices.region,
+            "taken": prices.taken,
+            "source": prices.source,
+            "hours_per_month": prices.hours,
+            "assumptions": prices.assumptions,
+        },
         "resources": lines,
         "services": {k: {"min": _round(v["min"]), "max": _round(v["max"])} for k, v in sorted(services.items())},
         "total": {"min": _round(sum(x["min"] for x in direct)), "max": _round(sum(x["max"] for x in direct))},
@@ -79,8 +109,9 @@ def instance_types(doc: dict[str, Any]) -> list[str]:
     for res in doc["resources"]:
         inputs = res["inputs"]
         found.update(str(t) for t in inputs.get("instanceTypes") or [])
-        if res["type"] in ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance") \
-                and inputs.get("instanceType"):
+        if res["type"] in ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance") and inputs.get(
+            "instanceType"
+        ):
             found.add(str(inputs["instanceType"]))
     return sorted(found)
 

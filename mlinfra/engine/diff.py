@@ -41,6 +41,7 @@ def normalise(value: Any, stack: str) -> Any:
         if isinstance(v, list):
             return [walk(x) for x in v]
         return v
+
     return walk(value)
 
 
@@ -80,8 +81,9 @@ def _is_hash_churn(a: Any, b: Any) -> bool:
     return isinstance(a, str) and isinstance(b, str) and _HEX_RUN.sub("#", a) == _HEX_RUN.sub("#", b)
 
 
-def compare(res_a: dict[str, Any], res_b: dict[str, Any], stack_a: str, stack_b: str
-            ) -> tuple[list[dict[str, Any]], list[str]]:
+def compare(
+    res_a: dict[str, Any], res_b: dict[str, Any], stack_a: str, stack_b: str
+) -> tuple[list[dict[str, Any]], list[str]]:
     """(changed properties, collapsed noise paths) between two matched resources."""
     raw_a, raw_b = flatten(res_a["inputs"]), flatten(res_b["inputs"])
     norm_a, norm_b = flatten(normalise(res_a["inputs"], stack_a)), flatten(normalise(res_b["inputs"], stack_b))
@@ -109,8 +111,9 @@ def _range_delta(a: dict[str, float] | None, b: dict[str, float] | None) -> dict
     return {"min": round(b["min"] - a["min"], 2), "max": round(b["max"] - a["max"], 2)}
 
 
-def diff_documents(doc_a: dict[str, Any], doc_b: dict[str, Any], *, label_a: str | None = None,
-                   label_b: str | None = None) -> dict[str, Any]:
+def diff_documents(
+    doc_a: dict[str, Any], doc_b: dict[str, Any], *, label_a: str | None = None, label_b: str | None = None
+) -> dict[str, Any]:
     """The diff document: added / removed / changed resources, collapsed noise, per-service summary, cost."""
     stack_a, stack_b = doc_a["stack"], doc_b["stack"]
     by_a = {logical_key(r["urn"]): r for r in doc_a["resources"]}
@@ -126,8 +129,9 @@ def diff_documents(doc_a: dict[str, Any], doc_b: dict[str, Any], *, label_a: str
         props, noise = compare(by_a[key], by_b[key], stack_a, stack_b)
         if props:
             changed.append({**brief(by_b[key]), "name": by_b[key]["name"], "properties": props})
-        collapsed += [{"urn": by_b[key]["urn"], "path": p, "reason": "content hash (image digest / build tag)"}
-                      for p in noise]
+        collapsed += [
+            {"urn": by_b[key]["urn"], "path": p, "reason": "content hash (image digest / build tag)"} for p in noise
+        ]
     cost_a, cost_b = doc_a.get("cost") or {}, doc_b.get("cost") or {}
     result = {
         "a": label_a or stack_a,
@@ -136,8 +140,11 @@ def diff_documents(doc_a: dict[str, Any], doc_b: dict[str, Any], *, label_a: str
         "removed": removed,
         "changed": changed,
         "collapsed": collapsed,
-        "cost": {"a": cost_a.get("total"), "b": cost_b.get("total"),
-                 "delta": _range_delta(cost_a.get("total"), cost_b.get("total"))},
+        "cost": {
+            "a": cost_a.get("total"),
+            "b": cost_b.get("total"),
+            "delta": _range_delta(cost_a.get("total"), cost_b.get("total")),
+        },
     }
     result["summary"] = summarise(result, doc_a, doc_b)
     return result
@@ -174,10 +181,14 @@ def _describe(change: dict[str, Any]) -> tuple[list[str], list[str]]:
     for path, p in props.items():
         if path in used:
             continue
-        label = {"spec.replicas": "replicas", "instanceTypes": f"{change['name']} node type",
-                 "scalingConfig.desiredSize": f"{change['name']} desired nodes"}.get(path)
-        if label is None and path.endswith((".resources.limits.cpu", ".resources.limits.memory",
-                                            ".resources.limits['nvidia.com/gpu']")):
+        label = {
+            "spec.replicas": "replicas",
+            "instanceTypes": f"{change['name']} node type",
+            "scalingConfig.desiredSize": f"{change['name']} desired nodes",
+        }.get(path)
+        if label is None and path.endswith(
+            (".resources.limits.cpu", ".resources.limits.memory", ".resources.limits['nvidia.com/gpu']")
+        ):
             label = path.rsplit(".", 1)[-1].strip("[]'")
         if label is not None:
             phrases.append(f"{label} {_fmt(p['a'])} → {_fmt(p['b'])}")
@@ -218,8 +229,13 @@ def summarise(result: dict[str, Any], doc_a: dict[str, Any], doc_b: dict[str, An
             shown = ", ".join(sorted(names)[:4]) + (", \u2026" if len(names) > 4 else "")
             times = f" \u00d7{count}" if count > 1 else ""
             changes.append(f"{kind}{times}: {shown}")
-        out.append({"service": name, "changes": changes,
-                    "cost_delta": _range_delta(services_a.get(name), services_b.get(name))})
+        out.append(
+            {
+                "service": name,
+                "changes": changes,
+                "cost_delta": _range_delta(services_a.get(name), services_b.get(name)),
+            }
+        )
     return out
 
 

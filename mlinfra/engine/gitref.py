@@ -30,8 +30,16 @@ def resolve(root: Path, ref: str) -> tuple[Path, str]:
         raise SpecError([Problem(str(root), "--base", ref, "run inside a git repository (git rev-parse failed)")])
     commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
     if commit.returncode != 0:
-        raise SpecError([Problem(str(root), "--base", ref,
-                                 "an existing commit, branch or tag of this repository (e.g. HEAD, origin/main)")])
+        raise SpecError(
+            [
+                Problem(
+                    str(root),
+                    "--base",
+                    ref,
+                    "an existing commit, branch or tag of this repository (e.g. HEAD, origin/main)",
+                )
+            ]
+        )
     return Path(top.stdout.strip()), commit.stdout.strip()
 
 
@@ -48,13 +56,19 @@ def plan_at(root: Path, ref: str, stack: str) -> dict[str, Any]:
         try:
             project = tree / relative
             if not stack_file(project, stack).is_file():
-                return {"project": None, "stack": stack, "resources": [], "outputs": {}, "cost": None,
-                        "policies": None}
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(project),
-                                                                          os.environ.get("PYTHONPATH")]))}
-            proc = subprocess.run([sys.executable, "-m", "mlinfra", "plan", "--stack", stack, "--format", "json",
-                                   "-C", str(project)], cwd=project, env=env, capture_output=True, text=True,
-                                  check=False)
+                return {"project": None, "stack": stack, "resources": [], "outputs": {}, "cost": None, "policies": None}
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH")])),
+            }
+            proc = subprocess.run(
+                [sys.executable, "-m", "mlinfra", "plan", "--stack", stack, "--format", "json", "-C", str(project)],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 message = proc.stderr.strip().replace(str(project) + os.sep, "")
                 raise GitRefError(f"planning stack {stack} at {ref} ({commit[:12]}) failed:\n{message}")

@@ -18,11 +18,13 @@ Resource = dict[str, Any]
 
 TOKEN_PREFIX = "mlinfra:index:"
 """Type tokens of mlinfra's components (they group resources; the cloud never sees them)."""
-SERVICE_COMPONENTS = frozenset({
-    f"{TOKEN_PREFIX}KubernetesModelService",
-    f"{TOKEN_PREFIX}EcsModelService",
-    f"{TOKEN_PREFIX}ServiceImage",
-})
+SERVICE_COMPONENTS = frozenset(
+    {
+        f"{TOKEN_PREFIX}KubernetesModelService",
+        f"{TOKEN_PREFIX}EcsModelService",
+        f"{TOKEN_PREFIX}ServiceImage",
+    }
+)
 """Components declared once per service, named after it."""
 PLATFORM_GROUP = "(platform)"
 """The owner of everything no per-service component contains."""

@@ -22,8 +22,14 @@ LOCATIONS = {
 
 
 def _filters(region: str, instance_type: str) -> list[dict[str, str]]:
-    wanted = {"instanceType": instance_type, "location": LOCATIONS[region], "operatingSystem": "Linux",
-              "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
+    wanted = {
+        "instanceType": instance_type,
+        "location": LOCATIONS[region],
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+    }
     return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in wanted.items()]
 
 
@@ -41,8 +47,10 @@ def on_demand_hourly(price_item: str) -> float | None:
 def fetch_ec2_hourly(region: str, instance_types: list[str], client: Any | None = None) -> dict[str, float]:
     """Instance type -> USD/hour for `region`. Raises LivePricesError with the reason."""
     if region not in LOCATIONS:
-        raise LivePricesError(f"--live-prices: region {region} has no Price List location mapping; "
-                              f"supported: {', '.join(sorted(LOCATIONS))}")
+        raise LivePricesError(
+            f"--live-prices: region {region} has no Price List location mapping; "
+            f"supported: {', '.join(sorted(LOCATIONS))}"
+        )
     if client is None:
         import boto3
 
@@ -52,16 +60,21 @@ def fetch_ec2_hourly(region: str, instance_types: list[str], client: Any | None 
     found: dict[str, float] = {}
     try:
         for itype in instance_types:
-            reply = client.get_products(ServiceCode="AmazonEC2", Filters=_filters(region, itype),
-                                        FormatVersion="aws_v1", MaxResults=10)
+            reply = client.get_products(
+                ServiceCode="AmazonEC2", Filters=_filters(region, itype), FormatVersion="aws_v1", MaxResults=10
+            )
             prices = [p for p in (on_demand_hourly(item) for item in reply.get("PriceList", [])) if p]
             if prices:
                 found[itype] = min(prices)
     except (BotoCoreError, ClientError) as exc:
-        raise LivePricesError(f"--live-prices: the AWS Price List API failed ({exc}); "
-                              "run without --live-prices to use the shipped price table") from None
+        raise LivePricesError(
+            f"--live-prices: the AWS Price List API failed ({exc}); "
+            "run without --live-prices to use the shipped price table"
+        ) from None
     missing = sorted(set(instance_types) - set(found))
     if missing:
-        raise LivePricesError(f"--live-prices: the AWS Price List API returned no on-demand Linux price for "
-                              f"{', '.join(missing)} in {region}")
+        raise LivePricesError(
+            f"--live-prices: the AWS Price List API returned no on-demand Linux price for "
+            f"{', '.join(missing)} in {region}"
+        )
     return found

@@ -12,8 +12,7 @@ from mlinfra.engine.runner import OfflineRun
 
 def service_of(run: OfflineRun, urn: str, by_urn: dict[str, Any]) -> str:
     """The service a resource belongs to, from the component tree (see `engine.graph`)."""
-    graph = ResourceGraph({"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent}
-                          for r in run.resources)
+    graph = ResourceGraph({"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent} for r in run.resources)
     return graph.service_of(graph.by_urn[urn])
 
 
@@ -23,8 +22,14 @@ def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None
     from mlinfra.policy.evaluate import evaluate
 
     resources = [
-        {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent,
-         "inputs": r.inputs, "dependencies": r.dependencies}
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "name": r.name,
+            "parent": r.parent,
+            "inputs": r.inputs,
+            "dependencies": r.dependencies,
+        }
         for r in sorted(run.resources, key=lambda r: r.urn)
     ]
     graph = ResourceGraph(resources)
@@ -38,8 +43,9 @@ def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None
     }
     settings = run.deployment.settings
     doc["cost"] = estimate(doc, load_prices(settings.region, ec2_prices))
-    doc["policies"] = evaluate(resources, tier=settings.tier, suppressions=settings.policy.suppressions,
-                               file=run.deployment.stack_file)
+    doc["policies"] = evaluate(
+        resources, tier=settings.tier, suppressions=settings.policy.suppressions, file=run.deployment.stack_file
+    )
     return doc
 
 

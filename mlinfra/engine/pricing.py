@@ -70,6 +70,7 @@ def pricer(*types: str) -> Callable[[Pricer], Pricer]:
         for t in types:
             PRICERS[t] = fn
         return fn
+
     return register
 
 

@@ -19,7 +19,7 @@ class ProjectError(MlinfraError):
 
 
 def stacks_in(root: Path) -> list[str]:
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
 
 
 def check_project(root: Path, stack: str) -> None:
@@ -28,23 +28,26 @@ def check_project(root: Path, stack: str) -> None:
     where = " here" if shown == "." else f" in {shown}"
     if not (root / "Pulumi.yaml").is_file():
         if (root / "stacks").is_dir() or (root / "services").is_dir():
-            raise ProjectError(f"Pulumi.yaml is missing{where}: every mlinfra project has one at its root "
-                               f"({INIT_HINT})")
-        raise ProjectError(f"no mlinfra project{where} (no Pulumi.yaml): run this in a project's root or "
-                           f"pass -C PROJECT_DIR; to start a project, `mlinfra init DIR`")
+            raise ProjectError(
+                f"Pulumi.yaml is missing{where}: every mlinfra project has one at its root ({INIT_HINT})"
+            )
+        raise ProjectError(
+            f"no mlinfra project{where} (no Pulumi.yaml): run this in a project's root or "
+            f"pass -C PROJECT_DIR; to start a project, `mlinfra init DIR`"
+        )
     if not (root / "stacks").is_dir():
-        raise ProjectError(f"stacks/ is missing{where}: each stack is a file stacks/Pulumi.<stack>.yaml "
-                           f"({INIT_HINT})")
+        raise ProjectError(f"stacks/ is missing{where}: each stack is a file stacks/Pulumi.<stack>.yaml ({INIT_HINT})")
     if not (root / "stacks" / f"Pulumi.{stack}.yaml").is_file():
         available = stacks_in(root)
         if not available:
-            raise ProjectError(f"stacks/ has no stack files{where}: create stacks/Pulumi.{stack}.yaml "
-                               f"({INIT_HINT})")
-        raise ProjectError(f"stacks/Pulumi.{stack}.yaml does not exist; available stacks: {', '.join(available)} "
-                           f"(`--stack {available[0]}`)")
+            raise ProjectError(f"stacks/ has no stack files{where}: create stacks/Pulumi.{stack}.yaml ({INIT_HINT})")
+        raise ProjectError(
+            f"stacks/Pulumi.{stack}.yaml does not exist; available stacks: {', '.join(available)} "
+            f"(`--stack {available[0]}`)"
+        )
     services = root / "services"
-    if not services.is_dir() or not any(p.suffix == ".py" and not p.name.startswith("_")
-                                        for p in services.iterdir()):
+    if not services.is_dir() or not any(p.suffix == ".py" and not p.name.startswith("_") for p in services.iterdir()):
         state = "is missing" if not services.is_dir() else "has no .py file"
-        raise ProjectError(f"services/ {state}{where}: declare each model in services/<name>.py with "
-                           f"ModelService(...) ({INIT_HINT})")
+        raise ProjectError(
+            f"services/ {state}{where}: declare each model in services/<name>.py with ModelService(...) ({INIT_HINT})"
+        )

@@ -98,8 +98,7 @@ class RecordingMocks(mocks.Mocks):
             return {
                 "endpoint": f"https://{h.upper()}.gr7.{self.region}.eks.amazonaws.com",
                 "certificateAuthority": {"data": "LS0tLS1CRUdJTi1GQUtFLUNBLS0tLS0="},
-                "identities": [{"oidcs": [{
-                    "issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{h.upper()}"}]}],
+                "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{h.upper()}"}]}],
                 "vpcConfig": {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{h[:17]}"},
             }
         if typ == "random:index/randomPassword:RandomPassword":
@@ -111,11 +110,9 @@ class RecordingMocks(mocks.Mocks):
             url = str(inputs.get("url", "")).removeprefix("https://")
             return {"arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{url}"}
         if typ == "aws:kms/key:Key":
-            return {"arn": f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{h[:8]}-{h[8:12]}-{h[12:16]}",
-                    "keyId": h}
+            return {"arn": f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{h[:8]}-{h[8:12]}-{h[12:16]}", "keyId": h}
         if typ == "aws:ecr/repository:Repository":
-            return {"repositoryUrl": f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{rid}",
-                    "registryId": ACCOUNT}
+            return {"repositoryUrl": f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{rid}", "registryId": ACCOUNT}
         if typ == "docker:index/image:Image":
             digest = hashlib.sha256(str(inputs.get("imageName", name)).encode()).hexdigest()
             image_name = str(inputs.get("imageName", name))
@@ -123,15 +120,24 @@ class RecordingMocks(mocks.Mocks):
         if typ == "aws:ec2/launchTemplate:LaunchTemplate":
             return {"latestVersion": 1}
         if typ.startswith("aws:ec2/"):
-            prefix = {"vpc:Vpc": "vpc", "subnet:Subnet": "subnet", "eip:Eip": "eipalloc",
-                      "natGateway:NatGateway": "nat", "internetGateway:InternetGateway": "igw",
-                      "routeTable:RouteTable": "rtb", "securityGroup:SecurityGroup": "sg",
-                      "launchTemplate:LaunchTemplate": "lt"}.get(typ.split("/", 1)[1], "")
+            prefix = {
+                "vpc:Vpc": "vpc",
+                "subnet:Subnet": "subnet",
+                "eip:Eip": "eipalloc",
+                "natGateway:NatGateway": "nat",
+                "internetGateway:InternetGateway": "igw",
+                "routeTable:RouteTable": "rtb",
+                "securityGroup:SecurityGroup": "sg",
+                "launchTemplate:LaunchTemplate": "lt",
+            }.get(typ.split("/", 1)[1], "")
             if prefix:
                 return {"id": f"{prefix}-{h}"}
         if typ == "aws:lb/loadBalancer:LoadBalancer":
-            return {"dnsName": f"{rid}.{self.region}.elb.amazonaws.com",
-                    "arnSuffix": f"app/{rid}/{h[:16]}", "zoneId": "Z35SXDOTRQ7X7K"}
+            return {
+                "dnsName": f"{rid}.{self.region}.elb.amazonaws.com",
+                "arnSuffix": f"app/{rid}/{h[:16]}",
+                "zoneId": "Z35SXDOTRQ7X7K",
+            }
         if typ == "aws:lb/targetGroup:TargetGroup":
             return {"arnSuffix": f"targetgroup/{rid}/{h[:16]}"}
         if typ == "aws:secretsmanager/secret:Secret":
@@ -142,21 +148,30 @@ class RecordingMocks(mocks.Mocks):
         if typ == "aws:amp/workspace:Workspace":
             # AMP's IAM service prefix is `aps`, not the provider module name `amp`; policies
             # scoped to the workspace must see the ARN AWS really returns.
-            return {"arn": f"arn:aws:aps:{self.region}:{ACCOUNT}:workspace/ws-{h}",
-                    "prometheusEndpoint":
-                    f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/ws-{h}/"}
+            return {
+                "arn": f"arn:aws:aps:{self.region}:{ACCOUNT}:workspace/ws-{h}",
+                "prometheusEndpoint": f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/ws-{h}/",
+            }
         return {}
 
     def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         token = args.token
         if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return {"userName": "AWS", "password": "offline-ecr-token",
-                    "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com",
-                    "authorizationToken": "offline", "expiresAt": "2099-01-01T00:00:00Z",
-                    "id": self.region}
+            return {
+                "userName": "AWS",
+                "password": "offline-ecr-token",
+                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com",
+                "authorizationToken": "offline",
+                "expiresAt": "2099-01-01T00:00:00Z",
+                "id": self.region,
+            }
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/offline",
-                    "userId": "OFFLINE", "id": ACCOUNT}
+            return {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:user/offline",
+                "userId": "OFFLINE",
+                "id": ACCOUNT,
+            }
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:elb/getServiceAccount:getServiceAccount":
@@ -165,18 +180,35 @@ class RecordingMocks(mocks.Mocks):
         if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             # Read at deploy time (alert receiver credentials); offline there is no value.
             arn = str(args.args.get("secretId", ""))
-            return {"arn": arn, "id": arn, "secretId": arn, "secretString": "offline-secret-value",
-                    "versionId": "offline", "versionStages": ["AWSCURRENT"]}
+            return {
+                "arn": arn,
+                "id": arn,
+                "secretId": arn,
+                "secretString": "offline-secret-value",
+                "versionId": "offline",
+                "versionStages": ["AWSCURRENT"],
+            }
         if token == "aws:eks/getAddonVersion:getAddonVersion":
             addon, version = args.args.get("addonName"), args.args.get("kubernetesVersion")
             # EKS's default build is only known live; offline plans show where it goes.
-            return {"addonName": addon, "kubernetesVersion": version, "version": f"eks-default-for-{version}",
-                    "mostRecent": False, "id": addon}
+            return {
+                "addonName": addon,
+                "kubernetesVersion": version,
+                "version": f"eks-default-for-{version}",
+                "mostRecent": False,
+                "id": addon,
+            }
         if token == "aws:ssm/getParameter:getParameter":
             name = str(args.args.get("name", ""))
-            return {"name": name, "value": "ami-0123456789abcdef0", "type": "String",
-                    "id": name, "arn": f"arn:aws:ssm:{self.region}::parameter{name}",
-                    "version": 1, "insecureValue": "ami-0123456789abcdef0"}
+            return {
+                "name": name,
+                "value": "ami-0123456789abcdef0",
+                "type": "String",
+                "id": name,
+                "arn": f"arn:aws:ssm:{self.region}::parameter{name}",
+                "version": 1,
+                "insecureValue": "ami-0123456789abcdef0",
+            }
         return {}
 
 
@@ -192,14 +224,19 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
-            self.recorded.append(RecordedResource(
-                urn=response.urn, type=request.type, name=request.name,
-                parent=request.parent, custom=bool(request.custom),
-                inputs=plain(mask_secrets(inputs)),
-                dependencies=sorted(set(request.dependencies)),
-                provider=request.provider.split("::")[-1] if request.provider else "",
-                options=_options(request),
-            ))
+            self.recorded.append(
+                RecordedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=bool(request.custom),
+                    inputs=plain(mask_secrets(inputs)),
+                    dependencies=sorted(set(request.dependencies)),
+                    provider=request.provider.split("::")[-1] if request.provider else "",
+                    options=_options(request),
+                )
+            )
             if self.on_record is not None:
                 self.on_record(len(self.recorded))
         return response
@@ -218,6 +255,7 @@ def _options(request: Any) -> dict[str, Any]:
         out["retainOnDelete"] = True
     timeouts = request.customTimeouts
     if timeouts is not None and (timeouts.create or timeouts.update or timeouts.delete):
-        out["customTimeouts"] = {k: getattr(timeouts, k) for k in ("create", "update", "delete")
-                                 if getattr(timeouts, k)}
+        out["customTimeouts"] = {
+            k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)
+        }
     return out

@@ -91,8 +91,7 @@ def _slug(text: str) -> str:
 
 
 def _dump_yaml(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000,
-                          allow_unicode=True)
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
 
 
 def _dump_json(doc: Any) -> str:
@@ -118,8 +117,9 @@ def _rule_file(res: RecordedResource) -> str:
     except yaml.YAMLError as exc:
         raise RenderError(f"{res.type} {res.name}: input 'data' is not valid YAML ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
-        raise RenderError(f"{res.type} {res.name}: input 'data' is not a Prometheus rule file "
-                          "(a mapping with `groups`)")
+        raise RenderError(
+            f"{res.type} {res.name}: input 'data' is not a Prometheus rule file (a mapping with `groups`)"
+        )
     return str(text)
 
 
@@ -130,8 +130,9 @@ def _amp_alertmanager(res: RecordedResource) -> str:
         doc = yaml.safe_load(text) if isinstance(text, str) else None
         config = yaml.safe_load(doc["alertmanager_config"]) if isinstance(doc, dict) else None
     except (yaml.YAMLError, KeyError) as exc:
-        raise RenderError(f"{res.type} {res.name}: input 'definition' is not an alert manager "
-                          f"definition ({exc})") from None
+        raise RenderError(
+            f"{res.type} {res.name}: input 'definition' is not an alert manager definition ({exc})"
+        ) from None
     if not isinstance(config, dict):
         raise RenderError(f"{res.type} {res.name}: input 'definition' has no `alertmanager_config` mapping")
     return _dump_yaml(config)
@@ -148,17 +149,22 @@ def check_out_dir(out: Path) -> None:
     """Refuse a file, a foreign non-empty directory or an unwritable place as the output
     directory (cheap, so the CLI checks it before running the program)."""
     if out.exists() and not out.is_dir():
-        raise RenderError(f"--out {out}: exists and is not a directory; allowed: a new or "
-                          "previously rendered directory")
+        raise RenderError(
+            f"--out {out}: exists and is not a directory; allowed: a new or previously rendered directory"
+        )
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise RenderError(f"--out {out}: directory is not empty and was not written by "
-                          "`mlinfra render`; allowed: a new, empty or previously rendered directory")
+        raise RenderError(
+            f"--out {out}: directory is not empty and was not written by "
+            "`mlinfra render`; allowed: a new, empty or previously rendered directory"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
     except OSError as exc:
-        raise RenderError(f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "
-                          "previously rendered directory in a writable place") from None
+        raise RenderError(
+            f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "
+            "previously rendered directory in a writable place"
+        ) from None
 
 
 def render(run: OfflineRun, out: Path) -> Rendered:
@@ -172,15 +178,18 @@ def render(run: OfflineRun, out: Path) -> Rendered:
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.rendering-", dir=out.parent))
     except OSError as exc:
-        raise RenderError(f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "
-                          "previously rendered directory in a writable place") from None
+        raise RenderError(
+            f"--out {out}: cannot create it ({exc.strerror or exc}); allowed: a new or "
+            "previously rendered directory in a writable place"
+        ) from None
     try:
         files = _write_all(run, staging)
         (staging / MARKER).write_text("written by `mlinfra render`; rendered sub-directories are replaced\n")
         _move_into_place(staging, out)
     except OSError as exc:
-        raise RenderError(f"--out {out}: writing failed ({exc.strerror or exc}); the previous "
-                          "output, if any, is unchanged") from None
+        raise RenderError(
+            f"--out {out}: writing failed ({exc.strerror or exc}); the previous output, if any, is unchanged"
+        ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Rendered(out, sorted(files))
@@ -226,8 +235,9 @@ def _write_all(run: OfflineRun, out: Path) -> dict[str, str]:
                 for key, text in sorted((obj.get("data") or {}).items()):
                     files[f"monitoring/dashboards/{_slug(key)}"] = str(text)
         elif res.type == HELM_RELEASE:
-            releases.append({k: res.inputs.get(k) for k in ("name", "namespace", "chart", "version",
-                                                            "repositoryOpts", "values")})
+            releases.append(
+                {k: res.inputs.get(k) for k in ("name", "namespace", "chart", "version", "repositoryOpts", "values")}
+            )
             config = ((res.inputs.get("values") or {}).get("alertmanager") or {}).get("config")
             if isinstance(config, dict):
                 files["monitoring/alertmanager.yaml"] = _dump_yaml(config)
@@ -244,8 +254,9 @@ def _write_all(run: OfflineRun, out: Path) -> dict[str, str]:
             files[f"ecs/{_slug(str(payload['family']))}.json"] = _dump_json(payload)
 
     if run.deployment.settings.platform == "ecs":
-        for name, board in stack_dashboards(run.deployment.stack, list(run.deployment.services),
-                                            platform="ecs").items():
+        for name, board in stack_dashboards(
+            run.deployment.stack, list(run.deployment.services), platform="ecs"
+        ).items():
             files[f"monitoring/dashboards/{_slug(name)}"] = dashboard_json(board)
 
     for path, text in sorted(files.items()):
@@ -263,8 +274,9 @@ def _write_all(run: OfflineRun, out: Path) -> dict[str, str]:
     return files
 
 
-def _copy_build_context(res: RecordedResource, by_urn: dict[str, RecordedResource], run: OfflineRun,
-                        out: Path) -> dict[str, str]:
+def _copy_build_context(
+    res: RecordedResource, by_urn: dict[str, RecordedResource], run: OfflineRun, out: Path
+) -> dict[str, str]:
     build = res.inputs.get("build")
     context = build.get("context") if isinstance(build, dict) else None
     if not isinstance(context, str):
@@ -275,5 +287,6 @@ def _copy_build_context(res: RecordedResource, by_urn: dict[str, RecordedResourc
     service = _slug(_service_of_image(res, by_urn))
     target = out / "images" / service
     shutil.copytree(source, target)
-    return {f"images/{service}/{p.relative_to(target).as_posix()}": ""
-            for p in sorted(target.rglob("*")) if p.is_file()}
+    return {
+        f"images/{service}/{p.relative_to(target).as_posix()}": "" for p in sorted(target.rglob("*")) if p.is_file()
+    }

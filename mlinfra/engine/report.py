@@ -26,6 +26,7 @@ def _md(v: Any) -> str:
 def signed(delta: dict[str, float]) -> str:
     def one(x: float) -> str:
         return ("+" if x > 0 else "-" if x < 0 else "±") + money(abs(x))
+
     if delta["min"] == delta["max"]:
         return f"{one(delta['min'])}/month"
     return f"{one(delta['min'])} to {one(delta['max'])}/month"
@@ -33,13 +34,18 @@ def signed(delta: dict[str, float]) -> str:
 
 # ---------------------------------------------------------------- plan
 
+
 def plan_markdown(doc: dict[str, Any]) -> str:
     groups = summary_rows(doc)
     total = sum(sum(c.values()) for c in groups.values())
     cost, pol = doc.get("cost") or {}, doc.get("policies") or {}
     services = cost.get("services") or {}
-    lines = [f"### {doc['project']} / {doc['stack']}: {total} resources, {money_range(cost.get('total'))}/month", "",
-             "| group | type | count | monthly cost |", "| --- | --- | ---: | ---: |"]
+    lines = [
+        f"### {doc['project']} / {doc['stack']}: {total} resources, {money_range(cost.get('total'))}/month",
+        "",
+        "| group | type | count | monthly cost |",
+        "| --- | --- | ---: | ---: |",
+    ]
     for group, counts in groups.items():
         for i, (t, n) in enumerate(sorted(counts.items())):
             shown = money_range(services.get(group)) if i == 0 else ""
@@ -52,9 +58,11 @@ def _prices_note(cost: dict[str, Any]) -> str:
     prices = cost.get("prices")
     if not prices:
         return "_Cost: no price table for this region._"
-    note = (f"_Cost: on-demand {prices['region']} prices taken {prices['taken']}; "
-            "autoscaled resources as min\u2013max; "
-            "workload lines are shares of node capacity, not added to the total._")
+    note = (
+        f"_Cost: on-demand {prices['region']} prices taken {prices['taken']}; "
+        "autoscaled resources as min\u2013max; "
+        "workload lines are shares of node capacity, not added to the total._"
+    )
     unpriced = cost.get("unpriced") or []
     return note + (f" _{len(unpriced)} resource(s) could not be priced._" if unpriced else "")
 
@@ -62,18 +70,24 @@ def _prices_note(cost: dict[str, Any]) -> str:
 def policies_markdown(pol: dict[str, Any]) -> list[str]:
     if not pol:
         return []
-    head = (f"**Policies ({pol['tier']}, {pol['rules']} rules):** "
-            + ("passed" if pol["passed"] else f"{pol['violations']} violation(s)")
-            + (f", {pol['suppressed']} suppressed" if pol["suppressed"] else ""))
+    head = (
+        f"**Policies ({pol['tier']}, {pol['rules']} rules):** "
+        + ("passed" if pol["passed"] else f"{pol['violations']} violation(s)")
+        + (f", {pol['suppressed']} suppressed" if pol["suppressed"] else "")
+    )
     lines = [head]
     if pol["findings"]:
         lines += ["", "| id | severity | resource | finding | suppressed because |", "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {f['id']} | {f['severity']} | `{f['urn'].rsplit('::', 1)[-1]}` | {f['message']} | "
-                  f"{f['suppressed'] or ''} |" for f in pol["findings"]]
+        lines += [
+            f"| {f['id']} | {f['severity']} | `{f['urn'].rsplit('::', 1)[-1]}` | {f['message']} | "
+            f"{f['suppressed'] or ''} |"
+            for f in pol["findings"]
+        ]
     return lines
 
 
 # ---------------------------------------------------------------- diff
+
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     out = []
@@ -93,15 +107,25 @@ def diff_markdown(result: dict[str, Any]) -> str:
     if not has_changes(result):
         lines.append("No changes.")
     else:
-        lines.append(f"{len(result['added'])} added, {len(result['removed'])} removed, "
-                     f"{len(result['changed'])} changed.")
+        lines.append(
+            f"{len(result['added'])} added, {len(result['removed'])} removed, {len(result['changed'])} changed."
+        )
         lines += ["", *(f"- {line}" for line in summary_lines(result))]
     cost = result["cost"]
-    lines += ["", "| monthly cost | " + a + " | " + b + " | delta |", "| --- | ---: | ---: | ---: |",
-              f"| total | {money_range(cost['a'])} | {money_range(cost['b'])} | {signed(cost['delta'])} |"]
+    lines += [
+        "",
+        "| monthly cost | " + a + " | " + b + " | delta |",
+        "| --- | ---: | ---: | ---: |",
+        f"| total | {money_range(cost['a'])} | {money_range(cost['b'])} | {signed(cost['delta'])} |",
+    ]
     if result["changed"]:
-        lines += ["", "<details><summary>Changed properties</summary>", "",
-                  f"| resource | property | {a} | {b} |", "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "<details><summary>Changed properties</summary>",
+            "",
+            f"| resource | property | {a} | {b} |",
+            "| --- | --- | --- | --- |",
+        ]
         for change in result["changed"]:
             for p in change["properties"]:
                 lines.append(f"| `{change['name']}` | `{p['path']}` | {_md(p['a'])} | {_md(p['b'])} |")

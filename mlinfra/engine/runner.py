@@ -44,12 +44,28 @@ def project_name(root: Path) -> str:
         doc = yaml.safe_load(path.read_text())
         name = doc["name"]
     except (OSError, yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem("Pulumi.yaml", "name", MISSING,
-                                 f"a readable Pulumi project file with a name ({excerpt(str(exc), 200)})")]) from None
+        raise SpecError(
+            [
+                Problem(
+                    "Pulumi.yaml",
+                    "name",
+                    MISSING,
+                    f"a readable Pulumi project file with a name ({excerpt(str(exc), 200)})",
+                )
+            ]
+        ) from None
     # Pulumi's own rule for project names.
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
-        raise SpecError([Problem("Pulumi.yaml", "name", excerpt(name),
-                                 "a project name of letters, digits, '_', '.' and '-' (at most 100)")])
+        raise SpecError(
+            [
+                Problem(
+                    "Pulumi.yaml",
+                    "name",
+                    excerpt(name),
+                    "a project name of letters, digits, '_', '.' and '-' (at most 100)",
+                )
+            ]
+        )
     return name
 
 
@@ -80,11 +96,20 @@ def run_offline(root: Path, stack: str, progress: Callable[[int], None] | None =
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     entry = root / "__main__.py"
     if not entry.is_file():
-        raise SpecError([Problem("__main__.py", "(file)", MISSING,
-                                 "the project's Pulumi program, e.g. `from mlinfra.program import run; run()`")])
+        raise SpecError(
+            [
+                Problem(
+                    "__main__.py",
+                    "(file)",
+                    MISSING,
+                    "the project's Pulumi program, e.g. `from mlinfra.program import run; run()`",
+                )
+            ]
+        )
     stopped: list[Problem] = []
     try:
         with _cwd(root):
+
             def program() -> None:
                 problem = run_project_file(entry, "__main__.py", run_name="__main__")
                 if problem is not None:

@@ -12,17 +12,46 @@ import json
 from typing import Any
 
 # Pulumi-only inputs that never reach the AWS API.
-PULUMI_ONLY = {"skipDestroy", "trackLatest", "forceNewDeployment", "triggers", "waitForSteadyState",
-                "namePrefix", "region", "tagsAll", "forceDelete", "deregistrationDelay", "slowStart",
-                "stickiness", "loadBalancingAlgorithmType", "enableDeletionProtection",
-                "dropInvalidHeaderFields", "idleTimeout", "accessLogs", "desyncMitigationMode",
-                "enableHttp2", "connectionLogs", "lambdaMultiValueHeadersEnabled",
-                "connectionTermination", "preserveClientIp", "proxyProtocolV2",
-                "loadBalancingCrossZoneEnabled", "targetHealthStates", "targetFailovers",
-                "targetGroupHealth", "enableCrossZoneLoadBalancing", "clientKeepAlive",
-                "xffHeaderProcessingMode", "preserveHostHeader", "enableWafFailOpen",
-                "enableZonalShift", "enableTlsVersionAndCipherSuiteHeaders",
-                "enableXffClientPort", "dnsRecordClientRoutingPolicy", "routingHttpResponse"}
+PULUMI_ONLY = {
+    "skipDestroy",
+    "trackLatest",
+    "forceNewDeployment",
+    "triggers",
+    "waitForSteadyState",
+    "namePrefix",
+    "region",
+    "tagsAll",
+    "forceDelete",
+    "deregistrationDelay",
+    "slowStart",
+    "stickiness",
+    "loadBalancingAlgorithmType",
+    "enableDeletionProtection",
+    "dropInvalidHeaderFields",
+    "idleTimeout",
+    "accessLogs",
+    "desyncMitigationMode",
+    "enableHttp2",
+    "connectionLogs",
+    "lambdaMultiValueHeadersEnabled",
+    "connectionTermination",
+    "preserveClientIp",
+    "proxyProtocolV2",
+    "loadBalancingCrossZoneEnabled",
+    "targetHealthStates",
+    "targetFailovers",
+    "targetGroupHealth",
+    "enableCrossZoneLoadBalancing",
+    "clientKeepAlive",
+    "xffHeaderProcessingMode",
+    "preserveHostHeader",
+    "enableWafFailOpen",
+    "enableZonalShift",
+    "enableTlsVersionAndCipherSuiteHeaders",
+    "enableXffClientPort",
+    "dnsRecordClientRoutingPolicy",
+    "routingHttpResponse",
+}
 
 
 def pascal(key: str) -> str:
@@ -67,8 +96,10 @@ def register_task_definition_input(inputs: dict[str, Any]) -> dict[str, Any]:
             out["ephemeralStorage"] = {"sizeInGiB": value.get("sizeInGib")}
         elif key == "proxyConfiguration":
             props = value.get("properties") or {}
-            out[key] = {**{k: v for k, v in value.items() if k != "properties"},
-                        "properties": [{"name": k, "value": str(v)} for k, v in sorted(props.items())]}
+            out[key] = {
+                **{k: v for k, v in value.items() if k != "properties"},
+                "properties": [{"name": k, "value": str(v)} for k, v in sorted(props.items())],
+            }
         else:
             out[key] = value
     return drop_none(out)

@@ -54,14 +54,15 @@ def fit_left(text: str, room: int | None) -> str:
     """Like `fit`, but keeps the end (the part of a path nearest its leaf)."""
     if room is None or len(text) <= room:
         return text
-    return ELLIPSIS + text[len(text) - max(room - 1, 0):]
+    return ELLIPSIS + text[len(text) - max(room - 1, 0) :]
 
 
 def _prose(text: str, width: int | None, indent: str = "", style: str = "") -> list[Text]:
     if width is None:
         return [Text(indent + text, style=style)]
-    lines = textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ",
-                          break_on_hyphens=False) or [indent]
+    lines = textwrap.wrap(
+        text, width=width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
+    ) or [indent]
     return [Text(line, style=style) for line in lines]
 
 
@@ -70,6 +71,7 @@ def _type(token: str, wide: bool) -> str:
 
 
 # ---------------------------------------------------------------- plan
+
 
 @dataclass
 class _Node:
@@ -93,6 +95,7 @@ def _tree(resources: list[dict[str, Any]]) -> dict[str, list[_Node]]:
         items.sort(key=lambda n: (not n.children, short_type(n.res["type"]), n.res["name"]))
         for item in items:
             order(item.children)
+
     for items in roots.values():
         order(items)
     return roots
@@ -102,7 +105,7 @@ def _resource_line(prefix: str, type_: str, name: str, parent_name: str | None, 
     """`prefix type  name`; a name too long loses its parent's name first (`…-suffix`), then its end."""
     room = None if width is None else width - len(prefix) - len(type_) - 2
     if room is not None and len(name) > room and parent_name and name.startswith(parent_name + "-"):
-        name = ELLIPSIS + name[len(parent_name):]
+        name = ELLIPSIS + name[len(parent_name) :]
     line = Text(prefix, style="dim")
     line.append(fit(type_, None if width is None else width - len(prefix)))
     if room is None or room > 1:
@@ -132,23 +135,39 @@ def plan_tree(doc: dict[str, Any], *, width: int | None = 80) -> Group:
     def walk(items: list[_Node], indent: str, parent_name: str | None) -> None:
         for i, node in enumerate(items):
             last = i == len(items) - 1
-            body.append((_resource_line(indent + ("\u2514\u2500 " if last else "\u251c\u2500 "),
-                                        _type(node.res["type"], wide), node.res["name"], parent_name, width), None))
+            body.append(
+                (
+                    _resource_line(
+                        indent + ("\u2514\u2500 " if last else "\u251c\u2500 "),
+                        _type(node.res["type"], wide),
+                        node.res["name"],
+                        parent_name,
+                        width,
+                    ),
+                    None,
+                )
+            )
             walk(node.children, indent + ("   " if last else "\u2502  "), node.res["name"])
 
     for group in groups:
         noun = "resource" if per_group[group] == 1 else "resources"
-        body.append((Text(group, style="bold") + Text(f"  {per_group[group]} {noun}", style="dim"),
-                     money_range(services.get(group)) if services.get(group) else ""))
+        body.append(
+            (
+                Text(group, style="bold") + Text(f"  {per_group[group]} {noun}", style="dim"),
+                money_range(services.get(group)) if services.get(group) else "",
+            )
+        )
         walk(roots[group], "", None)
 
-    column = max((len(line.plain) for line, _ in body), default=0) + 2 + max(
-        (len(c) for _, c in body if c), default=0)
+    column = max((len(line.plain) for line, _ in body), default=0) + 2 + max((len(c) for _, c in body if c), default=0)
     header = _with_cost(Text("Type  Name"), "Monthly", width, column)
     header.stylize("dim")
     lines: list[Text] = [
-        Text(f"{doc['project']} / {doc['stack']}: {len(counted)} resources to create, "
-             f"{money_range(cost.get('total'))}/month", style="bold"),
+        Text(
+            f"{doc['project']} / {doc['stack']}: {len(counted)} resources to create, "
+            f"{money_range(cost.get('total'))}/month",
+            style="bold",
+        ),
         Text(""),
         header,
     ]
@@ -164,8 +183,10 @@ def prices_note(cost: dict[str, Any]) -> str:
     prices = cost.get("prices")
     if not prices:
         return "Cost: no price table for this region."
-    note = (f"Cost: on-demand {prices['region']} prices taken {prices['taken']}; autoscaled resources as "
-            "min\u2013max; workload lines are shares of node capacity, not added to the total.")
+    note = (
+        f"Cost: on-demand {prices['region']} prices taken {prices['taken']}; autoscaled resources as "
+        "min\u2013max; workload lines are shares of node capacity, not added to the total."
+    )
     unpriced = cost.get("unpriced") or []
     return note + (f" {len(unpriced)} resource(s) could not be priced." if unpriced else "")
 
@@ -177,14 +198,19 @@ def policy_lines(pol: dict[str, Any], width: int | None) -> list[Text]:
     for f in pol["findings"]:
         style = "dim" if f["suppressed"] else "red" if f["severity"] in ("critical", "high") else "yellow"
         mark = "s" if f["suppressed"] else "x"
-        lines += _prose(f"{mark} {f['id']} [{f['severity']}] {f['urn'].rsplit('::', 1)[-1]}: {f['message']}",
-                        width, indent="  ", style=style)
+        lines += _prose(
+            f"{mark} {f['id']} [{f['severity']}] {f['urn'].rsplit('::', 1)[-1]}: {f['message']}",
+            width,
+            indent="  ",
+            style=style,
+        )
         if f["suppressed"]:
             lines += _prose(f"suppressed because: {f['suppressed']}", width, indent="      ", style="dim")
     return lines
 
 
 # ---------------------------------------------------------------- diff
+
 
 def _shown(value: Any) -> str:
     return "(unset)" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
@@ -240,7 +266,7 @@ def _property_lines(props: list[dict[str, Any]], indent: str, width: int | None)
             child, label = node.children[seg], seg.lstrip(".")
             # One-child chains collapse into one heading: `spec.template.spec.containers[name=model]`.
             while child.change is None and len(child.children) == 1:
-                (nxt, grand), = child.children.items()
+                ((nxt, grand),) = child.children.items()
                 if grand.change is not None and not grand.children:
                     break
                 label += nxt
@@ -266,10 +292,13 @@ def diff_tree(result: dict[str, Any], *, width: int | None = 80) -> Group:
     if not has_changes(result):
         lines.append(Text("No changes.", style="green"))
     else:
-        lines += _prose(f"{len(result['added'])} to add, {len(result['changed'])} to change, "
-                        f"{len(result['removed'])} to remove", width)
-    lines += _prose(f"Monthly cost: {money_range(cost['a'])} \u2192 {money_range(cost['b'])} "
-                    f"({signed(cost['delta'])})", width)
+        lines += _prose(
+            f"{len(result['added'])} to add, {len(result['changed'])} to change, {len(result['removed'])} to remove",
+            width,
+        )
+    lines += _prose(
+        f"Monthly cost: {money_range(cost['a'])} \u2192 {money_range(cost['b'])} ({signed(cost['delta'])})", width
+    )
     summary = summary_lines(result)
     if summary:
         lines.append(Text(""))
@@ -293,6 +322,12 @@ def diff_tree(result: dict[str, Any], *, width: int | None = 80) -> Group:
             if op == "~":
                 lines += _property_lines(r["properties"], "      ", width)
     if result["collapsed"]:
-        lines += [Text(""), *_prose(f"{len(result['collapsed'])} content-hash change(s) collapsed "
-                                     "(image digests, build tags)", width, style="dim")]
+        lines += [
+            Text(""),
+            *_prose(
+                f"{len(result['collapsed'])} content-hash change(s) collapsed (image digests, build tags)",
+                width,
+                style="dim",
+            ),
+        ]
     return Group(*lines)

@@ -71,8 +71,9 @@ def write_build_context(
     if bake_model and local and not local_path.is_file():
         problems.append(f"model_uri {model_uri!r}: bake_model needs the file, which is missing")
     if bake_model and not local and model_sha256 is None:
-        problems.append("model_sha256: required to bake a remote model (the image tag and the "
-                        "download are pinned to it)")
+        problems.append(
+            "model_sha256: required to bake a remote model (the image tag and the download are pinned to it)"
+        )
     if problems:
         raise BuildContextError("invalid image build context: " + "; ".join(problems))
 
@@ -84,8 +85,11 @@ def write_build_context(
         source = local_path if local else model_file
     env = model_env(
         model_uri=f"{BAKED_MODEL_DIR}/{filename}" if bake_model else model_uri,
-        model_name=service, framework=framework, port=port,
-        model_sha256=model_sha256, trusted_pickle=trusted_pickle,
+        model_name=service,
+        framework=framework,
+        port=port,
+        model_sha256=model_sha256,
+        trusted_pickle=trusted_pickle,
     )
 
     # A baked model of a compilable framework is compiled in the build stage; the framework

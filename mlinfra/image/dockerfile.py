@@ -94,11 +94,7 @@ def render(spec: ImageSpec) -> str:
         ("PYTHONUNBUFFERED", "1"),
         *spec.env,
     ]
-    out.append(
-        "ENV "
-        + " \\\n    ".join(f"{k}={json.dumps(v) if ' ' in v else v}" for k, v in env_lines)
-        + "\n"
-    )
+    out.append("ENV " + " \\\n    ".join(f"{k}={json.dumps(v) if ' ' in v else v}" for k, v in env_lines) + "\n")
     out += [
         "COPY --from=build /opt/venv /opt/venv\n",
         "COPY --from=build /opt/app /opt/app\n",

@@ -42,8 +42,9 @@ RESTARTS_IN_15M = 3
 GPU_SATURATED_PERCENT = 90
 
 
-def service_alerts(service: str, namespace: str, gpu: bool, *, kubernetes: bool = True,
-                   slo: Objectives | None = None) -> list[AlertRule]:
+def service_alerts(
+    service: str, namespace: str, gpu: bool, *, kubernetes: bool = True, slo: Objectives | None = None
+) -> list[AlertRule]:
     """The runtime's own alerts and SLO burn-rate alerts everywhere; restart and GPU alerts only
     where their exporters run (kube-state-metrics and DCGM exist on EKS only), so no alert is
     silently dead."""
@@ -54,34 +55,51 @@ def service_alerts(service: str, namespace: str, gpu: bool, *, kubernetes: bool 
             f'sum(rate({m.REQUESTS_TOTAL}{{{sel},{m.LABEL_STATUS}=~"5.."}}[5m]))'
             f" / clamp_min(sum(rate({m.REQUESTS_TOTAL}{{{sel}}}[5m])), 1e-9)"
             f" > {ERROR_RATE_THRESHOLD}",
-            "5m", "critical", f"{service}: more than 5% of requests fail with 5xx", "availability",
+            "5m",
+            "critical",
+            f"{service}: more than 5% of requests fail with 5xx",
+            "availability",
         ),
         AlertRule(
             "MlinfraHighLatencyP99",
             f"histogram_quantile(0.99, sum by (le) (rate({m.REQUEST_DURATION_SECONDS}_bucket"
             f"{{{sel}}}[5m]))) > {P99_LATENCY_SECONDS}",
-            "10m", "warning", f"{service}: p99 latency above 500 ms", "latency",
+            "10m",
+            "warning",
+            f"{service}: p99 latency above 500 ms",
+            "latency",
         ),
         AlertRule(
             "MlinfraUnavailable",
             f"(sum({m.MODEL_READY}{{{sel}}}) or vector(0)) < 1",
-            "5m", "critical", f"{service}: no replica has the model loaded and ready", "availability",
+            "5m",
+            "critical",
+            f"{service}: no replica has the model loaded and ready",
+            "availability",
         ),
         *slo_alerts(service, slo or Objectives()),
     ]
     if kubernetes:
-        rules.append(AlertRule(
-            "MlinfraPodRestarts",
-            f'sum(increase(kube_pod_container_status_restarts_total{{namespace="{namespace}"}}[15m]))'
-            f" > {RESTARTS_IN_15M}",
-            "0m", "warning", f"{service}: containers restarted more than 3 times in 15 minutes",
-        ))
+        rules.append(
+            AlertRule(
+                "MlinfraPodRestarts",
+                f'sum(increase(kube_pod_container_status_restarts_total{{namespace="{namespace}"}}[15m]))'
+                f" > {RESTARTS_IN_15M}",
+                "0m",
+                "warning",
+                f"{service}: containers restarted more than 3 times in 15 minutes",
+            )
+        )
     if gpu and kubernetes:
-        rules.append(AlertRule(
-            "MlinfraGpuSaturated",
-            f'avg({m.DCGM_GPU_UTIL}{{{m.LABEL_GPU_NAMESPACE}="{namespace}"}}) > {GPU_SATURATED_PERCENT}',
-            "15m", "warning", f"{service}: GPU utilisation above 90% for 15 minutes; add replicas",
-        ))
+        rules.append(
+            AlertRule(
+                "MlinfraGpuSaturated",
+                f'avg({m.DCGM_GPU_UTIL}{{{m.LABEL_GPU_NAMESPACE}="{namespace}"}}) > {GPU_SATURATED_PERCENT}',
+                "15m",
+                "warning",
+                f"{service}: GPU utilisation above 90% for 15 minutes; add replicas",
+            )
+        )
     return rules
 
 
@@ -91,21 +109,44 @@ def slo_alerts(service: str, slo: Objectives) -> list[AlertRule]:
     avail = f"{slo.availability_percent:g}% of requests without a 5xx"
     fast = f"{slo.latency_percent:g}% of requests within {slo.latency_seconds:g} s"
     return [
-        AlertRule("MlinfraAvailabilityBudgetBurn", burn_expr(service, PAGE, errors), "0m",
-                  "critical", f"{service}: error budget of '{avail}' burning 6-14x too fast", "availability"),
-        AlertRule("MlinfraAvailabilityBudgetDrain", burn_expr(service, TICKET, errors), "0m",
-                  "warning", f"{service}: error budget of '{avail}' burning 1-3x too fast", "availability"),
-        AlertRule("MlinfraLatencyBudgetBurn",
-                  burn_expr(service, PAGE, slow, slo.latency_seconds), "0m",
-                  "critical", f"{service}: latency budget of '{fast}' burning 6-14x too fast", "latency"),
-        AlertRule("MlinfraLatencyBudgetDrain",
-                  burn_expr(service, TICKET, slow, slo.latency_seconds), "0m",
-                  "warning", f"{service}: latency budget of '{fast}' burning 1-3x too fast", "latency"),
+        AlertRule(
+            "MlinfraAvailabilityBudgetBurn",
+            burn_expr(service, PAGE, errors),
+            "0m",
+            "critical",
+            f"{service}: error budget of '{avail}' burning 6-14x too fast",
+            "availability",
+        ),
+        AlertRule(
+            "MlinfraAvailabilityBudgetDrain",
+            burn_expr(service, TICKET, errors),
+            "0m",
+            "warning",
+            f"{service}: error budget of '{avail}' burning 1-3x too fast",
+            "availability",
+        ),
+        AlertRule(
+            "MlinfraLatencyBudgetBurn",
+            burn_expr(service, PAGE, slow, slo.latency_seconds),
+            "0m",
+            "critical",
+            f"{service}: latency budget of '{fast}' burning 6-14x too fast",
+            "latency",
+        ),
+        AlertRule(
+            "MlinfraLatencyBudgetDrain",
+            burn_expr(service, TICKET, slow, slo.latency_seconds),
+            "0m",
+            "warning",
+            f"{service}: latency budget of '{fast}' burning 1-3x too fast",
+            "latency",
+        ),
     ]
 
 
-def rule_groups(service: str, namespace: str, gpu: bool, *, kubernetes: bool = True,
-                slo: Objectives | None = None) -> list[dict[str, object]]:
+def rule_groups(
+    service: str, namespace: str, gpu: bool, *, kubernetes: bool = True, slo: Objectives | None = None
+) -> list[dict[str, object]]:
     """Prometheus rule-file `groups:` for one service (also the PrometheusRule spec)."""
     alerts = service_alerts(service, namespace, gpu, kubernetes=kubernetes, slo=slo)
     return [{"name": f"mlinfra-{service}", "rules": [r.as_prometheus(service) for r in alerts]}]

@@ -40,10 +40,19 @@ def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
     if alerting is not None and any(r.secret_refs() for r in alerting.receivers.values()):
         spec["secrets"] = [RECEIVER_SECRET]
     values: dict[str, Any] = {
-        "alertmanager": {"config": alertmanager_config(alerting, platform="eks", region=settings.region,
-                                                       topic_arns={})},
-        "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL[0],
-                                               "labelValue": DASHBOARD_LABEL[1], "searchNamespace": "ALL"}}},
+        "alertmanager": {
+            "config": alertmanager_config(alerting, platform="eks", region=settings.region, topic_arns={})
+        },
+        "grafana": {
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": DASHBOARD_LABEL[0],
+                    "labelValue": DASHBOARD_LABEL[1],
+                    "searchNamespace": "ALL",
+                }
+            }
+        },
         "kubeControllerManager": {"enabled": False},
         "kubeScheduler": {"enabled": False},
         "kubeEtcd": {"enabled": False},
@@ -69,12 +78,16 @@ def receiver_credentials(settings: StackSettings, secret_values: dict[str, str])
     return out
 
 
-def receiver_secret(name: str, settings: StackSettings, secret_values: dict[str, str], namespace: str,
-                    opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret | None:
+def receiver_secret(
+    name: str, settings: StackSettings, secret_values: dict[str, str], namespace: str, opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Secret | None:
     """The Secret Alertmanager mounts; created before the chart so its pods can start."""
     data = receiver_credentials(settings, secret_values)
     if not data:
         return None
     return k8s.core.v1.Secret(
-        name, metadata=k8s.meta.v1.ObjectMetaArgs(name=RECEIVER_SECRET, namespace=namespace),
-        string_data=data, opts=opts)
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=RECEIVER_SECRET, namespace=namespace),
+        string_data=data,
+        opts=opts,
+    )

@@ -26,12 +26,16 @@ def inhibit_rules() -> list[dict[str, Any]]:
     """A service with no ready replica does not also page for its errors or latency; a page on
     an objective silences the warnings on the same objective of the same service."""
     return [
-        {"source_matchers": ['alertname="MlinfraUnavailable"'],
-         "target_matchers": ['alertname=~"Mlinfra.+"', 'alertname!="MlinfraUnavailable"'],
-         "equal": ["service"]},
-        {"source_matchers": ['severity="critical"', 'objective=~".+"'],
-         "target_matchers": ['severity="warning"', 'objective=~".+"'],
-         "equal": ["service", "objective"]},
+        {
+            "source_matchers": ['alertname="MlinfraUnavailable"'],
+            "target_matchers": ['alertname=~"Mlinfra.+"', 'alertname!="MlinfraUnavailable"'],
+            "equal": ["service"],
+        },
+        {
+            "source_matchers": ['severity="critical"', 'objective=~".+"'],
+            "target_matchers": ['severity="warning"', 'objective=~".+"'],
+            "equal": ["service", "objective"],
+        },
     ]
 
 
@@ -47,14 +51,23 @@ def receiver_config(name: str, receiver: Receiver, *, topic_arn: str | None, reg
             slack["channel"] = receiver.slack.channel
         return {"name": name, "slack_configs": [slack]}
     if receiver.pagerduty is not None:
-        return {"name": name, "pagerduty_configs": [{
-            "routing_key_file": f"{SECRETS_DIR}/{secret_key(name)}", "send_resolved": True}]}
+        return {
+            "name": name,
+            "pagerduty_configs": [{"routing_key_file": f"{SECRETS_DIR}/{secret_key(name)}", "send_resolved": True}],
+        }
     if topic_arn is None:
         raise ValueError(f"receiver {name}: an sns receiver needs its topic ARN")
-    return {"name": name, "sns_configs": [{
-        "topic_arn": topic_arn, "sigv4": {"region": region}, "send_resolved": True,
-        "subject": "mlinfra {{ .Status }}: {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})",
-    }]}
+    return {
+        "name": name,
+        "sns_configs": [
+            {
+                "topic_arn": topic_arn,
+                "sigv4": {"region": region},
+                "send_resolved": True,
+                "subject": ("mlinfra {{ .Status }}: {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})"),
+            }
+        ],
+    }
 
 
 def _matchers(route: Route) -> list[str]:
@@ -66,14 +79,19 @@ def _matchers(route: Route) -> list[str]:
     return out
 
 
-def alertmanager_config(alerting: AlertingSettings | None, *, platform: str, region: str,
-                        topic_arns: dict[str, str]) -> dict[str, Any]:
+def alertmanager_config(
+    alerting: AlertingSettings | None, *, platform: str, region: str, topic_arns: dict[str, str]
+) -> dict[str, Any]:
     """The whole configuration. `topic_arns`: sns receiver -> its topic (resolved). Without
     `mlinfra:alerting` there is one receiver: on ECS the stack's topic (`topic_arns["sns"]`),
     on EKS the chart's `null`."""
     on_eks = platform == "eks"
-    route: dict[str, Any] = {"group_by": ["alertname", "service"], "group_wait": "30s",
-                             "group_interval": "5m", "repeat_interval": "4h"}
+    route: dict[str, Any] = {
+        "group_by": ["alertname", "service"],
+        "group_wait": "30s",
+        "group_interval": "5m",
+        "repeat_interval": "4h",
+    }
     receivers: list[dict[str, Any]] = []
     routes: list[dict[str, Any]] = []
     if on_eks:
@@ -84,15 +102,35 @@ def alertmanager_config(alerting: AlertingSettings | None, *, platform: str, reg
             route["receiver"] = NULL_RECEIVER
         else:
             route["receiver"] = "sns"
-            receivers.append({"name": "sns", "sns_configs": [{
-                "topic_arn": topic_arns["sns"], "sigv4": {"region": region}, "send_resolved": True,
-                "subject": "mlinfra {{ .Status }}: {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})"}]})
+            receivers.append(
+                {
+                    "name": "sns",
+                    "sns_configs": [
+                        {
+                            "topic_arn": topic_arns["sns"],
+                            "sigv4": {"region": region},
+                            "send_resolved": True,
+                            "subject": (
+                                "mlinfra {{ .Status }}: {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})"
+                            ),
+                        }
+                    ],
+                }
+            )
     else:
-        route.update({"receiver": alerting.default_receiver, "group_by": list(alerting.group_by),
-                      "group_wait": alerting.group_wait, "group_interval": alerting.group_interval,
-                      "repeat_interval": alerting.repeat_interval})
-        receivers += [receiver_config(name, r, topic_arn=topic_arns.get(name), region=region)
-                      for name, r in alerting.receivers.items()]
+        route.update(
+            {
+                "receiver": alerting.default_receiver,
+                "group_by": list(alerting.group_by),
+                "group_wait": alerting.group_wait,
+                "group_interval": alerting.group_interval,
+                "repeat_interval": alerting.repeat_interval,
+            }
+        )
+        receivers += [
+            receiver_config(name, r, topic_arn=topic_arns.get(name), region=region)
+            for name, r in alerting.receivers.items()
+        ]
         for r in alerting.routes:
             entry: dict[str, Any] = {"receiver": r.receiver, "matchers": _matchers(r)}
             if r.continue_:

@@ -32,21 +32,27 @@ def le_label(bound: float) -> str:
 
 def error_ratio(service: str, window: str) -> str:
     sel = f'{m.LABEL_MODEL}="{service}"'
-    return (f'sum(rate({m.REQUESTS_TOTAL}{{{sel},{m.LABEL_STATUS}=~"5.."}}[{window}]))'
-            f" / sum(rate({m.REQUESTS_TOTAL}{{{sel}}}[{window}]))")
+    return (
+        f'sum(rate({m.REQUESTS_TOTAL}{{{sel},{m.LABEL_STATUS}=~"5.."}}[{window}]))'
+        f" / sum(rate({m.REQUESTS_TOTAL}{{{sel}}}[{window}]))"
+    )
 
 
 def slow_ratio(service: str, window: str, threshold: float) -> str:
     sel = f'{m.LABEL_MODEL}="{service}"'
     hist = m.REQUEST_DURATION_SECONDS
-    return (f'1 - sum(rate({hist}_bucket{{{sel},le="{le_label(threshold)}"}}[{window}]))'
-            f" / sum(rate({hist}_count{{{sel}}}[{window}]))")
+    return (
+        f'1 - sum(rate({hist}_bucket{{{sel},le="{le_label(threshold)}"}}[{window}]))'
+        f" / sum(rate({hist}_count{{{sel}}}[{window}]))"
+    )
 
 
-def burn_expr(service: str, windows: tuple[BurnWindow, ...], budget: float,
-              latency_threshold: float | None = None) -> str:
+def burn_expr(
+    service: str, windows: tuple[BurnWindow, ...], budget: float, latency_threshold: float | None = None
+) -> str:
     """`(long > f*budget and short > f*budget) or ...` over the given window pairs, on the 5xx
     ratio, or on the ratio of requests slower than `latency_threshold` when it is given."""
+
     def ratio(window: str) -> str:
         if latency_threshold is None:
             return error_ratio(service, window)
@@ -54,7 +60,8 @@ def burn_expr(service: str, windows: tuple[BurnWindow, ...], budget: float,
 
     return " or ".join(
         f"(({ratio(w.long)}) > {w.factor * budget:.6g} and ({ratio(w.short)}) > {w.factor * budget:.6g})"
-        for w in windows)
+        for w in windows
+    )
 
 
 def error_budget(percent: float) -> float:

@@ -16,8 +16,11 @@ SUPPRESSIONS_FIELD = "mlinfra:policy.suppressions"
 def check_suppressions(suppressions: tuple[Suppression, ...], file: str) -> None:
     """Unknown rule ids are bad input: a typo must not silently keep a finding visible forever."""
     known = set(rule_ids())
-    problems = [Problem(file, f"{SUPPRESSIONS_FIELD}[{i}].id", s.id, f"a known rule id: {', '.join(sorted(known))}")
-                for i, s in enumerate(suppressions) if s.id not in known]
+    problems = [
+        Problem(file, f"{SUPPRESSIONS_FIELD}[{i}].id", s.id, f"a known rule id: {', '.join(sorted(known))}")
+        for i, s in enumerate(suppressions)
+        if s.id not in known
+    ]
     if problems:
         raise SpecError(problems)
 
@@ -39,14 +42,27 @@ def findings(resources: list[Resource], *, production: bool) -> list[tuple[dict[
             continue
         for res in graph.of_type(*rule.types):
             for message in rule.check(res, graph):
-                out.append(({"id": rule.id, "severity": rule.severity, "title": rule.title, "urn": res["urn"],
-                             "type": res["type"], "service": res.get("service"), "message": message}, res))
+                out.append(
+                    (
+                        {
+                            "id": rule.id,
+                            "severity": rule.severity,
+                            "title": rule.title,
+                            "urn": res["urn"],
+                            "type": res["type"],
+                            "service": res.get("service"),
+                            "message": message,
+                        },
+                        res,
+                    )
+                )
     out.sort(key=lambda fr: (SEVERITIES.index(fr[0]["severity"]), fr[0]["id"], fr[0]["urn"], fr[0]["message"]))
     return out
 
 
-def evaluate(resources: list[Resource], *, tier: str, suppressions: tuple[Suppression, ...] = (),
-             file: str = "<stack>") -> dict[str, Any]:
+def evaluate(
+    resources: list[Resource], *, tier: str, suppressions: tuple[Suppression, ...] = (), file: str = "<stack>"
+) -> dict[str, Any]:
     """The `policies` section of a plan document."""
     check_suppressions(suppressions, file)
     results = []
@@ -64,7 +80,8 @@ def evaluate(resources: list[Resource], *, tier: str, suppressions: tuple[Suppre
         "violations": len(open_),
         "suppressed": len(results) - len(open_),
         "by_severity": dict(sorted(Counter(f["severity"] for f in open_).items())),
-        "unused_suppressions": [{"id": s.id, "resource": s.resource} for i, s in enumerate(suppressions)
-                                if i not in used],
+        "unused_suppressions": [
+            {"id": s.id, "resource": s.resource} for i, s in enumerate(suppressions) if i not in used
+        ],
         "passed": not open_,
     }

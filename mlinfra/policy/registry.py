@@ -36,6 +36,7 @@ def rule(id_: str, severity: str, title: str, *types: str, prod_only: bool = Fal
     def register(fn: Check) -> Check:
         RULES.append(Rule(id_, severity, title, types, fn, prod_only))
         return fn
+
     return register
 
 

@@ -35,11 +35,19 @@ SECRETISH = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|API_?KEY|PRIVATE_KEY|CRED
 # Names that carry a reference to a secret, not the secret itself.
 SECRET_REFERENCE = re.compile(r"(_FILE|_DIR|_PATH|_ARN|_ARN_.*|_NAME)$|_ARN_", re.I)
 GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5")
-NAMESPACED_KINDS = ("kubernetes:apps/", "kubernetes:autoscaling/", "kubernetes:policy/",
-                    "kubernetes:networking.k8s.io/", "kubernetes:monitoring.coreos.com/")
-NAMESPACED_CORE = ("kubernetes:core/v1:Service", "kubernetes:core/v1:ServiceAccount", K8S_SECRET,
-                   "kubernetes:core/v1:ConfigMap")
-
+NAMESPACED_KINDS = (
+    "kubernetes:apps/",
+    "kubernetes:autoscaling/",
+    "kubernetes:policy/",
+    "kubernetes:networking.k8s.io/",
+    "kubernetes:monitoring.coreos.com/",
+)
+NAMESPACED_CORE = (
+    "kubernetes:core/v1:Service",
+    "kubernetes:core/v1:ServiceAccount",
+    K8S_SECRET,
+    "kubernetes:core/v1:ConfigMap",
+)
 
 
 def inputs(res: Resource) -> dict[str, Any]:
@@ -121,9 +129,14 @@ def prestop_seconds(container: dict[str, Any]) -> float | None:
 
 
 def literal_secret_envs(envs: list[dict[str, Any]]) -> list[str]:
-    return sorted(str(e.get("name")) for e in envs
-                  if SECRETISH.search(str(e.get("name", ""))) and not SECRET_REFERENCE.search(str(e.get("name", "")))
-                  and "value" in e and not str(e.get("value", "")).startswith("arn:"))
+    return sorted(
+        str(e.get("name"))
+        for e in envs
+        if SECRETISH.search(str(e.get("name", "")))
+        and not SECRET_REFERENCE.search(str(e.get("name", "")))
+        and "value" in e
+        and not str(e.get("value", "")).startswith("arn:")
+    )
 
 
 def is_gpu_group(res: Resource) -> bool:
@@ -132,9 +145,11 @@ def is_gpu_group(res: Resource) -> bool:
 
 
 def ingress_deployments(ing: Resource, g: Graph) -> list[Resource]:
-    names = {((p.get("backend") or {}).get("service") or {}).get("name")
-             for rule_ in (inputs(ing).get("spec") or {}).get("rules") or []
-             for p in (rule_.get("http") or {}).get("paths") or []}
+    names = {
+        ((p.get("backend") or {}).get("service") or {}).get("name")
+        for rule_ in (inputs(ing).get("spec") or {}).get("rules") or []
+        for p in (rule_.get("http") or {}).get("paths") or []
+    }
     return [d for d in g.of_type(DEPLOYMENT) if same_ns(d, ing) and meta(d).get("name") in names]
 
 

@@ -42,8 +42,10 @@ def write_project(directory: Path) -> list[str]:
     if directory.exists() and not directory.is_dir():
         raise InitError(f"{directory} is a file; give `mlinfra init` a new or empty directory")
     if directory.is_dir() and any(directory.iterdir()):
-        raise InitError(f"{directory} is not empty; `mlinfra init` writes only into a new or empty "
-                        "directory: give it a new DIR (`mlinfra init my-ml-services`)")
+        raise InitError(
+            f"{directory} is not empty; `mlinfra init` writes only into a new or empty "
+            "directory: give it a new DIR (`mlinfra init my-ml-services`)"
+        )
     values = {"@PROJECT@": project_name(directory), "@VERSION@": __version__}
     written = []
     for source, target in FILES.items():

@@ -36,8 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(overrides)
     except ValidationError as exc:
         print(
-            "mlinfra.serving: invalid settings (flags or MLINFRA_* variables): "
-            + describe_errors(exc),
+            "mlinfra.serving: invalid settings (flags or MLINFRA_* variables): " + describe_errors(exc),
             file=sys.stderr,
         )
         return 2

@@ -115,9 +115,7 @@ class App:
             s.model_sha256,
             DownloadLimits(s.model_max_bytes, s.download_timeout_s),
         )
-        log.info(
-            "model fetched", extra={"fields": {"uri": redact_uri(s.model_uri), "sha256": digest}}
-        )
+        log.info("model fetched", extra={"fields": {"uri": redact_uri(s.model_uri), "sha256": digest}})
         model = load_model(
             path,
             framework=s.framework,
@@ -224,9 +222,7 @@ class App:
                 "outputs": [
                     {
                         "name": "output-0",
-                        "datatype": codec.v2_datatype(self._output_dtype)
-                        if self._output_dtype
-                        else "FP64",
+                        "datatype": codec.v2_datatype(self._output_dtype) if self._output_dtype else "FP64",
                         "shape": [-1],
                     }
                 ],
@@ -272,9 +268,7 @@ class App:
                 x, single = codec.parse_predict(req.body, model.input_dtype, model.n_features)
                 encode: Callable[[np.ndarray], bytes] = lambda y: codec.encode_predict(y, single)  # noqa: E731
             else:
-                x, req_id = codec.parse_v2_infer(
-                    req.body, req.headers, model.input_dtype, model.n_features
-                )
+                x, req_id = codec.parse_v2_infer(req.body, req.headers, model.input_dtype, model.n_features)
                 encode = lambda y: codec.encode_v2_infer(self._name, y, req_id)  # noqa: E731
             future = batcher.submit(x, self.settings.request_timeout_s)
         except Exception as exc:  # every error must finish the request

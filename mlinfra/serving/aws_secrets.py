@@ -22,24 +22,29 @@ class SecretUnavailable(RuntimeError):
 
 def secret_overrides(environ: Mapping[str, str], client: Any = None) -> dict[str, str]:
     """Runtime settings whose value is a referenced secret, unless set directly already."""
-    wanted = {setting: environ[SECRET_ARN_PREFIX + name] for name, setting in SETTINGS_FROM_SECRETS.items()
-              if environ.get(SECRET_ARN_PREFIX + name) and f"MLINFRA_{setting.upper()}" not in environ}
+    wanted = {
+        setting: environ[SECRET_ARN_PREFIX + name]
+        for name, setting in SETTINGS_FROM_SECRETS.items()
+        if environ.get(SECRET_ARN_PREFIX + name) and f"MLINFRA_{setting.upper()}" not in environ
+    }
     if not wanted:
         return {}
     if client is None:
         try:
             import boto3
         except ImportError:
-            raise SecretUnavailable("boto3 is not installed, so secrets referenced by MLINFRA_SECRET_ARN_* "
-                                    "cannot be read") from None
+            raise SecretUnavailable(
+                "boto3 is not installed, so secrets referenced by MLINFRA_SECRET_ARN_* cannot be read"
+            ) from None
         client = boto3.client("secretsmanager")
     out = {}
     for setting, arn in wanted.items():
         try:
             value = client.get_secret_value(SecretId=arn).get("SecretString")
         except Exception as exc:  # botocore's errors, no credentials, no network: all fatal
-            raise SecretUnavailable(f"could not read {arn} for MLINFRA_{setting.upper()}: "
-                                    f"{type(exc).__name__}") from None
+            raise SecretUnavailable(
+                f"could not read {arn} for MLINFRA_{setting.upper()}: {type(exc).__name__}"
+            ) from None
         if not value:
             raise SecretUnavailable(f"{arn} (for MLINFRA_{setting.upper()}) has no string value")
         out[setting] = value

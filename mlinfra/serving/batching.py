@@ -125,9 +125,7 @@ class Batcher:
         # The job may still be in a running call; its result is then dropped, and slices not
         # yet started are skipped.
         if not future.done():
-            future.set_exception(
-                DeadlineExceeded(f"prediction did not finish within {timeout_s:g} s")
-            )
+            future.set_exception(DeadlineExceeded(f"prediction did not finish within {timeout_s:g} s"))
 
     def close(self) -> None:
         for task in self._tasks:

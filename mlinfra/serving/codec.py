@@ -69,9 +69,7 @@ def to_matrix(value: Any, field: str, dtype: np.dtype[Any], n_features: int | No
     if arr.ndim != 2 or arr.shape[0] == 0:
         raise InvalidInput(f"{field} must be a non-empty list of rows, got shape {list(arr.shape)}")
     if n_features is not None and arr.shape[1] != n_features:
-        raise InvalidInput(
-            f"{field}: the model expects {n_features} features per row, got {arr.shape[1]}"
-        )
+        raise InvalidInput(f"{field}: the model expects {n_features} features per row, got {arr.shape[1]}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise InvalidInput(f"{field} must not contain NaN or infinity")
     out = arr.astype(dtype, copy=False)
@@ -80,9 +78,7 @@ def to_matrix(value: Any, field: str, dtype: np.dtype[Any], n_features: int | No
     return out
 
 
-def parse_predict(
-    body: bytes, dtype: np.dtype[Any], n_features: int | None
-) -> tuple[np.ndarray, bool]:
+def parse_predict(body: bytes, dtype: np.dtype[Any], n_features: int | None) -> tuple[np.ndarray, bool]:
     """Returns (rows, single) where single means the `features` form."""
     doc = parse_json(body)
     if isinstance(doc, dict):
@@ -118,8 +114,7 @@ def _v2_tensor(doc: Any) -> dict[str, Any]:
         raise InvalidInput(f"this model takes exactly one input tensor, got {len(inputs)}")
     if not isinstance(inputs[0], dict):
         raise InvalidInput(
-            "inputs[0] must be a tensor object "
-            '{"name": ..., "shape": [...], "datatype": ..., "data": [...]}'
+            'inputs[0] must be a tensor object {"name": ..., "shape": [...], "datatype": ..., "data": [...]}'
         )
     return inputs[0]
 
@@ -133,8 +128,7 @@ def _check_range(flat: np.ndarray, datatype: str) -> None:
         lo, hi = int(flat.min()), int(flat.max())
         if lo < info.min or hi > info.max:
             raise InvalidInput(
-                f"inputs[0].data has values outside {datatype}'s range "
-                f"[{info.min}, {info.max}] (min {lo}, max {hi})"
+                f"inputs[0].data has values outside {datatype}'s range [{info.min}, {info.max}] (min {lo}, max {hi})"
             )
     elif not np.isfinite(flat.astype(declared)).all():
         raise InvalidInput(f"inputs[0].data has values beyond the range of {datatype}")
@@ -145,9 +139,7 @@ def parse_v2_infer(
 ) -> tuple[np.ndarray, Any]:
     """Returns (rows, request id or None)."""
     if "inference-header-content-length" in headers:
-        raise UnsupportedMedia(
-            "the binary tensor extension is not supported; send JSON tensors (`data`)"
-        )
+        raise UnsupportedMedia("the binary tensor extension is not supported; send JSON tensors (`data`)")
     doc = parse_json(body)
     tensor = _v2_tensor(doc)
     params = tensor.get("parameters")
@@ -155,17 +147,13 @@ def parse_v2_infer(
         raise UnsupportedMedia("the binary tensor extension is not supported; send JSON tensors")
     datatype, shape, data = tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
     if datatype not in V2_INPUT_DTYPES:
-        raise InvalidInput(
-            f"inputs[0].datatype must be one of {', '.join(V2_INPUT_DTYPES)}, got {datatype!r}"
-        )
+        raise InvalidInput(f"inputs[0].datatype must be one of {', '.join(V2_INPUT_DTYPES)}, got {datatype!r}")
     if (
         not isinstance(shape, list)
         or not 1 <= len(shape) <= 2
         or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
     ):
-        raise InvalidInput(
-            f"inputs[0].shape must be [rows, features] of positive ints, got {shape!r}"
-        )
+        raise InvalidInput(f"inputs[0].shape must be [rows, features] of positive ints, got {shape!r}")
     if not isinstance(data, list):
         raise InvalidInput("inputs[0].data must be a list (row-major, flat or nested)")
     _refuse_bools(body, data, "inputs[0].data")
@@ -176,9 +164,7 @@ def parse_v2_infer(
     if flat.dtype.kind not in "iuf":
         raise InvalidInput(f"inputs[0].data must contain only numbers for datatype {datatype}")
     if flat.size != math.prod(shape):
-        raise InvalidInput(
-            f"inputs[0].data has {flat.size} elements but shape {shape} needs {math.prod(shape)}"
-        )
+        raise InvalidInput(f"inputs[0].data has {flat.size} elements but shape {shape} needs {math.prod(shape)}")
     # Row-major flat data, or nesting that is exactly the declared shape: [[1, 2], [3, 4]]
     # with shape [4, 1] would otherwise be silently re-cut into other rows.
     if flat.ndim > 1 and list(flat.shape) != shape:

@@ -37,9 +37,19 @@ REQUIRE_API_KEY_ENV = "MLINFRA_REQUIRE_API_KEY"
 DRAIN_TIMEOUT_S_ENV = "MLINFRA_DRAIN_TIMEOUT_S"
 
 SETTINGS_ENV = (
-    MODEL_URI_ENV, MODEL_NAME_ENV, FRAMEWORK_ENV, MODEL_SHA256_ENV, TRUSTED_PICKLE_ENV,
-    MODEL_CACHE_DIR_ENV, PORT_ENV, MAX_BATCH_SIZE_ENV, MAX_BATCH_WAIT_MS_ENV,
-    REQUEST_TIMEOUT_S_ENV, KEEPALIVE_TIMEOUT_S_ENV, API_KEYS_ENV, REQUIRE_API_KEY_ENV,
+    MODEL_URI_ENV,
+    MODEL_NAME_ENV,
+    FRAMEWORK_ENV,
+    MODEL_SHA256_ENV,
+    TRUSTED_PICKLE_ENV,
+    MODEL_CACHE_DIR_ENV,
+    PORT_ENV,
+    MAX_BATCH_SIZE_ENV,
+    MAX_BATCH_WAIT_MS_ENV,
+    REQUEST_TIMEOUT_S_ENV,
+    KEEPALIVE_TIMEOUT_S_ENV,
+    API_KEYS_ENV,
+    REQUIRE_API_KEY_ENV,
     DRAIN_TIMEOUT_S_ENV,
 )
 """Every variable the SDK sets for the runtime (each one a `ServingSettings` field)."""
@@ -113,8 +123,15 @@ def keepalive_timeout_s(load_balancer_idle_timeout_s: int) -> int:
     return load_balancer_idle_timeout_s + KEEPALIVE_MARGIN_S
 
 
-def model_env(*, model_uri: str, model_name: str, framework: str, port: int,
-              model_sha256: str | None = None, trusted_pickle: bool = False) -> dict[str, str]:
+def model_env(
+    *,
+    model_uri: str,
+    model_name: str,
+    framework: str,
+    port: int,
+    model_sha256: str | None = None,
+    trusted_pickle: bool = False,
+) -> dict[str, str]:
     """The variables that say which model to serve and how to verify it: the image's ENV and
     the base of every deployed replica's environment."""
     env = {
@@ -134,4 +151,4 @@ def settings_field(env_name: str) -> str:
     """`MLINFRA_MODEL_URI` -> `model_uri`: the `ServingSettings` field a variable sets."""
     if not env_name.startswith(ENV_PREFIX):
         raise ValueError(f"{env_name} is not a runtime setting (no {ENV_PREFIX} prefix)")
-    return env_name[len(ENV_PREFIX):].lower()
+    return env_name[len(ENV_PREFIX) :].lower()

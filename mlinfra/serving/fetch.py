@@ -93,14 +93,12 @@ def fetch_model(
         path = _download(uri, scheme, parsed, cache_dir, limits or DownloadLimits())
     else:
         raise ModelLoadError(
-            f"model URI scheme {scheme!r} is not supported "
-            "(allowed: s3://, https://, file://, a path)"
+            f"model URI scheme {scheme!r} is not supported (allowed: s3://, https://, file://, a path)"
         )
     actual = sha256_file(path)
     if expected_sha256 is not None and not hmac.compare_digest(actual, expected_sha256.lower()):
         raise ModelLoadError(
-            f"sha256 mismatch for {redact_uri(uri)}: expected {expected_sha256.lower()}, "
-            f"got {actual}; refusing to load"
+            f"sha256 mismatch for {redact_uri(uri)}: expected {expected_sha256.lower()}, got {actual}; refusing to load"
         )
     return path, actual
 
@@ -204,8 +202,7 @@ class _Transfer:
                 )
         if expected is not None and got != expected:
             raise ModelLoadError(
-                f"could not download {self.shown}: got {got} bytes of {expected} "
-                "(connection cut short)"
+                f"could not download {self.shown}: got {got} bytes of {expected} (connection cut short)"
             )
         if got == 0:
             raise ModelLoadError(f"could not download {self.shown}: the body is empty")
@@ -213,9 +210,7 @@ class _Transfer:
             self._refuse_html("the body is an HTML page")
 
     def _refuse_html(self, why: str) -> None:
-        raise ModelLoadError(
-            f"could not download {self.shown}: {why}, not a model (a login or error page?)"
-        )
+        raise ModelLoadError(f"could not download {self.shown}: {why}, not a model (a login or error page?)")
 
     def _too_big(self, size: int) -> None:
         raise ModelLoadError(
@@ -279,9 +274,7 @@ def _download_https(uri: str, transfer: _Transfer) -> None:
 
         # read1: one socket read at a time, so a trickling server cannot keep one call busy
         # past the deadline (read(n) would wait for all n bytes).
-        transfer.copy(
-            response.read1, expected, response.headers.get("Content-Type"), shorten_timeout
-        )
+        transfer.copy(response.read1, expected, response.headers.get("Content-Type"), shorten_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,9 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="mlinfra fetch: %(message)s")
     try:
-        path, digest = fetch_model(
-            args.uri, args.out, args.sha256, DownloadLimits(args.max_bytes, args.timeout_s)
-        )
+        path, digest = fetch_model(args.uri, args.out, args.sha256, DownloadLimits(args.max_bytes, args.timeout_s))
     except ModelLoadError as exc:
         print(f"mlinfra fetch: {exc}", file=sys.stderr)
         return 1

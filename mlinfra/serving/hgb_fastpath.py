@@ -66,9 +66,7 @@ class _Forest:
         values = self.value[node]  # (n, iterations * k), iteration-major like sklearn
         raw = np.empty((n, self.k), dtype=np.float64, order="F")
         for k in range(self.k):
-            terms = np.concatenate(
-                [np.broadcast_to(self.baseline[:, k], (n, 1)), values[:, k :: self.k]], axis=1
-            )
+            terms = np.concatenate([np.broadcast_to(self.baseline[:, k], (n, 1)), values[:, k :: self.k]], axis=1)
             raw[:, k] = np.cumsum(terms, axis=1)[:, -1]
         return raw
 

@@ -101,9 +101,7 @@ class ConnectionSet:
     """Live connections (oldest first), so shutdown can close idle ones and the connection
     cap can make room by closing the oldest idle one."""
 
-    def __init__(
-        self, max_connections: int = 4096, on_refusal: Callable[[int], None] | None = None
-    ) -> None:
+    def __init__(self, max_connections: int = 4096, on_refusal: Callable[[int], None] | None = None) -> None:
         self.connections: dict[HttpProtocol, None] = {}
         self.draining = False
         self.max_connections = max_connections
@@ -132,9 +130,7 @@ class ConnectionSet:
                 extra={
                     "fields": {
                         "max_connections": self.max_connections,
-                        "action": "closed the oldest idle connection"
-                        if evicted
-                        else "refused a new connection (503)",
+                        "action": "closed the oldest idle connection" if evicted else "refused a new connection (503)",
                     }
                 },
             )
@@ -320,9 +316,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._url += url
         if len(self._url) > self._limits.max_url_bytes:
-            raise _Refusal(
-                _error(414, f"request target exceeds {self._limits.max_url_bytes} bytes")
-            )
+            raise _Refusal(_error(414, f"request target exceeds {self._limits.max_url_bytes} bytes"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._closing:
@@ -331,9 +325,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._header_bytes > self._limits.max_header_bytes:
             raise _Refusal(_too_many_header_bytes(self._limits))
         if len(self._headers) >= self._limits.max_headers:
-            raise _Refusal(
-                _error(431, f"more than {self._limits.max_headers} header fields")
-            )
+            raise _Refusal(_error(431, f"more than {self._limits.max_headers} header fields"))
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         previous = self._headers.get(key)
@@ -514,6 +506,4 @@ def _too_many_header_bytes(limits: Limits) -> Response:
 
 
 def _full() -> Response:
-    return Response(
-        503, b'{"error":"too many connections; retry shortly"}', extra=((b"retry-after", b"1"),)
-    )
+    return Response(503, b'{"error":"too many connections; retry shortly"}', extra=((b"retry-after", b"1"),))

@@ -50,9 +50,9 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=reg,
         ).labels(model)
-        self._queue = Gauge(
-            m.QUEUE_DEPTH, "Requests waiting for the model.", (m.LABEL_MODEL,), registry=reg
-        ).labels(model)
+        self._queue = Gauge(m.QUEUE_DEPTH, "Requests waiting for the model.", (m.LABEL_MODEL,), registry=reg).labels(
+            model
+        )
         self.load_seconds = Gauge(
             m.MODEL_LOAD_SECONDS,
             "Seconds to fetch, verify, load and warm the model.",

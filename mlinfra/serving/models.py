@@ -45,8 +45,7 @@ def load_model(
     chosen = framework or infer_framework(path.name)
     if chosen is None:
         raise ModelLoadError(
-            f"cannot tell the framework of {path.name}; set MLINFRA_FRAMEWORK to one of "
-            f"{', '.join(FRAMEWORKS)}"
+            f"cannot tell the framework of {path.name}; set MLINFRA_FRAMEWORK to one of {', '.join(FRAMEWORKS)}"
         )
     loader = _LOADERS.get(chosen)
     if loader is None:
@@ -126,9 +125,7 @@ def _load_xgboost(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     def predict(x: np.ndarray) -> np.ndarray:
         return np.asarray(booster.inplace_predict(x))
 
-    return LoadedModel(
-        "xgboost", predict, int(booster.num_features()), np.dtype(np.float32), booster
-    )
+    return LoadedModel("xgboost", predict, int(booster.num_features()), np.dtype(np.float32), booster)
 
 
 def _load_lightgbm(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
@@ -139,9 +136,7 @@ def _load_lightgbm(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     def predict(x: np.ndarray) -> np.ndarray:
         return np.asarray(booster.predict(x))
 
-    return LoadedModel(
-        "lightgbm", predict, int(booster.num_feature()), np.dtype(np.float64), booster
-    )
+    return LoadedModel("lightgbm", predict, int(booster.num_feature()), np.dtype(np.float64), booster)
 
 
 _ORT_DTYPES = {
@@ -157,11 +152,7 @@ def _load_onnx(path: Path, _trusted: bool, _fast: bool) -> LoadedModel:
     import onnxruntime as ort
 
     # CUDA first when the GPU wheel and a device are present; CPU always as the fallback.
-    providers = [
-        p
-        for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-        if p in ort.get_available_providers()
-    ]
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
     session = ort.InferenceSession(str(path), providers=providers)
     inp = session.get_inputs()[0]
     out_name = session.get_outputs()[0].name

@@ -32,9 +32,7 @@ async def serve(settings: ServingSettings) -> int:
     app = App(settings, metrics, executor)
     max_conns = _connection_cap(settings.max_connections)
     conns = ConnectionSet(max_conns, on_refusal=metrics.count_other)
-    limits = Limits(
-        settings.max_body_bytes, settings.keepalive_timeout_s, max_connections=max_conns
-    )
+    limits = Limits(settings.max_body_bytes, settings.keepalive_timeout_s, max_connections=max_conns)
     loop.set_exception_handler(_log_loop_error)
     server = await loop.create_server(
         lambda: HttpProtocol(app.handle, limits, conns),

@@ -22,20 +22,14 @@ class ServingSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
         description="Name in /v2/models/{name} and in the `model` metric label.",
     )
-    framework: str | None = Field(
-        default=None, description="Default: inferred from the model file's extension."
-    )
+    framework: str | None = Field(default=None, description="Default: inferred from the model file's extension.")
     model_sha256: str | None = Field(
         default=None,
         pattern=r"^[0-9a-fA-F]{64}$",
         description="Default: not verified (the digest is still logged).",
     )
-    trusted_pickle: bool = Field(
-        default=False, description="Allow joblib/pickle models, which can run code on load."
-    )
-    model_cache_dir: str = Field(
-        default="/tmp/mlinfra-model", description="Where remote models are downloaded."
-    )
+    trusted_pickle: bool = Field(default=False, description="Allow joblib/pickle models, which can run code on load.")
+    model_cache_dir: str = Field(default="/tmp/mlinfra-model", description="Where remote models are downloaded.")
 
     host: str = "0.0.0.0"  # a container must listen on its pod/task address
     port: int = Field(default=8080, ge=1, le=65535)
@@ -48,21 +42,16 @@ class ServingSettings(BaseSettings):
         description="Extra wait to fill a batch; only applied while requests arrive together "
         "(previous batch and queue both hold more than one), so a lone request never waits.",
     )
-    max_queue: int = Field(
-        default=256, ge=1, description="Requests waiting for the model; beyond it: 429."
-    )
+    max_queue: int = Field(default=256, ge=1, description="Requests waiting for the model; beyond it: 429.")
     request_timeout_s: float = Field(default=10.0, gt=0.0, description="Beyond it: 504.")
-    keepalive_timeout_s: float = Field(
-        default=75.0, gt=0.0, description="Idle keep-alive; longer than the ALB's 60 s."
-    )
+    keepalive_timeout_s: float = Field(default=75.0, gt=0.0, description="Idle keep-alive; longer than the ALB's 60 s.")
     drain_timeout_s: float = Field(
         default=25.0, ge=0.0, description="After SIGTERM, wait this long for in-flight work."
     )
     inference_threads: int = Field(
         default=1,
         ge=1,
-        description="Threads running model calls (batches run one at a time "
-        "per thread; native code releases the GIL).",
+        description="Threads running model calls (batches run one at a time per thread; native code releases the GIL).",
     )
     inline_max_ms: float = Field(
         default=2.0,
@@ -99,12 +88,8 @@ class ServingSettings(BaseSettings):
         description="Open connections; beyond it the oldest idle one is closed, or the new one "
         "gets 503. Also kept below the process's open-file limit.",
     )
-    model_max_bytes: int = Field(
-        default=20 * 1024**3, ge=1, description="Largest model download accepted."
-    )
-    download_timeout_s: float = Field(
-        default=900.0, gt=0.0, description="Deadline for the whole model download."
-    )
+    model_max_bytes: int = Field(default=20 * 1024**3, ge=1, description="Largest model download accepted.")
+    download_timeout_s: float = Field(default=900.0, gt=0.0, description="Deadline for the whole model download.")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("framework")
@@ -133,9 +118,7 @@ class ServingSettings(BaseSettings):
     def api_key_set(self) -> frozenset[str]:
         if self.api_keys is None:
             return frozenset()
-        return frozenset(
-            k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()
-        )
+        return frozenset(k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip())
 
 
 def describe_errors(exc: ValidationError) -> str:

@@ -58,11 +58,7 @@ def is_what_it_says(name: str) -> bool:
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError):
         return False
-    return (
-        isinstance(obj, type)
-        and obj.__module__ == module_name
-        and obj.__qualname__ == attr
-    )
+    return isinstance(obj, type) and obj.__module__ == module_name and obj.__qualname__ == attr
 
 
 def refused(untrusted: list[str]) -> list[str]:

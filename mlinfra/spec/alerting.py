@@ -173,9 +173,9 @@ class AlertingSettings(StrictModel):
         return self
 
 
-
-def alerting_problems(alerting: AlertingSettings | None, platform: str, services: list[ServiceSpec],
-                      secret_names: set[str], file: str) -> list[Problem]:
+def alerting_problems(
+    alerting: AlertingSettings | None, platform: str, services: list[ServiceSpec], secret_names: set[str], file: str
+) -> list[Problem]:
     """What the alerting config refers to that this stack does not have."""
     if alerting is None:
         return []
@@ -184,25 +184,45 @@ def alerting_problems(alerting: AlertingSettings | None, platform: str, services
     declared = {s.name for s in services}
     for name, receiver in alerting.receivers.items():
         if platform == "ecs" and receiver.kind != "sns":
-            problems.append(Problem(
-                file, f"{key}.receivers.{name}.{receiver.kind}", receiver.kind,
-                "Amazon Managed Service for Prometheus (ECS) delivers alerts to SNS only; allowed on "
-                "ECS: sns (subscribe the PagerDuty or chat endpoint to it under https)"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{key}.receivers.{name}.{receiver.kind}",
+                    receiver.kind,
+                    "Amazon Managed Service for Prometheus (ECS) delivers alerts to SNS only; allowed on "
+                    "ECS: sns (subscribe the PagerDuty or chat endpoint to it under https)",
+                )
+            )
         if platform == "eks" and receiver.kind == "sns":
-            problems.append(Problem(
-                file, f"{key}.receivers.{name}.sns", "sns",
-                "SNS receivers are not done yet on EKS (Alertmanager would need an AWS identity to "
-                "publish); allowed on EKS: slack, pagerduty"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{key}.receivers.{name}.sns",
+                    "sns",
+                    "SNS receivers are not done yet on EKS (Alertmanager would need an AWS identity to "
+                    "publish); allowed on EKS: slack, pagerduty",
+                )
+            )
         for secret in receiver.secret_refs():
             if secret not in secret_names:
-                problems.append(Problem(
-                    file, f"{key}.receivers.{name}", secret,
-                    "unknown secret; allowed: a name under mlinfra:secrets or mlinfra:secretArns: "
-                    + (", ".join(sorted(secret_names)) or "none defined")))
+                problems.append(
+                    Problem(
+                        file,
+                        f"{key}.receivers.{name}",
+                        secret,
+                        "unknown secret; allowed: a name under mlinfra:secrets or mlinfra:secretArns: "
+                        + (", ".join(sorted(secret_names)) or "none defined"),
+                    )
+                )
     for i, route in enumerate(alerting.routes):
         for service in route.services:
             if service not in declared:
-                problems.append(Problem(file, f"{key}.routes[{i}].services", service,
-                                        "unknown service; declared services: "
-                                        + (", ".join(sorted(declared)) or "none")))
+                problems.append(
+                    Problem(
+                        file,
+                        f"{key}.routes[{i}].services",
+                        service,
+                        "unknown service; declared services: " + (", ".join(sorted(declared)) or "none"),
+                    )
+                )
     return problems

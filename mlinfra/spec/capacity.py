@@ -36,16 +36,22 @@ def instance_table() -> dict[str, dict[str, float]]:
 _TABLE: dict[str, dict[str, float]] | None = None
 
 
-def check_instance_types(types: tuple[str, ...], *, cpu_only: bool = False,
-                         family: str | None = None) -> tuple[str, ...]:
+def check_instance_types(
+    types: tuple[str, ...], *, cpu_only: bool = False, family: str | None = None
+) -> tuple[str, ...]:
     """`types` if each is a known instance type (of `family`); else ValueError naming the allowed."""
     table = instance_table()
-    allowed = sorted(t for t, shape in table.items()
-                     if (family is None or t.split(".")[0] == family) and not (cpu_only and shape.get("gpus")))
+    allowed = sorted(
+        t
+        for t, shape in table.items()
+        if (family is None or t.split(".")[0] == family) and not (cpu_only and shape.get("gpus"))
+    )
     wrong = [t for t in types if t not in allowed]
     if wrong:
-        raise ValueError(f"instance types {[str(t)[:30] for t in wrong][:3]} are not in mlinfra's pinned "
-                         f"instance table (mlinfra/engine/prices/aws.json); allowed: {', '.join(allowed)}")
+        raise ValueError(
+            f"instance types {[str(t)[:30] for t in wrong][:3]} are not in mlinfra's pinned "
+            f"instance table (mlinfra/engine/prices/aws.json); allowed: {', '.join(allowed)}"
+        )
     return types
 
 
@@ -58,8 +64,7 @@ class NodeGroupSize(StrictModel):
     def _bounds(self) -> NodeGroupSize:
         if not self.min_size <= self.desired_size <= self.max_size:
             raise ValueError(
-                f"need min_size <= desired_size <= max_size, got {self.min_size}, "
-                f"{self.desired_size}, {self.max_size}"
+                f"need min_size <= desired_size <= max_size, got {self.min_size}, {self.desired_size}, {self.max_size}"
             )
         return self
 

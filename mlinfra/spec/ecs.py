@@ -50,8 +50,10 @@ ADOT_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
 
 def gpu_ami_command(region: str) -> str:
     """The AWS CLI call that prints the AMI ECS currently recommends for GPU hosts."""
-    return (f"aws ssm get-parameters --region {region} --names {AMI_PARAMETER_GPU} "
-            "--query 'Parameters[0].Value' --output text")
+    return (
+        f"aws ssm get-parameters --region {region} --names {AMI_PARAMETER_GPU} "
+        "--query 'Parameters[0].Value' --output text"
+    )
 
 
 def gpus_per_instance(instance_type: str) -> int:
@@ -71,11 +73,12 @@ def fargate_allowed(units: int | None, memory_mib: int) -> str | None:
     """None if (cpu units, memory) is a Fargate size, else what is allowed instead."""
     if units in FARGATE_SIZES and memory_mib in FARGATE_SIZES[units]:
         return None
-    sizes = "; ".join(
-        f"{format_vcpu(u)} vCPU ({u * 1000 // 1024}m): {_describe(m)}" for u, m in FARGATE_SIZES.items())
+    sizes = "; ".join(f"{format_vcpu(u)} vCPU ({u * 1000 // 1024}m): {_describe(m)}" for u, m in FARGATE_SIZES.items())
     if units in FARGATE_SIZES:
-        return (f"Fargate does not offer {memory_mib} MiB with {format_vcpu(units)} vCPU; allowed memory: "
-                f"{_describe(FARGATE_SIZES[units])}")
+        return (
+            f"Fargate does not offer {memory_mib} MiB with {format_vcpu(units)} vCPU; allowed memory: "
+            f"{_describe(FARGATE_SIZES[units])}"
+        )
     return f"not a Fargate task size; allowed cpu -> memory: {sizes}"
 
 
@@ -159,8 +162,10 @@ class EcsSettings(StrictModel):
     def _kms_arns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         bad = [a for a in v if not _KMS_KEY_ARN.match(a)]
         if bad:
-            raise ValueError(f"not KMS key ARNs: {bad}; allowed: arn:aws:kms:<region>:<account>:key/<key-id> "
-                             "(aliases do not work in IAM policies)")
+            raise ValueError(
+                f"not KMS key ARNs: {bad}; allowed: arn:aws:kms:<region>:<account>:key/<key-id> "
+                "(aliases do not work in IAM policies)"
+            )
         return tuple(sorted(set(v)))
 
     @field_validator("gpu_ami_id")
@@ -175,8 +180,10 @@ class EcsSettings(StrictModel):
     def _image(cls, v: str) -> str:
         # registry/repository[:tag][@sha256:digest], the forms an ECS container definition takes.
         if not re.match(r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$", v) or v.endswith((":", "/")):
-            raise ValueError("must be a container image reference such as "
-                             "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1")
+            raise ValueError(
+                "must be a container image reference such as "
+                "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1"
+            )
         return v
 
     @field_validator("gpu_capacity")
@@ -229,8 +236,12 @@ def deployment_timeout_seconds(spec: ServiceSpec) -> int:
     check and drain the task it replaces; a rollout the circuit breaker rolls back fails the
     update instead of being reported as deployed.
     """
-    wave = (IMAGE_PULL_ALLOWANCE_SECONDS + spec.expected_load_seconds + ALB_HEALTHY_SECONDS
-            + deregistration_delay_seconds(spec))
+    wave = (
+        IMAGE_PULL_ALLOWANCE_SECONDS
+        + spec.expected_load_seconds
+        + ALB_HEALTHY_SECONDS
+        + deregistration_delay_seconds(spec)
+    )
     if spec.gpu_type is not None:
         wave += GPU_HOST_LAUNCH_SECONDS
     # ECS's circuit breaker needs several failed tasks before it rolls back: give it a wave.

@@ -30,13 +30,16 @@ REVIEW_BY = CHECKED + timedelta(days=120)
 
 # EKS Kubernetes version calendar: every version whose extended support had not ended when the
 # table was last reviewed (2026-12-01; 1.31's ended 2026-11-26, so it is gone).
-KUBERNETES_VERSIONS: dict[str, KubernetesVersion] = {v.version: v for v in (
-    KubernetesVersion("1.36", date(2026, 6, 2), date(2027, 8, 2), date(2028, 8, 2)),
-    KubernetesVersion("1.35", date(2026, 1, 28), date(2027, 3, 27), date(2028, 3, 27)),
-    KubernetesVersion("1.34", date(2025, 10, 6), date(2026, 12, 2), date(2027, 12, 2)),
-    KubernetesVersion("1.33", date(2025, 5, 28), date(2026, 7, 29), date(2027, 7, 29)),
-    KubernetesVersion("1.32", date(2025, 1, 25), date(2026, 3, 23), date(2027, 3, 23)),
-)}
+KUBERNETES_VERSIONS: dict[str, KubernetesVersion] = {
+    v.version: v
+    for v in (
+        KubernetesVersion("1.36", date(2026, 6, 2), date(2027, 8, 2), date(2028, 8, 2)),
+        KubernetesVersion("1.35", date(2026, 1, 28), date(2027, 3, 27), date(2028, 3, 27)),
+        KubernetesVersion("1.34", date(2025, 10, 6), date(2026, 12, 2), date(2027, 12, 2)),
+        KubernetesVersion("1.33", date(2025, 5, 28), date(2026, 7, 29), date(2027, 7, 29)),
+        KubernetesVersion("1.32", date(2025, 1, 25), date(2026, 3, 23), date(2027, 3, 23)),
+    )
+}
 NEWEST_VERSION = max(KUBERNETES_VERSIONS, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
@@ -54,15 +57,18 @@ class ManagedAddon:
 # The core add-ons as EKS managed add-ons, so `pulumi up` upgrades them with the cluster.
 # Versions: EKS's default build for the cluster's Kubernetes version, looked up at deploy time
 # (aws.eks.get_addon_version), unless the stack pins one in mlinfra:eks.addonVersions.
-MANAGED_ADDONS: dict[str, ManagedAddon] = {a.name: a for a in (
-    # enableNetworkPolicy turns on the VPC CNI's network-policy agent: without it every
-    # NetworkPolicy is accepted and ignored. Same key as the aws-vpc-cni chart's values.
-    ManagedAddon("vpc-cni", True, {"enableNetworkPolicy": "true"}),
-    ManagedAddon("kube-proxy", True, {}),
-    ManagedAddon("eks-pod-identity-agent", True, {}),
-    ManagedAddon("coredns", False, {}),
-    ManagedAddon("aws-ebs-csi-driver", False, {}),
-)}
+MANAGED_ADDONS: dict[str, ManagedAddon] = {
+    a.name: a
+    for a in (
+        # enableNetworkPolicy turns on the VPC CNI's network-policy agent: without it every
+        # NetworkPolicy is accepted and ignored. Same key as the aws-vpc-cni chart's values.
+        ManagedAddon("vpc-cni", True, {"enableNetworkPolicy": "true"}),
+        ManagedAddon("kube-proxy", True, {}),
+        ManagedAddon("eks-pod-identity-agent", True, {}),
+        ManagedAddon("coredns", False, {}),
+        ManagedAddon("aws-ebs-csi-driver", False, {}),
+    )
+}
 
 
 def version_problem(version: str, extended_support: bool, today: date) -> str | None:
@@ -73,8 +79,10 @@ def version_problem(version: str, extended_support: bool, today: date) -> str | 
     if today > row.extended_support_until:
         return f"EKS extended support for {version} ended {row.extended_support_until}"
     if today > row.standard_support_until and not extended_support:
-        return (f"standard support for {version} ended {row.standard_support_until}; upgrade, or "
-                "set extendedSupport: true (billed at the extended-support rate)")
+        return (
+            f"standard support for {version} ended {row.standard_support_until}; upgrade, or "
+            "set extendedSupport: true (billed at the extended-support rate)"
+        )
     return None
 
 
@@ -82,10 +90,11 @@ def stale_tables(today: date) -> list[str]:
     """What makes the tables out of date on `today`, each naming the date that passed."""
     problems = []
     if today > REVIEW_BY:
-        problems.append(f"the EKS version and add-on tables (checked {CHECKED}) were due for review "
-                        f"on {REVIEW_BY}")
+        problems.append(f"the EKS version and add-on tables (checked {CHECKED}) were due for review on {REVIEW_BY}")
     newest = KUBERNETES_VERSIONS[NEWEST_VERSION]
     if today > newest.standard_support_until:
-        problems.append(f"the newest version in the table, {NEWEST_VERSION}, left standard support on "
-                        f"{newest.standard_support_until}")
+        problems.append(
+            f"the newest version in the table, {NEWEST_VERSION}, left standard support on "
+            f"{newest.standard_support_until}"
+        )
     return problems

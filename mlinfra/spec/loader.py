@@ -27,9 +27,7 @@ from mlinfra.spec.stackfile import parse_stack_yaml
 
 NAMESPACE = "mlinfra"
 SECRET_PLACEHOLDER = "[secret]"
-_STACK_KEYS = {
-    to_camel(name): name for name in StackSettings.model_fields if name != "region"
-}
+_STACK_KEYS = {to_camel(name): name for name in StackSettings.model_fields if name != "region"}
 
 
 @dataclass(frozen=True)
@@ -63,11 +61,13 @@ def read_stack_file(root: Path, stack: str) -> RawConfig:
     path = stack_file(root, stack)
     shown = os.path.relpath(path, root)
     if not path.is_file():
-        available = sorted(p.name[len("Pulumi."):-len(".yaml")]
-                           for p in (root / "stacks").glob("Pulumi.*.yaml") if p.is_file())
+        available = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml") if p.is_file()
+        )
         what = "is not a file" if path.exists() else "no such stack file"
-        raise SpecError([Problem(shown, "--stack", excerpt(stack),
-                                 f"{what}; available stacks: {', '.join(available) or 'none'}")])
+        raise SpecError(
+            [Problem(shown, "--stack", excerpt(stack), f"{what}; available stacks: {', '.join(available) or 'none'}")]
+        )
     doc = parse_stack_yaml(path, shown)
     if doc is None:
         doc = {}
@@ -83,10 +83,18 @@ def read_stack_file(root: Path, stack: str) -> RawConfig:
         if had_secret:
             secret_keys.add(str(key))
     if malformed:
-        raise SpecError([Problem(shown, where, SECRET_PLACEHOLDER,
-                                 "a Pulumi secret is exactly `{secure: <ciphertext>}` as "
-                                 "`pulumi config set --secret` writes it (value not shown)")
-                         for where in malformed])
+        raise SpecError(
+            [
+                Problem(
+                    shown,
+                    where,
+                    SECRET_PLACEHOLDER,
+                    "a Pulumi secret is exactly `{secure: <ciphertext>}` as "
+                    "`pulumi config set --secret` writes it (value not shown)",
+                )
+                for where in malformed
+            ]
+        )
     return RawConfig(values, frozenset(secret_keys), shown)
 
 
@@ -116,8 +124,7 @@ def _mask_secure(value: Any, where: str, malformed: list[str]) -> tuple[Any, boo
 
 def pulumi_config_values(raw: RawConfig) -> tuple[dict[str, str], list[str]]:
     """The same config in the wire form the Pulumi CLI gives a program (objects as JSON)."""
-    wire = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
-            for k, v in raw.values.items()}
+    wire = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in raw.values.items()}
     return wire, sorted(raw.secret_keys)
 
 
@@ -143,8 +150,9 @@ def collect_declarations(root: Path) -> tuple[list[ModelService], list[Problem]]
     directory = root / "services"
     files = sorted(p for p in directory.glob("*.py") if not p.name.startswith("_") and p.is_file())
     if not files:
-        problems.append(Problem("services/", "(files)", MISSING,
-                                "at least one services/*.py that declares ModelService(...)"))
+        problems.append(
+            Problem("services/", "(files)", MISSING, "at least one services/*.py that declares ModelService(...)")
+        )
     timeout = timeout_seconds()
     for path in files:
         shown = os.path.relpath(path, root)
@@ -162,9 +170,12 @@ def _signature_problem(problem: Problem) -> Problem | None:
     """A TypeError from calling ModelService(...) wrongly: name the fields it accepts."""
     if problem.value != "TypeError" or "ModelService" not in problem.allowed:
         return None
-    return Problem(problem.file, "ModelService(...)", MISSING,
-                   f"{problem.allowed.split(': ', 1)[-1]}; allowed fields: "
-                   f"{', '.join(sorted(ServiceSpec.model_fields))}")
+    return Problem(
+        problem.file,
+        "ModelService(...)",
+        MISSING,
+        f"{problem.allowed.split(': ', 1)[-1]}; allowed fields: {', '.join(sorted(ServiceSpec.model_fields))}",
+    )
 
 
 def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Deployment:
@@ -177,8 +188,9 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
     for decl in declarations:
         where = f"{decl.file}:{decl.line}"
         if decl.name in seen:
-            problems.append(Problem(where, "name", decl.name,
-                                    f"service names must be unique; also declared at {seen[decl.name]}"))
+            problems.append(
+                Problem(where, "name", decl.name, f"service names must be unique; also declared at {seen[decl.name]}")
+            )
             continue
         seen[decl.name] = where
         overrides = settings.services.get(decl.name, {}) if settings else {}
@@ -190,15 +202,23 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
     if settings is not None:
         for name in sorted(set(settings.services) - set(seen)):
             declared = ", ".join(sorted(seen)) or "none"
-            problems.append(Problem(raw.file, f"{NAMESPACE}:services.{name}", name,
-                                    f"override of an unknown service; declared services: {declared}"))
+            problems.append(
+                Problem(
+                    raw.file,
+                    f"{NAMESPACE}:services.{name}",
+                    name,
+                    f"override of an unknown service; declared services: {declared}",
+                )
+            )
         problems += _capacity_problems(settings, services, declarations, raw.file)
-        problems += alerting_problems(settings.alerting, settings.platform, services,
-                                      set(settings.secrets) | set(settings.secret_arns), raw.file)
+        problems += alerting_problems(
+            settings.alerting, settings.platform, services, set(settings.secrets) | set(settings.secret_arns), raw.file
+        )
     if problems or settings is None:
         raise SpecError(_without_secrets(problems, raw))
-    return Deployment(project, stack, settings, tuple(sorted(services, key=lambda s: s.name)),
-                      raw.file, root, secret_values)
+    return Deployment(
+        project, stack, settings, tuple(sorted(services, key=lambda s: s.name)), raw.file, root, secret_values
+    )
 
 
 # Namespaces other tools read from the same stack file; any other one is left alone unless it
@@ -210,15 +230,23 @@ def _namespace_problem(raw: RawConfig, key: str) -> Problem | None:
     namespace, colon, name = key.partition(":")
     shown = excerpt(key, 60)
     if not colon:
-        return Problem(raw.file, shown, MISSING,
-                       f"config keys need a namespace (Pulumi reads `{shown}` as `<project>:{shown}`, "
-                       f"which mlinfra never reads); allowed: {NAMESPACE}:<key> or aws:region")
+        return Problem(
+            raw.file,
+            shown,
+            MISSING,
+            f"config keys need a namespace (Pulumi reads `{shown}` as `<project>:{shown}`, "
+            f"which mlinfra never reads); allowed: {NAMESPACE}:<key> or aws:region",
+        )
     if namespace == NAMESPACE or namespace in _OTHER_NAMESPACES:
         return None
     close = difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= 0.7
     if close or name in _STACK_KEYS:
-        return Problem(raw.file, shown, MISSING,
-                       f"unknown namespace {excerpt(namespace, 30)!r}: did you mean {NAMESPACE}:{excerpt(name, 30)}?")
+        return Problem(
+            raw.file,
+            shown,
+            MISSING,
+            f"unknown namespace {excerpt(namespace, 30)!r}: did you mean {NAMESPACE}:{excerpt(name, 30)}?",
+        )
     return None
 
 
@@ -226,9 +254,15 @@ def _secret_problems(raw: RawConfig, value: Any) -> list[Problem]:
     """`mlinfra:secrets` must be a mapping of name -> Pulumi secret; never echo a value."""
     key = f"{NAMESPACE}:secrets"
     if not isinstance(value, dict):
-        return [Problem(raw.file, key, _kind(value),
-                        "a mapping of secret name -> value set with `pulumi config set --secret "
-                        f"--path '{key}.<name>'` (value not shown)")]
+        return [
+            Problem(
+                raw.file,
+                key,
+                _kind(value),
+                "a mapping of secret name -> value set with `pulumi config set --secret "
+                f"--path '{key}.<name>'` (value not shown)",
+            )
+        ]
     problems = []
     # Offline, a `secure:` value reads as the mask; a real engine hands over decrypted values
     # but marks the whole key secret. Either way a value that was never encrypted is refused.
@@ -236,9 +270,15 @@ def _secret_problems(raw: RawConfig, value: Any) -> list[Problem]:
     for name, item in sorted(value.items(), key=lambda kv: str(kv[0])):
         plaintext = key not in raw.secret_keys or (offline_masked and item != SECRET_PLACEHOLDER)
         if plaintext or not isinstance(item, str):
-            problems.append(Problem(raw.file, f"{key}.{excerpt(name, 40)}", _kind(item),
-                                    "a Pulumi secret (`pulumi config set --secret --path "
-                                    f"'{key}.<name>'`), not a plaintext value (value not shown)"))
+            problems.append(
+                Problem(
+                    raw.file,
+                    f"{key}.{excerpt(name, 40)}",
+                    _kind(item),
+                    "a Pulumi secret (`pulumi config set --secret --path "
+                    f"'{key}.<name>'`), not a plaintext value (value not shown)",
+                )
+            )
     return problems
 
 
@@ -260,8 +300,12 @@ def _without_secrets(problems: list[Problem], raw: RawConfig) -> list[Problem]:
     for problem in problems:
         line = problem.render()
         if any(t[:8] in line for t in texts):
-            problem = Problem(problem.file, problem.field, SECRET_PLACEHOLDER,
-                              "invalid value (details not shown: they would print a secret value)")
+            problem = Problem(
+                problem.file,
+                problem.field,
+                SECRET_PLACEHOLDER,
+                "invalid value (details not shown: they would print a secret value)",
+            )
         clean.append(problem)
     return clean
 
@@ -277,9 +321,15 @@ def _settings(raw: RawConfig) -> tuple[StackSettings | None, dict[str, str], lis
                 problems.append(problem)
             continue
         if name not in _STACK_KEYS:
-            problems.append(Problem(raw.file, excerpt(key, 60), _kind(value) if key in raw.secret_keys else value,
-                                    f"unknown {NAMESPACE}: key; allowed keys: "
-                                    f"{', '.join(f'{NAMESPACE}:{k}' for k in sorted(_STACK_KEYS))}"))
+            problems.append(
+                Problem(
+                    raw.file,
+                    excerpt(key, 60),
+                    _kind(value) if key in raw.secret_keys else value,
+                    f"unknown {NAMESPACE}: key; allowed keys: "
+                    f"{', '.join(f'{NAMESPACE}:{k}' for k in sorted(_STACK_KEYS))}",
+                )
+            )
             continue
         data[name] = value
     secret_values: dict[str, str] = {}
@@ -308,43 +358,62 @@ def _settings(raw: RawConfig) -> tuple[StackSettings | None, dict[str, str], lis
             problems.append(problem)
         return None, {}, problems
     if settings.foreign_zones():
-        problems.append(Problem(raw.file, f"{NAMESPACE}:vpc.availabilityZones",
-                                [excerpt(z, 30) for z in settings.foreign_zones()][:3],
-                                f"are not zones of {settings.region}; allowed: {settings.region}a, "
-                                f"{settings.region}b, ... (2 or 3 of them)"))
+        problems.append(
+            Problem(
+                raw.file,
+                f"{NAMESPACE}:vpc.availabilityZones",
+                [excerpt(z, 30) for z in settings.foreign_zones()][:3],
+                f"are not zones of {settings.region}; allowed: {settings.region}a, "
+                f"{settings.region}b, ... (2 or 3 of them)",
+            )
+        )
         return None, {}, problems
     return settings, secret_values, problems
 
 
-def _baked_file_problems(root: Path, spec: ServiceSpec, overrides: dict[str, Any], where: str,
-                         stack_file_name: str) -> list[Problem]:
+def _baked_file_problems(
+    root: Path, spec: ServiceSpec, overrides: dict[str, Any], where: str, stack_file_name: str
+) -> list[Problem]:
     """A baked local model must be a file under the project when the plan is made."""
     if not spec.bake_model or uri_scheme(spec.model_uri) != "file":
         return []
-    raw_path = spec.model_uri[len("file://"):] if spec.model_uri.lower().startswith("file://") else spec.model_uri
+    raw_path = spec.model_uri[len("file://") :] if spec.model_uri.lower().startswith("file://") else spec.model_uri
     path = Path(raw_path) if os.path.isabs(raw_path) else root / raw_path
     if path.is_file():
         return []
     from_stack = "modelUri" in overrides or "model_uri" in overrides
     file = stack_file_name if from_stack else where
-    field_name = (f"{NAMESPACE}:services.{spec.name}.modelUri" if from_stack
-                  else f"ModelService({spec.name!r}).model_uri")
+    field_name = (
+        f"{NAMESPACE}:services.{spec.name}.modelUri" if from_stack else f"ModelService({spec.name!r}).model_uri"
+    )
     what = "is a directory" if path.is_dir() else "does not exist"
-    return [Problem(file, field_name, excerpt(spec.model_uri),
-                    f"bake_model=True copies this local file into the image, but it {what}; "
-                    "allowed: the path of a model file (relative to the project) or an s3:// / https:// URI")]
+    return [
+        Problem(
+            file,
+            field_name,
+            excerpt(spec.model_uri),
+            f"bake_model=True copies this local file into the image, but it {what}; "
+            "allowed: the path of a model file (relative to the project) or an s3:// / https:// URI",
+        )
+    ]
 
 
-def _service(decl: ModelService, overrides: dict[str, Any], stack_file_name: str
-             ) -> tuple[ServiceSpec | None, list[Problem]]:
+def _service(
+    decl: ModelService, overrides: dict[str, Any], stack_file_name: str
+) -> tuple[ServiceSpec | None, list[Problem]]:
     merged = decl.raw()
     overridden: set[str] = set()
     aliases = {to_camel(n): n for n in ServiceSpec.model_fields}
     if "name" in overrides:
-        return None, [Problem(stack_file_name, f"{NAMESPACE}:services.{decl.name}.name",
-                              excerpt(overrides["name"]),
-                              "a service's name is its identity (resource names, DNS) and cannot be "
-                              f"overridden per stack; rename it in {decl.file}:{decl.line} instead")]
+        return None, [
+            Problem(
+                stack_file_name,
+                f"{NAMESPACE}:services.{decl.name}.name",
+                excerpt(overrides["name"]),
+                "a service's name is its identity (resource names, DNS) and cannot be "
+                f"overridden per stack; rename it in {decl.file}:{decl.line} instead",
+            )
+        ]
     for key, value in overrides.items():
         name = aliases.get(key, key)
         merged[name] = value
@@ -357,8 +426,9 @@ def _service(decl: ModelService, overrides: dict[str, Any], stack_file_name: str
         for err in exc.errors():
             top = str(err["loc"][0]) if err["loc"] else ""
             if top in overridden:
-                problems.append(_problem(stack_file_name, err, ServiceSpec,
-                                         prefix=f"{NAMESPACE}:services.{decl.name}", camel=True))
+                problems.append(
+                    _problem(stack_file_name, err, ServiceSpec, prefix=f"{NAMESPACE}:services.{decl.name}", camel=True)
+                )
             else:
                 problems.append(_problem(where, err, ServiceSpec, prefix=f"ModelService({decl.name!r})"))
         return None, problems
@@ -370,17 +440,24 @@ def _service(decl: ModelService, overrides: dict[str, Any], stack_file_name: str
     return (None if problems else spec), problems
 
 
-def _capacity_problems(settings: StackSettings, services: list[ServiceSpec],
-                       declarations: list[ModelService], file: str) -> list[Problem]:
+def _capacity_problems(
+    settings: StackSettings, services: list[ServiceSpec], declarations: list[ModelService], file: str
+) -> list[Problem]:
     problems: list[Problem] = []
     where = {d.name: f"{d.file}:{d.line}" for d in declarations}
     known = set(settings.secrets) | set(settings.secret_arns)
     for spec in services:
         for secret in spec.secrets:
             if secret not in known:
-                problems.append(Problem(where[spec.name], f"ModelService({spec.name!r}).secrets", secret,
-                                        f"not defined in {file}; define it under {NAMESPACE}:secrets "
-                                        f"or {NAMESPACE}:secretArns (defined: {', '.join(sorted(known)) or 'none'})"))
+                problems.append(
+                    Problem(
+                        where[spec.name],
+                        f"ModelService({spec.name!r}).secrets",
+                        secret,
+                        f"not defined in {file}; define it under {NAMESPACE}:secrets "
+                        f"or {NAMESPACE}:secretArns (defined: {', '.join(sorted(known)) or 'none'})",
+                    )
+                )
     problems += RULES[settings.platform].problems(settings, services, where, file)
     return _at_their_source(problems, settings, file)
 
@@ -396,8 +473,7 @@ def _at_their_source(problems: list[Problem], settings: StackSettings, file: str
         names = rest.split("/")
         if overrides and any(n in overrides or to_camel(n) in overrides for n in names):
             field_name = "/".join(to_camel(n) for n in names)
-            problem = Problem(file, f"{NAMESPACE}:services.{service}.{field_name}", problem.value,
-                              problem.allowed)
+            problem = Problem(file, f"{NAMESPACE}:services.{service}.{field_name}", problem.value, problem.allowed)
         moved.append(problem)
     return moved
 
@@ -461,10 +537,14 @@ def _allowed_fields(model: type[BaseModel], loc: list[str], *, camel: bool) -> l
     current: Any = model
     for part in loc:
         fld = getattr(current, "model_fields", {}).get(part) or next(
-            (f for n, f in getattr(current, "model_fields", {}).items() if to_camel(n) == part), None)
+            (f for n, f in getattr(current, "model_fields", {}).items() if to_camel(n) == part), None
+        )
         annotation = None if fld is None else fld.annotation
-        candidates = [a for a in (*getattr(annotation, "__args__", ()), annotation)
-                      if isinstance(a, type) and issubclass(a, BaseModel)]
+        candidates = [
+            a
+            for a in (*getattr(annotation, "__args__", ()), annotation)
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         if candidates:
             current = candidates[0]
         elif annotation is not None and getattr(annotation, "__origin__", None) is dict:
@@ -482,15 +562,22 @@ def load_service_file(path: Path, name: str | None = None) -> ServiceSpec:
     if not path.is_file():
         raise SpecError([Problem(shown, "(file)", MISSING, "an existing services/*.py file")])
     with collecting() as declared:
-        problem = run_project_file(path, shown, run_name=f"mlinfra_services_{path.stem}",
-                                   timeout=timeout_seconds())
+        problem = run_project_file(path, shown, run_name=f"mlinfra_services_{path.stem}", timeout=timeout_seconds())
     if problem is not None:
         raise SpecError([_signature_problem(problem) or problem])
     names = [d.name for d in declared]
     chosen = [d for d in declared if name is None or d.name == name]
     if len(chosen) != 1:
-        raise SpecError([Problem(shown, "--service", name or MISSING,
-                                 f"one of the services declared in the file: {', '.join(names) or 'none'}")])
+        raise SpecError(
+            [
+                Problem(
+                    shown,
+                    "--service",
+                    name or MISSING,
+                    f"one of the services declared in the file: {', '.join(names) or 'none'}",
+                )
+            ]
+        )
     (decl,) = chosen
     spec, problems = _service(decl, {}, shown)
     problems = [p for p in problems if not p.field.endswith(".bake_model")]  # local files are fine here

@@ -53,8 +53,9 @@ def timeout_seconds() -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value < 0:
-        raise SpecError([Problem("(environment)", TIMEOUT_ENV, excerpt(text),
-                                 "a number of seconds >= 0 (0 turns the bound off)")])
+        raise SpecError(
+            [Problem("(environment)", TIMEOUT_ENV, excerpt(text), "a number of seconds >= 0 (0 turns the bound off)")]
+        )
     return value
 
 
@@ -70,8 +71,12 @@ def run_project_file(path: Path, shown: str, *, run_name: str, timeout: float = 
             runpy.run_path(str(path), run_name=run_name)
     except SyntaxError as exc:
         if exc.filename in (str(path), None):  # None: the source could not even be read as text
-            return Problem(f"{shown}:{exc.lineno or '?'}", "(python syntax)", excerpt((exc.text or "").strip()),
-                           f"valid Python: {exc.msg}")
+            return Problem(
+                f"{shown}:{exc.lineno or '?'}",
+                "(python syntax)",
+                excerpt((exc.text or "").strip()),
+                f"valid Python: {exc.msg}",
+            )
         return _stopped(path, shown, exc, timeout)
     except BaseException as exc:
         return _stopped(path, shown, exc, timeout)
@@ -89,16 +94,21 @@ def _stopped(path: Path, shown: str, exc: BaseException, timeout: float) -> Prob
     elif isinstance(exc, _ExitCalled):
         what = f"calls {exc.how}"
     elif isinstance(exc, _TimedOut):
-        return Problem(where, "(module)", "still running",
-                       f"a services file must finish within {timeout:g} s (it only declares "
-                       f"ModelService(...)); raise the bound with {TIMEOUT_ENV}=<seconds>")
+        return Problem(
+            where,
+            "(module)",
+            "still running",
+            f"a services file must finish within {timeout:g} s (it only declares "
+            f"ModelService(...)); raise the bound with {TIMEOUT_ENV}=<seconds>",
+        )
     elif isinstance(exc, KeyboardInterrupt):
         what = "was interrupted (KeyboardInterrupt)"
     else:
         detail = excerpt(str(exc), 200)
         what = f"raises {type(exc).__name__}" + (f": {detail}" if detail else "")
-    return Problem(where, "(module)", type(exc).__name__,
-                   f"the file must run to the end without exiting or raising; it {what}")
+    return Problem(
+        where, "(module)", type(exc).__name__, f"the file must run to the end without exiting or raising; it {what}"
+    )
 
 
 def _line_in(path: Path, tb: TracebackType | None) -> int | str:
@@ -113,8 +123,9 @@ def _line_in(path: Path, tb: TracebackType | None) -> int | str:
 @contextlib.contextmanager
 def _exits_refused() -> Iterator[None]:
     """`os._exit` and `os.abort` end the process without unwinding; raise instead."""
-    saved = {(mod, name): getattr(mod, name) for mod in (os, posix) for name in ("_exit", "abort")
-             if hasattr(mod, name)}
+    saved = {
+        (mod, name): getattr(mod, name) for mod in (os, posix) for name in ("_exit", "abort") if hasattr(mod, name)
+    }
 
     def refuse_exit(code: int = 0) -> NoReturn:
         raise _ExitCalled(f"os._exit({code!r})")
@@ -122,7 +133,7 @@ def _exits_refused() -> Iterator[None]:
     def refuse_abort() -> NoReturn:
         raise _ExitCalled("os.abort()")
 
-    for (mod, name) in saved:
+    for mod, name in saved:
         setattr(mod, name, refuse_exit if name == "_exit" else refuse_abort)
     try:
         yield
@@ -144,8 +155,10 @@ def _deadline(seconds: float, shown: str) -> Iterator[None]:
         fired += 1
         if fired > _SWALLOW_LIMIT:
             # The file caught every stop: end the process rather than hang forever.
-            sys.stderr.write(f"error: {shown}: (module): still running after {seconds:g} s and ignores being "
-                             f"stopped; a services file must only declare ModelService(...)\n")
+            sys.stderr.write(
+                f"error: {shown}: (module): still running after {seconds:g} s and ignores being "
+                f"stopped; a services file must only declare ModelService(...)\n"
+            )
             sys.stderr.flush()
             _HARD_EXIT(2)
         raise _TimedOut()

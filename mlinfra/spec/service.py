@@ -44,7 +44,7 @@ def uri_scheme(model_uri: str) -> str:
 
 def split_s3_uri(model_uri: str) -> tuple[str, str]:
     """`s3://bucket/a/b/model.skops` -> (`bucket`, `a/b/model.skops`)."""
-    rest = model_uri[len("s3://"):]
+    rest = model_uri[len("s3://") :]
     bucket, _, key = rest.partition("/")
     return bucket, key
 
@@ -62,9 +62,7 @@ class Autoscaling(StrictModel):
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas ({self.min_replicas}) must be <= max_replicas ({self.max_replicas})"
-            )
+            raise ValueError(f"min_replicas ({self.min_replicas}) must be <= max_replicas ({self.max_replicas})")
         return self
 
 
@@ -81,8 +79,10 @@ class Objectives(StrictModel):
     @classmethod
     def _bucket(cls, v: float) -> float:
         if v not in LATENCY_BUCKETS:
-            raise ValueError("must be a bound of the runtime's latency histogram; allowed: "
-                             + ", ".join(f"{b:g}" for b in LATENCY_BUCKETS))
+            raise ValueError(
+                "must be a bound of the runtime's latency histogram; allowed: "
+                + ", ".join(f"{b:g}" for b in LATENCY_BUCKETS)
+            )
         return v
 
 
@@ -218,8 +218,9 @@ class ServiceSpec(StrictModel):
             try:
                 ipaddress.ip_network(cidr, strict=True)
             except ValueError as exc:
-                raise ValueError(f"{str(cidr)[:50]!r} is not a CIDR block ({str(exc)[:80]}); "
-                                 "example: 203.0.113.0/24") from None
+                raise ValueError(
+                    f"{str(cidr)[:50]!r} is not a CIDR block ({str(exc)[:80]}); example: 203.0.113.0/24"
+                ) from None
         return v
 
     @model_validator(mode="after")
@@ -241,44 +242,58 @@ class ServiceSpec(StrictModel):
         """(field, value, what is allowed) for rules spanning several fields."""
         problems: list[tuple[str, Any, str]] = []
         if self.framework is None:
-            problems.append((
-                "framework", None,
-                "cannot be inferred from the model URI's extension; allowed: "
-                + ", ".join(FRAMEWORKS),
-            ))
+            problems.append(
+                (
+                    "framework",
+                    None,
+                    "cannot be inferred from the model URI's extension; allowed: " + ", ".join(FRAMEWORKS),
+                )
+            )
         if is_pickle(self.model_uri) and not self.trusted_pickle:
-            problems.append((
-                "trusted_pickle", False,
-                "joblib/pickle models can run arbitrary code when loaded; save the model with "
-                "skops (.skops), or set trusted_pickle=True to accept that risk",
-            ))
+            problems.append(
+                (
+                    "trusted_pickle",
+                    False,
+                    "joblib/pickle models can run arbitrary code when loaded; save the model with "
+                    "skops (.skops), or set trusted_pickle=True to accept that risk",
+                )
+            )
         if uri_scheme(self.model_uri) == "file" and not self.bake_model:
-            problems.append((
-                "bake_model", False,
-                "a local model file cannot be fetched by the cluster; set bake_model=True or "
-                "upload it to s3://",
-            ))
+            problems.append(
+                (
+                    "bake_model",
+                    False,
+                    "a local model file cannot be fetched by the cluster; set bake_model=True or upload it to s3://",
+                )
+            )
         if self.bake_model and uri_scheme(self.model_uri) != "file" and self.model_sha256 is None:
-            problems.append((
-                "model_sha256", None,
-                "bake_model=True with a remote model_uri needs the model's sha256 (64 hex "
-                "characters, e.g. from `sha256sum model`): the deployer's download is verified "
-                "against it and the image tag changes with it",
-            ))
+            problems.append(
+                (
+                    "model_sha256",
+                    None,
+                    "bake_model=True with a remote model_uri needs the model's sha256 (64 hex "
+                    "characters, e.g. from `sha256sum model`): the deployer's download is verified "
+                    "against it and the image tag changes with it",
+                )
+            )
         if self.public and self.auth == "none":
-            problems.append((
-                "auth", "none", "a public endpoint requires authentication; allowed: api_key"
-            ))
+            problems.append(("auth", "none", "a public endpoint requires authentication; allowed: api_key"))
         if self.auth == "api_key" and API_KEYS_SECRET not in self.secrets:
-            problems.append((
-                "secrets", list(self.secrets),
-                "auth='api_key' reads the keys from the secret 'api-keys'; add it to secrets",
-            ))
+            problems.append(
+                (
+                    "secrets",
+                    list(self.secrets),
+                    "auth='api_key' reads the keys from the secret 'api-keys'; add it to secrets",
+                )
+            )
         if self.allowed_cidrs and not self.public:
-            problems.append((
-                "allowed_cidrs", list(self.allowed_cidrs),
-                "only applies to public endpoints; set public=True or remove it",
-            ))
+            problems.append(
+                (
+                    "allowed_cidrs",
+                    list(self.allowed_cidrs),
+                    "only applies to public endpoints; set public=True or remove it",
+                )
+            )
         return problems
 
     @property

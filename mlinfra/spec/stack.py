@@ -20,14 +20,15 @@ _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secr
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 
 
-_VPC_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                       "100.64.0.0/10"))
+_VPC_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
 def _in_vpc_range(cidr: str) -> bool:
     """RFC 1918 and carrier-grade NAT space: addresses a VPC (or a peered network) uses."""
     net = ipaddress.ip_network(cidr)
     return any(net.version == r.version and net.subnet_of(r) for r in _VPC_RANGES)  # type: ignore[arg-type]
+
+
 EndpointMode = Literal["interface", "gateway", "none"]
 
 
@@ -36,8 +37,7 @@ def _cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
-        raise ValueError(f"{str(value)[:50]!r} is not a CIDR block ({str(exc)[:80]}); "
-                         "example: 10.0.0.0/16") from None
+        raise ValueError(f"{str(value)[:50]!r} is not a CIDR block ({str(exc)[:80]}); example: 10.0.0.0/16") from None
     return value
 
 
@@ -72,9 +72,11 @@ class VpcSettings(StrictModel):
         _cidr(v)
         network = ipaddress.ip_network(v)
         if network.version != 4 or network.prefixlen not in VPC_PREFIXES:
-            raise ValueError(f"must be an IPv4 block from /{VPC_PREFIXES.start} to /{VPC_PREFIXES.stop - 1} "
-                             "(each zone gets a private /p+4 and a public /p+8 subnet, and an ALB needs "
-                             "/27 or larger); example: 10.0.0.0/16")
+            raise ValueError(
+                f"must be an IPv4 block from /{VPC_PREFIXES.start} to /{VPC_PREFIXES.stop - 1} "
+                "(each zone gets a private /p+4 and a public /p+8 subnet, and an ALB needs "
+                "/27 or larger); example: 10.0.0.0/16"
+            )
         return v
 
     @field_validator("private_subnet_ids", "public_subnet_ids")
@@ -93,9 +95,7 @@ class VpcSettings(StrictModel):
             if not re.match(r"^vpc-[0-9a-f]{8,17}$", self.existing_vpc_id):
                 raise ValueError("existing_vpc_id must look like vpc-0123456789abcdef0")
             if len(self.private_subnet_ids) < 2 or len(self.public_subnet_ids) < 2:
-                raise ValueError(
-                    "an existing VPC needs private_subnet_ids and public_subnet_ids (2 or more each)"
-                )
+                raise ValueError("an existing VPC needs private_subnet_ids and public_subnet_ids (2 or more each)")
         elif self.private_subnet_ids or self.public_subnet_ids:
             raise ValueError("subnet ids are only used together with existing_vpc_id")
         if self.availability_zones and len(self.availability_zones) not in (2, 3):
@@ -170,8 +170,10 @@ class EksSettings(StrictModel):
     def _admins(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         bad = [a for a in v if not _PRINCIPAL_ARN.match(a)]
         if bad:
-            raise ValueError(f"not IAM role or user ARNs: {bad}; allowed: arn:aws:iam::<account>:role/<name> "
-                             "or :user/<name> (not an sts assumed-role session)")
+            raise ValueError(
+                f"not IAM role or user ARNs: {bad}; allowed: arn:aws:iam::<account>:role/<name> "
+                "or :user/<name> (not an sts assumed-role session)"
+            )
         return v
 
     @field_validator("addon_versions")
@@ -186,9 +188,11 @@ class EksSettings(StrictModel):
     def _public_ranges(self) -> EksSettings:
         private = [c for c in self.deployer_cidrs if _in_vpc_range(c)]
         if self.endpoint_public_access and private:
-            raise ValueError(f"deployerCidrs {private} are private ranges, which never reach a public "
-                             "endpoint; allowed: public egress CIDRs, or endpointPublicAccess: false for an "
-                             "in-VPC deployer")
+            raise ValueError(
+                f"deployerCidrs {private} are private ranges, which never reach a public "
+                "endpoint; allowed: public egress CIDRs, or endpointPublicAccess: false for an "
+                "in-VPC deployer"
+            )
         return self
 
     def deploy_problem(self) -> str | None:
@@ -197,14 +201,21 @@ class EksSettings(StrictModel):
         if problem:
             return f"version {self.version}: {problem}"
         if not self.deployer_cidrs:
-            where = ("public egress CIDRs of your CI runners and admins" if self.endpoint_public_access
-                     else "the in-VPC or peered CIDRs your deployer runs in")
-            return (f"deployerCidrs is required: the {where}, such as 203.0.113.0/24; without it nothing "
-                    "reaches the API server and every Kubernetes resource times out")
+            where = (
+                "public egress CIDRs of your CI runners and admins"
+                if self.endpoint_public_access
+                else "the in-VPC or peered CIDRs your deployer runs in"
+            )
+            return (
+                f"deployerCidrs is required: the {where}, such as 203.0.113.0/24; without it nothing "
+                "reaches the API server and every Kubernetes resource times out"
+            )
         if not self.admins:
-            return ("admins is required: IAM role or user ARNs (CI's deploy role, humans) given cluster-admin, "
-                    "such as arn:aws:iam::123456789012:role/deployer; nobody else, not even the cluster's "
-                    "creator, can reach it")
+            return (
+                "admins is required: IAM role or user ARNs (CI's deploy role, humans) given cluster-admin, "
+                "such as arn:aws:iam::123456789012:role/deployer; nobody else, not even the cluster's "
+                "creator, can reach it"
+            )
         return None
 
 
@@ -269,9 +280,7 @@ class StackSettings(StrictModel):
     @classmethod
     def _cert(cls, v: str) -> str:
         if not _ACM_ARN.match(v):
-            raise ValueError(
-                "must be an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<uuid>"
-            )
+            raise ValueError("must be an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<uuid>")
         return v
 
     @field_validator("domain")
@@ -288,8 +297,10 @@ class StackSettings(StrictModel):
         if v is not None and not re.match(r"^Z[0-9A-Z]{1,31}$", v):
             raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
         if v is not None and info.data.get("platform", "eks") != "ecs":
-            raise ValueError("Route 53 records are only created on ECS stacks so far (external-dns on "
-                             "EKS is not done); remove it and point the names at the ALB yourself")
+            raise ValueError(
+                "Route 53 records are only created on ECS stacks so far (external-dns on "
+                "EKS is not done); remove it and point the names at the ALB yourself"
+            )
         return v
 
     @field_validator("secret_arns")
@@ -305,8 +316,10 @@ class StackSettings(StrictModel):
     def _group_names(cls, v: dict[str, GpuNodeGroup]) -> dict[str, GpuNodeGroup]:
         bad = [str(k)[:40] for k in v if not NODE_GROUP_NAME.match(k)]
         if bad:
-            raise ValueError(f"node group names must be lowercase letters, digits and '-' (at most 30, "
-                             f"so the EKS node group name derived from it fits in 63), got {bad[:3]}")
+            raise ValueError(
+                f"node group names must be lowercase letters, digits and '-' (at most 30, "
+                f"so the EKS node group name derived from it fits in 63), got {bad[:3]}"
+            )
         return v
 
     @field_validator("ecs")

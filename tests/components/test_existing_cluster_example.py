@@ -27,9 +27,16 @@ class ClusterStackMocks(RecordingMocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
-            return args.name, {"name": args.name, "outputs": {
-                "kubeconfig": "apiVersion: v1\nkind: Config\n", "oidc_provider_arn": OIDC_ARN,
-                "oidc_issuer": ISSUER, "alb_logs_bucket": "acme-alb-logs"}, "secretOutputNames": []}
+            return args.name, {
+                "name": args.name,
+                "outputs": {
+                    "kubeconfig": "apiVersion: v1\nkind: Config\n",
+                    "oidc_provider_arn": OIDC_ARN,
+                    "oidc_issuer": ISSUER,
+                    "alb_logs_bucket": "acme-alb-logs",
+                },
+                "secretOutputNames": [],
+            }
         return super().new_resource(args)
 
 
@@ -71,5 +78,7 @@ def test_one_service_on_an_existing_cluster(monkeypatch: Any) -> None:
     assert provider.parent.endswith("pulumi:pulumi:Stack::team-fraud-prod")
     assert {r.provider for r in k8s_objects} == {f"existing-cluster-{_short_hash(provider.type, provider.name)[:8]}"}
     ingress = by_name[("kubernetes:networking.k8s.io/v1:Ingress", "fraud-ingress")]
-    assert "access_logs.s3.bucket=acme-alb-logs" in ingress.inputs["metadata"]["annotations"][
-        "alb.ingress.kubernetes.io/load-balancer-attributes"]
+    assert (
+        "access_logs.s3.bucket=acme-alb-logs"
+        in ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"]
+    )

@@ -26,11 +26,16 @@ def _problems(project, stack: str, service: str = SERVICE) -> str:  # type: igno
 
 
 def test_routing_from_config(project) -> None:  # type: ignore[no-untyped-def]
-    stack = STACK_HEADER + SECRETS + (
-        "  mlinfra:alerting:\n    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}, channel: '#ml'}}\n"
-        "      pager: {pagerduty: {routingKey: {secret: hook}}}\n"
-        "    routes:\n      - {receiver: pager, severity: [critical], services: [a]}\n"
-        "    defaultReceiver: chat\n")
+    stack = (
+        STACK_HEADER
+        + SECRETS
+        + (
+            "  mlinfra:alerting:\n    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}, channel: '#ml'}}\n"
+            "      pager: {pagerduty: {routingKey: {secret: hook}}}\n"
+            "    routes:\n      - {receiver: pager, severity: [critical], services: [a]}\n"
+            "    defaultReceiver: chat\n"
+        )
+    )
     settings = _load(project, stack).settings
     config = alertmanager_config(settings.alerting, platform="eks", region="us-east-1", topic_arns={})
     assert config["route"]["receiver"] == "chat"
@@ -40,26 +45,43 @@ def test_routing_from_config(project) -> None:  # type: ignore[no-untyped-def]
     assert by_name["chat"]["slack_configs"][0]["channel"] == "#ml"
 
 
-@pytest.mark.parametrize(("alerting", "expected"), [
-    ("    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n    defaultReceiver: nobody\n",
-     "unknown receiver(s) ['nobody']; receivers: chat"),
-    ("    receivers:\n      chat: {slack: {webhookUrl: {secret: nope}}}\n    defaultReceiver: chat\n",
-     "mlinfra:alerting.receivers.chat = 'nope': unknown secret; allowed: a name under mlinfra:secrets or "
-     "mlinfra:secretArns: hook"),
-    ("    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n    defaultReceiver: chat\n"
-     "    routes: [{receiver: chat, services: [b]}]\n",
-     "mlinfra:alerting.routes[0].services = 'b': unknown service; declared services: a"),
-    ("    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}, sns: {email: [a@b.co]}}\n"
-     "    defaultReceiver: chat\n",
-     "a receiver is exactly one of sns, slack, pagerduty; got ['sns', 'slack']"),
-    ("    receivers:\n      mail: {sns: {email: [not-an-address]}}\n    defaultReceiver: mail\n",
-     "not e-mail addresses: ['not-an-address']"),
-    ("    receivers:\n      mail: {sns: {email: [a@b.co]}}\n    defaultReceiver: mail\n",
-     "mlinfra:alerting.receivers.mail.sns = 'sns': SNS receivers are not done yet on EKS"),
-    ("    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n    defaultReceiver: chat\n"
-     "    groupWait: soon\n",
-     "mlinfra:alerting.groupWait = 'soon': must be a duration such as 30s, 5m or 4h"),
-])
+@pytest.mark.parametrize(
+    ("alerting", "expected"),
+    [
+        (
+            "    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n    defaultReceiver: nobody\n",
+            "unknown receiver(s) ['nobody']; receivers: chat",
+        ),
+        (
+            "    receivers:\n      chat: {slack: {webhookUrl: {secret: nope}}}\n    defaultReceiver: chat\n",
+            "mlinfra:alerting.receivers.chat = 'nope': unknown secret; allowed: a name under mlinfra:secrets or "
+            "mlinfra:secretArns: hook",
+        ),
+        (
+            "    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n    defaultReceiver: chat\n"
+            "    routes: [{receiver: chat, services: [b]}]\n",
+            "mlinfra:alerting.routes[0].services = 'b': unknown service; declared services: a",
+        ),
+        (
+            "    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}, sns: {email: [a@b.co]}}\n"
+            "    defaultReceiver: chat\n",
+            "a receiver is exactly one of sns, slack, pagerduty; got ['sns', 'slack']",
+        ),
+        (
+            "    receivers:\n      mail: {sns: {email: [not-an-address]}}\n    defaultReceiver: mail\n",
+            "not e-mail addresses: ['not-an-address']",
+        ),
+        (
+            "    receivers:\n      mail: {sns: {email: [a@b.co]}}\n    defaultReceiver: mail\n",
+            "mlinfra:alerting.receivers.mail.sns = 'sns': SNS receivers are not done yet on EKS",
+        ),
+        (
+            "    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n    defaultReceiver: chat\n"
+            "    groupWait: soon\n",
+            "mlinfra:alerting.groupWait = 'soon': must be a duration such as 30s, 5m or 4h",
+        ),
+    ],
+)
 def test_bad_alerting_is_one_clear_problem(project, alerting: str, expected: str) -> None:  # type: ignore[no-untyped-def]
     text = _problems(project, STACK_HEADER + SECRETS + "  mlinfra:alerting:\n" + alerting)
     assert expected in text
@@ -67,11 +89,19 @@ def test_bad_alerting_is_one_clear_problem(project, alerting: str, expected: str
 
 
 def test_slack_is_refused_on_ecs(project) -> None:  # type: ignore[no-untyped-def]
-    stack = STACK_HEADER + "  mlinfra:platform: ecs\n" + SECRETS + (
-        "  mlinfra:alerting:\n    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n"
-        "    defaultReceiver: chat\n")
-    assert ("mlinfra:alerting.receivers.chat.slack = 'slack': Amazon Managed Service for Prometheus (ECS) "
-            "delivers alerts to SNS only; allowed on ECS: sns") in _problems(project, stack)
+    stack = (
+        STACK_HEADER
+        + "  mlinfra:platform: ecs\n"
+        + SECRETS
+        + (
+            "  mlinfra:alerting:\n    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n"
+            "    defaultReceiver: chat\n"
+        )
+    )
+    assert (
+        "mlinfra:alerting.receivers.chat.slack = 'slack': Amazon Managed Service for Prometheus (ECS) "
+        "delivers alerts to SNS only; allowed on ECS: sns"
+    ) in _problems(project, stack)
 
 
 def test_latency_objective_must_be_a_histogram_bound(project) -> None:  # type: ignore[no-untyped-def]

@@ -16,15 +16,21 @@ def test_eks_cluster_is_hardened(staging: OfflineRun) -> None:
     cluster = only(staging, "aws:eks/cluster:Cluster").inputs
     assert cluster["version"] == "1.36"
     assert sorted(cluster["enabledClusterLogTypes"]) == [
-        "api", "audit", "authenticator", "controllerManager", "scheduler"]
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    ]
     assert cluster["encryptionConfig"]["resources"] == ["secrets"]
     assert cluster["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms:")
     assert cluster["vpcConfig"]["endpointPrivateAccess"] is True
     # Reachable by the deployer (stack's deployerCidrs) and nobody else.
     assert cluster["vpcConfig"]["endpointPublicAccess"] is True
     assert cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
-    assert only(staging, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs[
-        "clientIdLists"] == ["sts.amazonaws.com"]
+    assert only(staging, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs["clientIdLists"] == [
+        "sts.amazonaws.com"
+    ]
 
 
 def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) -> None:
@@ -41,8 +47,14 @@ def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) ->
 
 def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
-    assert set(releases) == {"aws-load-balancer-controller", "dcgm-exporter", "kube-prometheus-stack",
-                             "metrics-server", "nvidia-device-plugin", "prometheus-operator-crds"}
+    assert set(releases) == {
+        "aws-load-balancer-controller",
+        "dcgm-exporter",
+        "kube-prometheus-stack",
+        "metrics-server",
+        "nvidia-device-plugin",
+        "prometheus-operator-crds",
+    }
     for chart in releases.values():
         assert chart["version"][0].isdigit(), chart
         assert chart["repositoryOpts"]["repo"].startswith("https://")
@@ -56,7 +68,8 @@ def test_cpu_only_stack_installs_no_gpu_addons(project) -> None:  # type: ignore
 
     root = project(
         services={"a.py": 'from mlinfra import ModelService\nModelService("a", model_uri="s3://b-1/m/x.onnx")\n'},
-        stacks={"s": STACK_HEADER})
+        stacks={"s": STACK_HEADER},
+    )
     run = run_offline(root, "s")
     charts = {r.inputs["chart"] for r in all_of(run, "kubernetes:helm.sh/v3:Release")}
     assert "nvidia-device-plugin" not in charts
@@ -68,8 +81,9 @@ def test_ecr_repository_is_immutable_scanned_and_kms_encrypted(staging: OfflineR
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repo["encryptionConfigurations"][0]["encryptionType"] == "KMS"
-    policy = json.loads(only(staging, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "fraud-detector-lifecycle")
-                        .inputs["policy"])
+    policy = json.loads(
+        only(staging, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "fraud-detector-lifecycle").inputs["policy"]
+    )
     assert {r["action"]["type"] for r in policy["rules"]} == {"expire"}
 
 
@@ -102,7 +116,9 @@ def test_deployment_is_hardened(staging: OfflineRun) -> None:
     assert c["lifecycle"]["preStop"]["sleep"]["seconds"] < pod["terminationGracePeriodSeconds"]
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
     assert {s["topologyKey"] for s in pod["topologySpreadConstraints"]} == {
-        "topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
     assert dep["metadata"]["namespace"] == "ml-fraud-detector"
     assert not any(e["name"].lower().endswith(("key", "password", "token")) for e in c["env"])
 
@@ -120,21 +136,35 @@ def test_gpu_service_requests_gpu_tolerates_taint_and_selects_gpu_nodes(staging:
 
 def test_irsa_role_reads_only_its_model_prefix(staging: OfflineRun) -> None:
     policy = json.loads(only(staging, "aws:iam/rolePolicy:RolePolicy", "fraud-detector-policy").inputs["policy"])
-    assert policy["Statement"] == [{"Sid": "ReadOwnModel", "Effect": "Allow", "Action": ["s3:GetObject"],
-                                    "Resource": ["arn:aws:s3:::acme-models/fraud/v12/*"]}]
+    assert policy["Statement"] == [
+        {
+            "Sid": "ReadOwnModel",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::acme-models/fraud/v12/*"],
+        }
+    ]
     trust = json.loads(only(staging, "aws:iam/role:Role", "fraud-detector-role").inputs["assumeRolePolicy"])
     (stmt,) = trust["Statement"]
     conditions = stmt["Condition"]["StringEquals"]
-    assert any(k.endswith(":sub") and v == "system:serviceaccount:ml-fraud-detector:fraud-detector"
-               for k, v in conditions.items())
+    assert any(
+        k.endswith(":sub") and v == "system:serviceaccount:ml-fraud-detector:fraud-detector"
+        for k, v in conditions.items()
+    )
     assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
 
 
 def test_prod_secret_arn_is_the_only_secret_the_role_reads(prod: OfflineRun) -> None:
     policy = json.loads(only(prod, "aws:iam/rolePolicy:RolePolicy", "fraud-detector-policy").inputs["policy"])
     secrets = [s for s in policy["Statement"] if s["Sid"] == "ReadOwnSecrets"]
-    assert secrets == [{"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-                        "Resource": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/fraud-api-key-AbCdEf"]}]
+    assert secrets == [
+        {
+            "Sid": "ReadOwnSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/fraud-api-key-AbCdEf"],
+        }
+    ]
 
 
 def test_staging_secret_is_a_masked_kubernetes_secret_mounted_as_files(staging: OfflineRun) -> None:
@@ -142,8 +172,9 @@ def test_staging_secret_is_a_masked_kubernetes_secret_mounted_as_files(staging: 
     assert secret["stringData"] == {"fraud-api-key": "[secret]"}
     assert secret["metadata"]["namespace"] == "ml-fraud-detector"
     pod = _deployment(staging, "fraud-detector")["spec"]["template"]["spec"]
-    assert {"name": "secrets", "mountPath": "/var/run/secrets/mlinfra", "readOnly": True} in \
-        pod["containers"][0]["volumeMounts"]
+    assert {"name": "secrets", "mountPath": "/var/run/secrets/mlinfra", "readOnly": True} in pod["containers"][0][
+        "volumeMounts"
+    ]
 
 
 def test_ingress_is_internal_https_with_redirect_and_the_stack_certificate(staging: OfflineRun) -> None:
@@ -172,17 +203,29 @@ def test_hpa_pdb_netpol_and_monitoring_per_service(staging: OfflineRun, prod: Of
     hpa = only(prod, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "fraud-detector-hpa").inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 12)
     assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
-    assert only(staging, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
-                "fraud-detector-hpa").inputs["spec"]["minReplicas"] == 1
+    assert (
+        only(staging, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "fraud-detector-hpa").inputs["spec"][
+            "minReplicas"
+        ]
+        == 1
+    )
     pdb = only(prod, "kubernetes:policy/v1:PodDisruptionBudget", "fraud-detector-pdb").inputs["spec"]
     assert pdb["maxUnavailable"] == 1
     netpol = only(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "fraud-detector-netpol").inputs["spec"]
     assert netpol["policyTypes"] == ["Ingress", "Egress"]
     rules = only(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "search-ranker-rules")
     alerts = {r["alert"] for g in rules.inputs["spec"]["groups"] for r in g["rules"]}
-    assert alerts == {"MlinfraHighErrorRate", "MlinfraHighLatencyP99", "MlinfraUnavailable",
-                      "MlinfraPodRestarts", "MlinfraGpuSaturated", "MlinfraAvailabilityBudgetBurn",
-                      "MlinfraAvailabilityBudgetDrain", "MlinfraLatencyBudgetBurn", "MlinfraLatencyBudgetDrain"}
+    assert alerts == {
+        "MlinfraHighErrorRate",
+        "MlinfraHighLatencyP99",
+        "MlinfraUnavailable",
+        "MlinfraPodRestarts",
+        "MlinfraGpuSaturated",
+        "MlinfraAvailabilityBudgetBurn",
+        "MlinfraAvailabilityBudgetDrain",
+        "MlinfraLatencyBudgetBurn",
+        "MlinfraLatencyBudgetDrain",
+    }
     cpu_rules = only(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "fraud-detector-rules")
     assert "MlinfraGpuSaturated" not in {r["alert"] for g in cpu_rules.inputs["spec"]["groups"] for r in g["rules"]}
     monitor = only(prod, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "fraud-detector-servicemonitor")
@@ -208,7 +251,9 @@ def test_children_are_parented_and_named_from_stable_keys(staging: OfflineRun) -
         parent = by_urn.get(res.parent)
         if parent is not None:
             assert res.name.startswith(parent.name + "-") or parent.type.startswith("mlinfra:index:EksPlatform"), (
-                res.name, parent.name)
+                res.name,
+                parent.name,
+            )
     subnets = sorted(r.name for r in all_of(staging, "aws:ec2/subnet:Subnet"))
     assert subnets == [f"platform-network-{kind}-{z}" for kind in ("internal-lb", "private", "public") for z in "abc"]
 

@@ -29,8 +29,11 @@ def _is_secret_delivery(name: str) -> bool:
 
 def _accepted(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ServingSettings:
     """The runtime's settings built from exactly `env`, as the process would see it."""
-    unknown = sorted(n for n in env if n.startswith(contract.ENV_PREFIX) and not _is_secret_delivery(n)
-                     and contract.settings_field(n) not in FIELDS)
+    unknown = sorted(
+        n
+        for n in env
+        if n.startswith(contract.ENV_PREFIX) and not _is_secret_delivery(n) and contract.settings_field(n) not in FIELDS
+    )
     assert unknown == [], f"MLINFRA_* names the runtime does not read: {unknown}"
     for name in [n for n in os.environ if n.startswith(contract.ENV_PREFIX)]:
         monkeypatch.delenv(name)
@@ -71,8 +74,12 @@ def _pod_env(resource_inputs: dict[str, typing.Any]) -> dict[str, str]:
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_eks_deployment_env_is_accepted_by_the_runtime(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
     run = run_offline(ROOT, stack)
-    deployments = [r for r in run.resources if r.type == "kubernetes:apps/v1:Deployment"
-                   and r.parent.endswith("KubernetesModelService::" + r.name.removesuffix("-deployment"))]
+    deployments = [
+        r
+        for r in run.resources
+        if r.type == "kubernetes:apps/v1:Deployment"
+        and r.parent.endswith("KubernetesModelService::" + r.name.removesuffix("-deployment"))
+    ]
     assert len(deployments) == len(run.deployment.services)
     for res in deployments:
         settings = _accepted(_pod_env(res.inputs), monkeypatch)
@@ -88,8 +95,11 @@ def test_ecs_container_env_is_accepted_by_the_runtime(monkeypatch: pytest.Monkey
     idle = run.deployment.settings.ecs.alb.idle_timeout_seconds
     for res in tasks:
         definitions = res.inputs["containerDefinitions"]
-        model = next(c for c in (json.loads(definitions) if isinstance(definitions, str) else definitions)
-                     if c["name"] == "model")
+        model = next(
+            c
+            for c in (json.loads(definitions) if isinstance(definitions, str) else definitions)
+            if c["name"] == "model"
+        )
         env = {e["name"]: e["value"] for e in model["environment"]}
         # Secrets Manager values arrive as variables too; their names are part of the contract.
         env.update({s["name"]: "secret-value" for s in model.get("secrets", [])})
@@ -98,8 +108,9 @@ def test_ecs_container_env_is_accepted_by_the_runtime(monkeypatch: pytest.Monkey
 
 
 def test_api_key_auth_requires_keys_on_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = ServiceSpec(name="fraud", model_uri="s3://models/m/model.skops", public=True, auth="api_key",
-                       secrets=["api-keys"])
+    spec = ServiceSpec(
+        name="fraud", model_uri="s3://models/m/model.skops", public=True, auth="api_key", secrets=["api-keys"]
+    )
     env = runtime_env(spec, alb_idle_timeout_s=60)
     assert env[contract.REQUIRE_API_KEY_ENV] == "true"
     # The platform delivers the keys from the `api-keys` secret; without them the runtime fails closed.
@@ -111,15 +122,29 @@ def test_api_key_auth_requires_keys_on_every_path(monkeypatch: pytest.MonkeyPatc
 
 
 def test_image_env_is_accepted_by_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dockerfile = write_build_context(tmp_path / "ctx", service="fraud", model_uri="s3://b/m/model.skops",
-                                     framework="sklearn", gpu=False, model_sha256="a" * 64)
+    dockerfile = write_build_context(
+        tmp_path / "ctx",
+        service="fraud",
+        model_uri="s3://b/m/model.skops",
+        framework="sklearn",
+        gpu=False,
+        model_sha256="a" * 64,
+    )
     env: dict[str, str] = {}
     for line in dockerfile.read_text().split("ENV ", 1)[1].split("\nCOPY", 1)[0].splitlines():
         name, _, value = line.strip().rstrip("\\").strip().partition("=")
         env[name] = value.strip('"')
     runtime = {k: v for k, v in env.items() if k.startswith(contract.ENV_PREFIX)}
-    assert set(runtime) == {contract.MODEL_URI_ENV, contract.MODEL_NAME_ENV, contract.FRAMEWORK_ENV,
-                            contract.PORT_ENV, contract.MODEL_SHA256_ENV}
+    assert set(runtime) == {
+        contract.MODEL_URI_ENV,
+        contract.MODEL_NAME_ENV,
+        contract.FRAMEWORK_ENV,
+        contract.PORT_ENV,
+        contract.MODEL_SHA256_ENV,
+    }
     settings = _accepted(runtime, monkeypatch)
-    assert (settings.model_uri, settings.framework, settings.model_sha256) == ("s3://b/m/model.skops", "sklearn",
-                                                                                "a" * 64)
+    assert (settings.model_uri, settings.framework, settings.model_sha256) == (
+        "s3://b/m/model.skops",
+        "sklearn",
+        "a" * 64,
+    )

@@ -31,16 +31,21 @@ def _run(project: Callable[..., Path], extra: str = "", header: str = STACK_HEAD
 
 def test_admins_get_access_entries_before_anything_talks_to_kubernetes(prod: OfflineRun) -> None:
     cluster = only(prod, "aws:eks/cluster:Cluster")
-    assert cluster.inputs["accessConfig"] == {"authenticationMode": "API",
-                                              "bootstrapClusterCreatorAdminPermissions": False}
+    assert cluster.inputs["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
     # Clusters created with the old bootstrap default must not be replaced for it.
     assert "accessConfig.bootstrapClusterCreatorAdminPermissions" in cluster.options["ignoreChanges"]
     entries = {r.inputs["principalArn"] for r in all_of(prod, "aws:eks/accessEntry:AccessEntry")}
-    assert entries == {"arn:aws:iam::123456789012:role/mlinfra-deployer",
-                       "arn:aws:iam::123456789012:role/platform-admins"}
+    assert entries == {
+        "arn:aws:iam::123456789012:role/mlinfra-deployer",
+        "arn:aws:iam::123456789012:role/platform-admins",
+    }
     grants = all_of(prod, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     assert {(g.inputs["policyArn"], g.inputs["accessScope"]["type"]) for g in grants} == {
-        (CLUSTER_ADMIN_POLICY, "cluster")}
+        (CLUSTER_ADMIN_POLICY, "cluster")
+    }
     provider = only(prod, "pulumi:providers:kubernetes")
     assert {g.urn for g in grants} <= set(provider.dependencies)
 
@@ -69,8 +74,11 @@ def test_get_token_runs_as_the_aws_providers_identity() -> None:
 
 
 def test_stack_aws_config_reaches_the_kubeconfig(project: Callable[..., Path]) -> None:
-    header = STACK_HEADER.replace("  aws:region: us-east-1\n", "  aws:region: us-east-1\n  aws:profile: deploy\n"
-                                  "  aws:assumeRoles:\n    - roleArn: arn:aws:iam::123456789012:role/deployer\n")
+    header = STACK_HEADER.replace(
+        "  aws:region: us-east-1\n",
+        "  aws:region: us-east-1\n  aws:profile: deploy\n"
+        "  aws:assumeRoles:\n    - roleArn: arn:aws:iam::123456789012:role/deployer\n",
+    )
     provider = only(_run(project, header=header), "pulumi:providers:kubernetes")
     user = json.loads(provider.inputs["kubeconfig"])["users"][0]["user"]["exec"]
     assert user["args"][-2:] == ["--role-arn", "arn:aws:iam::123456789012:role/deployer"]
@@ -78,8 +86,9 @@ def test_stack_aws_config_reaches_the_kubeconfig(project: Callable[..., Path]) -
 
 
 def test_private_endpoint_opens_the_cluster_sg_to_the_in_vpc_deployer(project: Callable[..., Path]) -> None:
-    header = STACK_HEADER.replace("    deployerCidrs: [203.0.113.0/24]\n",
-                                  "    endpointPublicAccess: false\n    deployerCidrs: [10.99.0.0/16]\n")
+    header = STACK_HEADER.replace(
+        "    deployerCidrs: [203.0.113.0/24]\n", "    endpointPublicAccess: false\n    deployerCidrs: [10.99.0.0/16]\n"
+    )
     run = _run(project, header=header)
     vpc = only(run, "aws:eks/cluster:Cluster").inputs["vpcConfig"]
     assert vpc["endpointPublicAccess"] is False
@@ -105,12 +114,22 @@ def test_extended_support_is_opt_in_and_priced(project: Callable[..., Path]) -> 
 
     def control_plane(run: OfflineRun) -> float:
         cluster = only(run, "aws:eks/cluster:Cluster")
-        doc = {"resources": [{"urn": cluster.urn, "type": cluster.type, "name": cluster.name,
-                              "inputs": cluster.inputs, "dependencies": []}]}
+        doc = {
+            "resources": [
+                {
+                    "urn": cluster.urn,
+                    "type": cluster.type,
+                    "name": cluster.name,
+                    "inputs": cluster.inputs,
+                    "dependencies": [],
+                }
+            ]
+        }
         return float(estimate(doc, load_prices("us-east-1"))["total"]["min"])
 
-    header = STACK_HEADER.replace("    deployerCidrs:",
-                                  '    version: "1.33"\n    extendedSupport: true\n    deployerCidrs:')
+    header = STACK_HEADER.replace(
+        "    deployerCidrs:", '    version: "1.33"\n    extendedSupport: true\n    deployerCidrs:'
+    )
     extended = _run(project, header=header)
     assert only(extended, "aws:eks/cluster:Cluster").inputs["upgradePolicy"] == {"supportType": "EXTENDED"}
     assert control_plane(extended) == 6 * control_plane(_run(project)) == 438.0  # $0.60 vs $0.10 an hour
@@ -118,13 +137,17 @@ def test_extended_support_is_opt_in_and_priced(project: Callable[..., Path]) -> 
 
 def test_core_addons_are_managed_and_ordered_around_the_nodes(staging: OfflineRun) -> None:
     addons = {r.inputs["addonName"]: r for r in all_of(staging, "aws:eks/addon:Addon")}
-    assert set(addons) == set(MANAGED_ADDONS) == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent",
-                                                  "aws-ebs-csi-driver"}
+    assert (
+        set(addons)
+        == set(MANAGED_ADDONS)
+        == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    )
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"].startswith("arn:aws:iam::")
     for group in ("platform-eks-system", "platform-eks-gpu-a10g"):
         assert {"platform-eks-vpc-cni", "platform-eks-kube-proxy", "platform-eks-eks-pod-identity-agent"} <= (
-            _depends_on(staging, group, "aws:eks/nodeGroup:NodeGroup"))
+            _depends_on(staging, group, "aws:eks/nodeGroup:NodeGroup")
+        )
     for late in ("coredns", "aws-ebs-csi-driver"):
         deps = _depends_on(staging, f"platform-eks-{late}", "aws:eks/addon:Addon")
         assert "platform-eks-system" in deps
@@ -132,10 +155,13 @@ def test_core_addons_are_managed_and_ordered_around_the_nodes(staging: OfflineRu
 
 
 def test_addon_version_can_be_pinned(project: Callable[..., Path]) -> None:
-    run = _run(project, "  mlinfra:eks:\n    deployerCidrs: [203.0.113.0/24]\n"
-               "    admins: [arn:aws:iam::123456789012:role/mlinfra-deployer]\n"
-               "    addonVersions: {vpc-cni: v1.20.4-eksbuild.2}\n",
-               header=STACK_HEADER.split("  mlinfra:eks:\n")[0])
+    run = _run(
+        project,
+        "  mlinfra:eks:\n    deployerCidrs: [203.0.113.0/24]\n"
+        "    admins: [arn:aws:iam::123456789012:role/mlinfra-deployer]\n"
+        "    addonVersions: {vpc-cni: v1.20.4-eksbuild.2}\n",
+        header=STACK_HEADER.split("  mlinfra:eks:\n")[0],
+    )
     versions = {r.inputs["addonName"]: r.inputs["addonVersion"] for r in all_of(run, "aws:eks/addon:Addon")}
     assert versions["vpc-cni"] == "v1.20.4-eksbuild.2"
     assert versions["coredns"] == f"eks-default-for-{NEWEST_VERSION}"  # offline stand-in for EKS's default
@@ -180,17 +206,23 @@ def test_prometheus_keeps_its_data_on_an_ebs_gp3_volume(staging: OfflineRun) -> 
     storage = only(staging, "kubernetes:storage.k8s.io/v1:StorageClass").inputs
     assert (storage["provisioner"], storage["parameters"]["type"]) == ("ebs.csi.aws.com", "gp3")
     assert "platform-eks-aws-ebs-csi-driver" in _depends_on(
-        staging, "platform-addons-gp3", "kubernetes:storage.k8s.io/v1:StorageClass")
+        staging, "platform-addons-gp3", "kubernetes:storage.k8s.io/v1:StorageClass"
+    )
 
 
 def test_prod_protects_cluster_and_keys_and_fixed_names_delete_before_replace(
-        staging: OfflineRun, prod: OfflineRun) -> None:
+    staging: OfflineRun, prod: OfflineRun
+) -> None:
     for run, protected in ((prod, True), (staging, False)):
         cluster = only(run, "aws:eks/cluster:Cluster")
         assert cluster.inputs["name"] == f"mlinfra-{run.stack}"  # <project>-<stack>
         assert cluster.options.get("deleteBeforeReplace") is True
-        assert only(run, "aws:cloudwatch/logGroup:LogGroup", "platform-eks-control-plane-logs").options[
-            "deleteBeforeReplace"] is True
+        assert (
+            only(run, "aws:cloudwatch/logGroup:LogGroup", "platform-eks-control-plane-logs").options[
+                "deleteBeforeReplace"
+            ]
+            is True
+        )
         for res in [cluster, *all_of(run, "aws:kms/key:Key")]:
             assert res.options.get("protect", False) is protected, (run.stack, res.name)
 

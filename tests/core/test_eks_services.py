@@ -11,10 +11,10 @@ from pathlib import Path
 from mlinfra.engine.runner import OfflineRun, run_offline
 from tests.core.conftest import STACK_HEADER, all_of, only
 
-PUBLIC = '''from mlinfra import ModelService
+PUBLIC = """from mlinfra import ModelService
 ModelService("{name}", model_uri="s3://b-1/m/{name}.onnx", public=True, auth="api_key",
              secrets=["api-keys"], allowed_cidrs={cidrs!r}, request_timeout_seconds={timeout})
-'''
+"""
 ARNS = "  mlinfra:secretArns:\n    api-keys: arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf\n"
 
 
@@ -25,36 +25,52 @@ def _env(run: OfflineRun, service: str) -> dict[str, object]:
 
 
 def test_every_service_namespace_denies_by_default(staging: OfflineRun) -> None:
-    denies = {r.inputs["metadata"]["namespace"]: r.inputs["spec"] for r in all_of(
-        staging, "kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.name.endswith("-default-deny")}
-    namespaces = {r.inputs["metadata"]["name"] for r in all_of(staging, "kubernetes:core/v1:Namespace")
-                  if r.inputs["metadata"]["name"].startswith("ml-")}
+    denies = {
+        r.inputs["metadata"]["namespace"]: r.inputs["spec"]
+        for r in all_of(staging, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.name.endswith("-default-deny")
+    }
+    namespaces = {
+        r.inputs["metadata"]["name"]
+        for r in all_of(staging, "kubernetes:core/v1:Namespace")
+        if r.inputs["metadata"]["name"].startswith("ml-")
+    }
     assert set(denies) == namespaces
     for spec in denies.values():
         assert spec == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
 def test_pods_admit_only_load_balancer_subnets_and_monitoring(staging: OfflineRun) -> None:
-    pods = [ipaddress.ip_network(s.inputs["cidrBlock"]) for s in all_of(staging, "aws:ec2/subnet:Subnet")
-            if "-private-" in s.name]
-    lbs = {s.inputs["cidrBlock"] for s in all_of(staging, "aws:ec2/subnet:Subnet")
-           if "-public-" in s.name or "-internal-lb-" in s.name}
+    pods = [
+        ipaddress.ip_network(s.inputs["cidrBlock"])
+        for s in all_of(staging, "aws:ec2/subnet:Subnet")
+        if "-private-" in s.name
+    ]
+    lbs = {
+        s.inputs["cidrBlock"]
+        for s in all_of(staging, "aws:ec2/subnet:Subnet")
+        if "-public-" in s.name or "-internal-lb-" in s.name
+    }
     policy = only(staging, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "fraud-detector-netpol").inputs["spec"]
     blocks = {p["ipBlock"]["cidr"] for p in policy["ingress"][0]["from"]}
     assert blocks == lbs
     assert not any(ipaddress.ip_network(b).overlaps(p) for b in blocks for p in pods)  # not every pod
-    assert policy["ingress"][1]["from"] == [{"namespaceSelector": {"matchLabels": {
-        "kubernetes.io/metadata.name": "monitoring"}}}]
+    assert policy["ingress"][1]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
     dns, https = policy["egress"]
     assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
     assert https == {"ports": [{"port": 443, "protocol": "TCP"}]}
 
 
 def test_per_service_cidrs_are_rule_conditions_never_shared_inbound_cidrs(project: Callable[..., Path]) -> None:
-    root = project(services={
-        "a.py": PUBLIC.format(name="alpha", cidrs=["203.0.113.0/24"], timeout=30),
-        "b.py": PUBLIC.format(name="beta", cidrs=["198.51.100.0/24"], timeout=30),
-    }, stacks={"s": STACK_HEADER + ARNS})
+    root = project(
+        services={
+            "a.py": PUBLIC.format(name="alpha", cidrs=["203.0.113.0/24"], timeout=30),
+            "b.py": PUBLIC.format(name="beta", cidrs=["198.51.100.0/24"], timeout=30),
+        },
+        stacks={"s": STACK_HEADER + ARNS},
+    )
     run = run_offline(root, "s")
     groups = set()
     for name, cidr in (("alpha", "203.0.113.0/24"), ("beta", "198.51.100.0/24")):
@@ -65,13 +81,15 @@ def test_per_service_cidrs_are_rule_conditions_never_shared_inbound_cidrs(projec
         # The conditions-name must be the backend service name of the Ingress rule.
         backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
         assert json.loads(ann[f"alb.ingress.kubernetes.io/conditions.{backend}"]) == [
-            {"field": "source-ip", "sourceIpConfig": {"values": [cidr]}}]
+            {"field": "source-ip", "sourceIpConfig": {"values": [cidr]}}
+        ]
     assert len(groups) == 1  # one shared public ALB, two different source lists
 
 
 def test_shutdown_timings_follow_the_request_timeout(project: Callable[..., Path]) -> None:
-    root = project(services={"a.py": PUBLIC.format(name="slow", cidrs=[], timeout=90)},
-                   stacks={"s": STACK_HEADER + ARNS})
+    root = project(
+        services={"a.py": PUBLIC.format(name="slow", cidrs=[], timeout=90)}, stacks={"s": STACK_HEADER + ARNS}
+    )
     run = run_offline(root, "s")
     dep = only(run, "kubernetes:apps/v1:Deployment", "slow-deployment").inputs["spec"]["template"]["spec"]
     pre_stop = dep["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
@@ -91,8 +109,9 @@ def test_service_namespaces_get_alb_readiness_gates(staging: OfflineRun) -> None
 
 
 def test_api_key_services_fail_closed_and_read_keys_from_their_secret_arn(project: Callable[..., Path]) -> None:
-    root = project(services={"a.py": PUBLIC.format(name="alpha", cidrs=[], timeout=30)},
-                   stacks={"s": STACK_HEADER + ARNS})
+    root = project(
+        services={"a.py": PUBLIC.format(name="alpha", cidrs=[], timeout=30)}, stacks={"s": STACK_HEADER + ARNS}
+    )
     env = _env(run_offline(root, "s"), "alpha")
     assert env["MLINFRA_REQUIRE_API_KEY"] == "true"
     assert env["MLINFRA_SECRET_ARN_API_KEYS"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf"

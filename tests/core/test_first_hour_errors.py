@@ -23,9 +23,15 @@ def _project(tmp_path: Path) -> Path:
 
 
 def _plan(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlinfra", "plan", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                                                         "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "mlinfra", "plan", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -38,16 +44,22 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> No
         assert needle in lines[0]
 
 
-@pytest.mark.parametrize(("breakage", "stack", "needles"), [
-    ("outside", "dev", ("no mlinfra project here (no Pulumi.yaml)", "-C PROJECT_DIR", "mlinfra init DIR")),
-    ("no-pulumi-yaml", "dev", ("Pulumi.yaml is missing", "mlinfra init DIR")),
-    ("no-stacks", "dev", ("stacks/ is missing", "stacks/Pulumi.<stack>.yaml")),
-    ("empty-stacks", "dev", ("stacks/ has no stack files", "create stacks/Pulumi.dev.yaml")),
-    ("unknown-stack", "qa", ("stacks/Pulumi.qa.yaml does not exist", "available stacks: dev, prod, staging",
-                             "`--stack dev`")),
-    ("no-services", "dev", ("services/ is missing", "services/<name>.py", "ModelService(...)")),
-    ("empty-services", "dev", ("services/ has no .py file", "services/<name>.py")),
-])
+@pytest.mark.parametrize(
+    ("breakage", "stack", "needles"),
+    [
+        ("outside", "dev", ("no mlinfra project here (no Pulumi.yaml)", "-C PROJECT_DIR", "mlinfra init DIR")),
+        ("no-pulumi-yaml", "dev", ("Pulumi.yaml is missing", "mlinfra init DIR")),
+        ("no-stacks", "dev", ("stacks/ is missing", "stacks/Pulumi.<stack>.yaml")),
+        ("empty-stacks", "dev", ("stacks/ has no stack files", "create stacks/Pulumi.dev.yaml")),
+        (
+            "unknown-stack",
+            "qa",
+            ("stacks/Pulumi.qa.yaml does not exist", "available stacks: dev, prod, staging", "`--stack dev`"),
+        ),
+        ("no-services", "dev", ("services/ is missing", "services/<name>.py", "ModelService(...)")),
+        ("empty-services", "dev", ("services/ has no .py file", "services/<name>.py")),
+    ],
+)
 def test_first_hour_mistake(tmp_path: Path, breakage: str, stack: str, needles: tuple[str, ...]) -> None:
     root = _project(tmp_path)
     if breakage == "outside":

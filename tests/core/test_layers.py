@@ -35,8 +35,9 @@ def _component(name: str) -> Path:
 @pytest.mark.parametrize(("mine", "theirs"), [(EKS, ECS), (ECS, EKS)])
 def test_no_platform_imports_the_other(mine: set[str], theirs: set[str]) -> None:
     for name in sorted(mine):
-        crossing = {i for i in _imports(_component(name))
-                    if i.removeprefix("mlinfra.components.").split(".")[0] in theirs}
+        crossing = {
+            i for i in _imports(_component(name)) if i.removeprefix("mlinfra.components.").split(".")[0] in theirs
+        }
         assert crossing == set(), f"components/{name}.py imports {sorted(crossing)}"
 
 
@@ -48,8 +49,9 @@ def test_components_never_import_the_loader() -> None:
 def test_runtime_contract_is_standard_library_only() -> None:
     for name in ("contract", "frameworks"):
         imported = _imports(PACKAGE / "serving" / f"{name}.py")
-        outside = {i for i in imported if not i.startswith(("__future__", "mlinfra.serving.contract",
-                                                            "urllib", "pathlib"))}
+        outside = {
+            i for i in imported if not i.startswith(("__future__", "mlinfra.serving.contract", "urllib", "pathlib"))
+        }
         assert outside == set(), f"serving/{name}.py imports {sorted(outside)}"
 
 
@@ -57,14 +59,24 @@ def test_spec_has_no_private_cross_imports_or_hidden_cycles() -> None:
     for path in sorted((PACKAGE / "spec").rglob("*.py")):
         text = path.read_text()
         assert "TYPE_CHECKING" not in text, path.name
-        assert not any(i.split(".")[-1].startswith("_") and i.startswith("mlinfra.")
-                       for i in _imports(path) if i.count(".") >= 2 and not i.endswith("__init__")), path.name
+        assert not any(
+            i.split(".")[-1].startswith("_") and i.startswith("mlinfra.")
+            for i in _imports(path)
+            if i.count(".") >= 2 and not i.endswith("__init__")
+        ), path.name
 
 
 def test_one_error_tree() -> None:
     roots = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.MlinfraError)]
-    assert {c.__name__ for c in roots} >= {"MlinfraError", "SpecError", "RenderError", "LivePricesError",
-                                           "GitRefError", "BuildContextError", "ComponentError"}
+    assert {c.__name__ for c in roots} >= {
+        "MlinfraError",
+        "SpecError",
+        "RenderError",
+        "LivePricesError",
+        "GitRefError",
+        "BuildContextError",
+        "ComponentError",
+    }
     doc = errors.__doc__ or ""
     assert all(c.__name__ in doc for c in roots), "every error is drawn in the module's tree"
     assert spec_errors.SpecError is errors.SpecError
@@ -79,7 +91,8 @@ def test_bad_build_context_is_an_sdk_error(tmp_path: Path) -> None:
     from mlinfra.image.context import build_context_framework, write_build_context
 
     with pytest.raises(errors.BuildContextError, match="framework 'keras'"):
-        write_build_context(tmp_path / "ctx", service="fraud", model_uri="s3://b/m/model.skops",
-                            framework="keras", gpu=False)
+        write_build_context(
+            tmp_path / "ctx", service="fraud", model_uri="s3://b/m/model.skops", framework="keras", gpu=False
+        )
     with pytest.raises(errors.MlinfraError, match="cannot tell the framework"):
         build_context_framework("s3://b/m/model.bin")

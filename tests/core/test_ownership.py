@@ -30,14 +30,32 @@ def test_a_service_named_platform_keeps_platform_cost_apart(project: Callable[..
 
 def test_ownership_follows_parents_not_names() -> None:
     u = "urn:pulumi:s::p::"
-    graph = ResourceGraph([
-        {"urn": u + "mlinfra:index:EksPlatform::fraud", "type": "mlinfra:index:EksPlatform", "name": "fraud",
-         "parent": ""},
-        {"urn": u + "aws:kms/key:Key::fraud-key", "type": "aws:kms/key:Key", "name": "fraud-key",
-         "parent": u + "mlinfra:index:EksPlatform::fraud"},
-        {"urn": u + "mlinfra:index:EcsModelService::svc", "type": "mlinfra:index:EcsModelService", "name": "svc",
-         "parent": ""},
-        {"urn": u + "aws:ecs/service:Service::x", "type": "aws:ecs/service:Service", "name": "x",
-         "parent": u + "mlinfra:index:EcsModelService::svc"},
-    ])
+    graph = ResourceGraph(
+        [
+            {
+                "urn": u + "mlinfra:index:EksPlatform::fraud",
+                "type": "mlinfra:index:EksPlatform",
+                "name": "fraud",
+                "parent": "",
+            },
+            {
+                "urn": u + "aws:kms/key:Key::fraud-key",
+                "type": "aws:kms/key:Key",
+                "name": "fraud-key",
+                "parent": u + "mlinfra:index:EksPlatform::fraud",
+            },
+            {
+                "urn": u + "mlinfra:index:EcsModelService::svc",
+                "type": "mlinfra:index:EcsModelService",
+                "name": "svc",
+                "parent": "",
+            },
+            {
+                "urn": u + "aws:ecs/service:Service::x",
+                "type": "aws:ecs/service:Service",
+                "name": "x",
+                "parent": u + "mlinfra:index:EcsModelService::svc",
+            },
+        ]
+    )
     assert [graph.service_of(r) for r in graph.resources] == [PLATFORM_GROUP, PLATFORM_GROUP, "svc", "svc"]

@@ -15,16 +15,17 @@ from mlinfra.engine.runner import OfflineRun
 def test_every_public_name_is_exported(module: types.ModuleType) -> None:
     # httpx's guard: `__all__` is sorted and lists every public name the module defines, so
     # nothing leaks out unlisted and nothing listed is missing.
-    public = sorted(name for name, value in vars(module).items()
-                    if not name.startswith("_") and not isinstance(value, types.ModuleType)
-                    and name != "annotations")
+    public = sorted(
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
+    )
     assert module.__all__ == public
 
 
 def test_public_names() -> None:
-    assert mlinfra.__all__ == ["ComponentError", "MlinfraError", "ModelService", "Problem", "ServiceSpec",
-                               "SpecError"]
-    assert (mlinfra.__file__ is not None)
+    assert mlinfra.__all__ == ["ComponentError", "MlinfraError", "ModelService", "Problem", "ServiceSpec", "SpecError"]
+    assert mlinfra.__file__ is not None
     from pathlib import Path
 
     assert (Path(mlinfra.__file__).parent / "py.typed").is_file()
@@ -48,6 +49,9 @@ def test_component_type_tokens_and_logical_names(staging: OfflineRun) -> None:
 
 
 def test_model_service_outside_mlinfras_program_is_an_error() -> None:
-    with pytest.raises(mlinfra.ComponentError, match=r"ModelService\('fraud'\) was called outside mlinfra's "
-                                                     r"program.*mlinfra\.aws"):
+    with pytest.raises(
+        mlinfra.ComponentError,
+        match=r"ModelService\('fraud'\) was called outside mlinfra's "
+        r"program.*mlinfra\.aws",
+    ):
         mlinfra.ModelService("fraud", model_uri="s3://models/fraud/model.skops")

@@ -32,11 +32,17 @@ def test_serve_a_services_file_answers_with_the_models_own_predictions(tmp_path:
     model_path = tmp_path / "model.skops"
     skops_io.dump(model, model_path)
     services = tmp_path / "svc.py"
-    services.write_text("from mlinfra import ModelService\n"
-                        f"ModelService('local-lr', model_uri={str(model_path)!r}, bake_model=True)\n")
+    services.write_text(
+        f"from mlinfra import ModelService\nModelService('local-lr', model_uri={str(model_path)!r}, bake_model=True)\n"
+    )
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mlinfra", "serve", str(services), "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlinfra", "serve", str(services), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -50,8 +56,11 @@ def test_serve_a_services_file_answers_with_the_models_own_predictions(tmp_path:
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.2)
         rows = x[:5].tolist()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=json.dumps({"instances": rows}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=json.dumps({"instances": rows}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             body = json.loads(r.read())
         assert body["predictions"] == model.predict(np.array(rows)).tolist()
@@ -61,8 +70,14 @@ def test_serve_a_services_file_answers_with_the_models_own_predictions(tmp_path:
 
 
 def test_serve_refuses_a_file_with_an_unknown_service() -> None:
-    result = subprocess.run([sys.executable, "-m", "mlinfra", "serve", "services/fraud.py", "--service", "nope"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mlinfra", "serve", "services/fraud.py", "--service", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 2
     assert "one of the services declared in the file: fraud-detector" in result.stderr
     assert "Traceback" not in result.stderr

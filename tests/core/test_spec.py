@@ -39,8 +39,12 @@ def test_bad_cpu_is_refused(bad: object) -> None:
 
 
 def test_quantities_round_trip() -> None:
-    assert (format_cpu(1500), format_cpu(2000), format_memory(3072), format_memory(1536)) == ("1500m", "2", "3Gi",
-                                                                                            "1536Mi")
+    assert (format_cpu(1500), format_cpu(2000), format_memory(3072), format_memory(1536)) == (
+        "1500m",
+        "2",
+        "3Gi",
+        "1536Mi",
+    )
 
 
 def test_framework_inferred_from_extension() -> None:
@@ -58,12 +62,16 @@ def test_override_changes_a_field(project) -> None:  # type: ignore[no-untyped-d
 
 
 def test_all_problems_reported_at_once(project) -> None:  # type: ignore[no-untyped-def]
-    problems = _problems(project, (
-        'ModelService("Bad_Name", model_uri="gs://x/y.onnx", replicas=0)\n'
-        'ModelService("b", model_uri="s3://bkt/m/model.onnx", autoscaling={"min_replicas": 5, "max_replicas": 2})\n'
-        'ModelService("c", model_uri="s3://bkt/m/model.onnx", gpu="l4")\n'
-        'ModelService("d", model_uri="s3://bkt/m/model.onnx", replica=3)\n'
-    ), STACK_HEADER + "  mlinfra:bogus: 1\n  mlinfra:services:\n    ghost:\n      replicas: 1\n")
+    problems = _problems(
+        project,
+        (
+            'ModelService("Bad_Name", model_uri="gs://x/y.onnx", replicas=0)\n'
+            'ModelService("b", model_uri="s3://bkt/m/model.onnx", autoscaling={"min_replicas": 5, "max_replicas": 2})\n'
+            'ModelService("c", model_uri="s3://bkt/m/model.onnx", gpu="l4")\n'
+            'ModelService("d", model_uri="s3://bkt/m/model.onnx", replica=3)\n'
+        ),
+        STACK_HEADER + "  mlinfra:bogus: 1\n  mlinfra:services:\n    ghost:\n      replicas: 1\n",
+    )
     text = "\n".join(problems)
     assert "services/svc.py:2: ModelService('Bad_Name').name = 'Bad_Name': must be a DNS-1035 label" in text
     assert "model_uri = 'gs://x/y.onnx': unknown scheme 'gs'; allowed: s3://" in text
@@ -74,9 +82,13 @@ def test_all_problems_reported_at_once(project) -> None:  # type: ignore[no-unty
 
 
 def test_stack_level_problems_need_valid_settings_then_are_reported(project) -> None:  # type: ignore[no-untyped-def]
-    text = "\n".join(_problems(project, (
-        'ModelService("c", model_uri="s3://bkt/m/model.onnx", gpu="l4", secrets=["nope"])\n'
-    ), STACK_HEADER + "  mlinfra:services:\n    ghost:\n      replicas: 1\n"))
+    text = "\n".join(
+        _problems(
+            project,
+            ('ModelService("c", model_uri="s3://bkt/m/model.onnx", gpu="l4", secrets=["nope"])\n'),
+            STACK_HEADER + "  mlinfra:services:\n    ghost:\n      replicas: 1\n",
+        )
+    )
     assert "mlinfra:services.ghost = 'ghost': override of an unknown service; declared services: c" in text
     assert "ModelService('c').gpu = 'l4': stack has no GPU node group for l4" in text
     assert "ModelService('c').secrets = 'nope': not defined in stacks/Pulumi.s.yaml" in text
@@ -90,14 +102,19 @@ def test_override_problem_points_at_the_stack_file(project) -> None:  # type: ig
 
 
 def test_duplicate_names_and_pickles_and_public_without_auth(project) -> None:  # type: ignore[no-untyped-def]
-    text = "\n".join(_problems(project, (
-        'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n'
-        'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n'
-        'ModelService("p", model_uri="s3://bkt/x/m.joblib")\n'
-        'ModelService("q", model_uri="s3://bkt/x/m.onnx", public=True)\n'
-        'ModelService("r", model_uri="s3://bkt/x/m.bin")\n'
-        'ModelService("this-name-is-far-too-long", model_uri="s3://bkt/x/m.onnx")\n'
-    )))
+    text = "\n".join(
+        _problems(
+            project,
+            (
+                'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n'
+                'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n'
+                'ModelService("p", model_uri="s3://bkt/x/m.joblib")\n'
+                'ModelService("q", model_uri="s3://bkt/x/m.onnx", public=True)\n'
+                'ModelService("r", model_uri="s3://bkt/x/m.bin")\n'
+                'ModelService("this-name-is-far-too-long", model_uri="s3://bkt/x/m.onnx")\n'
+            ),
+        )
+    )
     assert "services/svc.py:3: name = 'a': service names must be unique; also declared at services/svc.py:2" in text
     assert "ModelService('p').trusted_pickle = False: joblib/pickle models can run arbitrary code" in text
     assert "ModelService('q').auth = 'none': a public endpoint requires authentication; allowed: api_key" in text
@@ -108,8 +125,8 @@ def test_duplicate_names_and_pickles_and_public_without_auth(project) -> None:  
 def test_stack_field_errors_name_the_key_and_allowed_values(project) -> None:  # type: ignore[no-untyped-def]
     stack = STACK_HEADER.replace("mlinfra:tier: staging", "mlinfra:tier: production").replace(
         "  mlinfra:eks:\n",
-        "  mlinfra:eks:\n    version: '1.20'\n    systemNodes: {minSize: 5, maxSize: 2, desiredSize: 3}\n") + (
-        "  mlinfra:gpuNodeGroups:\n    g:\n      gpuType: l4\n      instanceTypes: [g5.xlarge]\n")
+        "  mlinfra:eks:\n    version: '1.20'\n    systemNodes: {minSize: 5, maxSize: 2, desiredSize: 3}\n",
+    ) + ("  mlinfra:gpuNodeGroups:\n    g:\n      gpuType: l4\n      instanceTypes: [g5.xlarge]\n")
     text = "\n".join(_problems(project, 'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n', stack))
     assert "mlinfra:tier = 'production': Input should be 'dev', 'staging' or 'prod'" in text
     assert "mlinfra:eks.version = '1.20': '1.20' is not a version EKS creates; allowed: '1.32'" in text
@@ -118,9 +135,17 @@ def test_stack_field_errors_name_the_key_and_allowed_values(project) -> None:  #
 
 
 def test_missing_region_and_malformed_yaml(project) -> None:  # type: ignore[no-untyped-def]
-    text = "\n".join(_problems(project, 'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n',
-                               STACK_HEADER.replace("  aws:region: us-east-1\n", "")))
+    text = "\n".join(
+        _problems(
+            project,
+            'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n',
+            STACK_HEADER.replace("  aws:region: us-east-1\n", ""),
+        )
+    )
     assert "aws:region = (missing): the AWS region" in text
-    text = "\n".join(_problems(project, 'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n',
-                               STACK_HEADER + "  mlinfra:vpc: [unclosed\n"))
+    text = "\n".join(
+        _problems(
+            project, 'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n', STACK_HEADER + "  mlinfra:vpc: [unclosed\n"
+        )
+    )
     assert "stacks/Pulumi.s.yaml: (YAML syntax, line" in text

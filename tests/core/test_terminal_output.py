@@ -25,8 +25,15 @@ TREE = re.compile(r"^[\s\u2502]*[\u251c\u2514]\u2500 ")
 def mlinfra(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": str(columns)}
     env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "mlinfra", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=False, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "mlinfra", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +97,16 @@ def test_plan_is_a_tree_at_80_columns_without_escape_codes(plan_text: str, stagi
     position: dict[str, int] = {}
     for res in resources:
         wanted = short_type(res["type"])
-        found = [i for i, (g, row) in enumerate(rows) if g == res["service"]
-                 and row[TREE.match(row).end():].startswith(wanted + "  ")  # type: ignore[union-attr]
-                 and (row.endswith("  " + res["name"]) or (ELLIPSIS in row and res["name"].endswith(
-                     row.rsplit(ELLIPSIS, 1)[1])))]
+        found = [
+            i
+            for i, (g, row) in enumerate(rows)
+            if g == res["service"]
+            and row[TREE.match(row).end() :].startswith(wanted + "  ")  # type: ignore[union-attr]
+            and (
+                row.endswith("  " + res["name"])
+                or (ELLIPSIS in row and res["name"].endswith(row.rsplit(ELLIPSIS, 1)[1]))
+            )
+        ]
         assert len(found) == 1, f"{res['type']} {res['name']}: {found}"
         position[res["urn"]] = found[0]
     depth = {urn: TREE.match(rows[i][1]).end() for urn, i in position.items()}  # type: ignore[union-attr]
@@ -122,8 +135,7 @@ def test_wide_shows_full_type_tokens() -> None:
     assert ELLIPSIS not in "".join(_rows(proc.stdout))
 
 
-def test_diff_at_80_columns_shows_every_changed_leaf_under_its_resource(diff_pair: tuple[dict[str, Any], str]
-                                                                       ) -> None:
+def test_diff_at_80_columns_shows_every_changed_leaf_under_its_resource(diff_pair: tuple[dict[str, Any], str]) -> None:
     doc, text = diff_pair
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
@@ -137,18 +149,20 @@ def test_diff_at_80_columns_shows_every_changed_leaf_under_its_resource(diff_pai
         for res in doc[part]:
             name = res.get("name") or res["urn"].rsplit("::", 1)[-1]
             head = next(i for i in heads if lines[i] == f"  {op} {short_type(res['type'])}  {name}")
-            block = lines[head + 1: next((i for i in heads if i > head), len(lines))]
+            block = lines[head + 1 : next((i for i in heads if i > head), len(lines))]
             for prop in res.get("properties", []):
                 leaf = _segments(prop["path"])[-1].lstrip(".")
-                assert any(re.match(rf"^\s+[+~-] {re.escape(leaf)}(:|$)", line) for line in block), \
+                assert any(re.match(rf"^\s+[+~-] {re.escape(leaf)}(:|$)", line) for line in block), (
                     f"{name}: {prop['path']} not shown"
+                )
 
 
 def test_diff_shows_where_long_values_differ(diff_pair: tuple[dict[str, Any], str]) -> None:
     _, text = diff_pair
     lines = text.splitlines()
-    at = lines.index(next(line for line in lines if line.strip() ==
-                          "~ ['alb.ingress.kubernetes.io/load-balancer-attributes']"))
+    at = lines.index(
+        next(line for line in lines if line.strip() == "~ ['alb.ingress.kubernetes.io/load-balancer-attributes']")
+    )
     before, after = lines[at + 1].strip(), lines[at + 2].strip()
     assert before.startswith("- ")
     assert after.startswith("+ ")
@@ -165,8 +179,14 @@ def test_colour_only_on_a_terminal() -> None:
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "FORCE_COLOR")}
     env["TERM"] = "xterm-256color"
-    proc = subprocess.Popen([sys.executable, "-m", "mlinfra", "diff", "staging", "prod"], cwd=ROOT, env=env,
-                            stdin=child, stdout=child, stderr=child)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlinfra", "diff", "staging", "prod"],
+        cwd=ROOT,
+        env=env,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+    )
     os.close(child)
     chunks = []
     while True:

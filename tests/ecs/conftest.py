@@ -53,9 +53,21 @@ def dev() -> Plan:
 
 def copy_project(tmp_path: Path) -> Path:
     dest = tmp_path / "project"
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".mlinfra", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-        "tests", "*.egg-info"))
+    shutil.copytree(
+        ROOT,
+        dest,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            ".mlinfra",
+            "__pycache__",
+            ".pytest_cache",
+            ".mypy_cache",
+            ".ruff_cache",
+            "tests",
+            "*.egg-info",
+        ),
+    )
     return dest
 
 
@@ -77,11 +89,17 @@ def edited_project(tmp_path: Path) -> Callable[..., Path]:
 def _prod_public_path(config: dict[str, Any]) -> None:
     config["mlinfra:tier"] = "prod"
     config["mlinfra:ecs"]["alb"] = {"routing": "path", "idleTimeoutSeconds": 120}
-    config["mlinfra:services"]["fraud-detector"].update({
-        "public": True, "auth": "api_key", "secrets": ["api-keys", "fraud-api-key"],
-        "allowedCidrs": ["203.0.113.0/24"]})
+    config["mlinfra:services"]["fraud-detector"].update(
+        {
+            "public": True,
+            "auth": "api_key",
+            "secrets": ["api-keys", "fraud-api-key"],
+            "allowedCidrs": ["203.0.113.0/24"],
+        }
+    )
     config["mlinfra:secretArns"] = {
-        "api-keys": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-keys-AbCdEf"}
+        "api-keys": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-keys-AbCdEf"
+    }
 
 
 @pytest.fixture(scope="module")

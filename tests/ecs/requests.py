@@ -13,11 +13,19 @@ from tests.support.aws_requests import api_calls
 from .conftest import Plan
 
 # The order a deployment sends them in (a request may refer to an earlier one's result).
-ORDER = ("aws:ecs/cluster:Cluster", "aws:ecs/capacityProvider:CapacityProvider",
-         "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders", "aws:lb/loadBalancer:LoadBalancer",
-         "aws:lb/targetGroup:TargetGroup", "aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule",
-         "aws:ecs/taskDefinition:TaskDefinition", "aws:ecs/service:Service", "aws:appautoscaling/target:Target",
-         "aws:appautoscaling/policy:Policy")
+ORDER = (
+    "aws:ecs/cluster:Cluster",
+    "aws:ecs/capacityProvider:CapacityProvider",
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/targetGroup:TargetGroup",
+    "aws:lb/listener:Listener",
+    "aws:lb/listenerRule:ListenerRule",
+    "aws:ecs/taskDefinition:TaskDefinition",
+    "aws:ecs/service:Service",
+    "aws:appautoscaling/target:Target",
+    "aws:appautoscaling/policy:Policy",
+)
 
 
 @dataclass

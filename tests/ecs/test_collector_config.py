@@ -69,8 +69,7 @@ def problems(config: dict[str, Any]) -> list[str]:
 
 def _config() -> dict[str, Any]:
     spec = ServiceSpec(name="fraud", model_uri="s3://models/fraud/model.skops")
-    text = collector_config(spec, "dev", "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/",
-                            "us-east-1")
+    text = collector_config(spec, "dev", "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/", "us-east-1")
     return yaml.safe_load(text)
 
 

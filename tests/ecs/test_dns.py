@@ -20,17 +20,18 @@ from .test_ecs_moto import client, moto_endpoint  # noqa: F401  (the moto server
 
 RECORD = "aws:route53/record:Record"
 ZONE = "Z0123456789ABCDEFGHIJ"
-SHAPE = botocore.session.get_session().get_service_model("route53").operation_model(
-    "ChangeResourceRecordSets").input_shape
+SHAPE = (
+    botocore.session.get_session().get_service_model("route53").operation_model("ChangeResourceRecordSets").input_shape
+)
 
 
 def test_without_a_zone_the_plan_says_dns_is_left_to_the_user(dev: Plan) -> None:
     assert dev.of_type(RECORD) == []
+    left = "left to you (mlinfra:hostedZoneId is not set): point it at load_balancers.internal"
     assert dev.run.outputs["dns"] == {
-        "fraud-detector.dev.ml.acme.example":
-            "left to you (mlinfra:hostedZoneId is not set): point it at load_balancers.internal",
-        "search-ranker.dev.ml.acme.example":
-            "left to you (mlinfra:hostedZoneId is not set): point it at load_balancers.internal"}
+        "fraud-detector.dev.ml.acme.example": left,
+        "search-ranker.dev.ml.acme.example": left,
+    }
 
 
 @pytest.fixture
@@ -50,23 +51,45 @@ def test_alias_records_point_each_name_at_its_load_balancer(zoned: Plan, moto_en
         (alias,) = inputs["aliases"]
         assert alias["zoneId"] == "Z35SXDOTRQ7X7K"  # the ALB's canonical zone (mocked output)
         assert alb.urn in zoned.one(RECORD, f"dns-{name.split('.')[0]}").dependencies
-        change = {"HostedZoneId": zone, "ChangeBatch": {"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
-            "Name": name, "Type": "A", "AliasTarget": {
-                "HostedZoneId": alias["zoneId"], "DNSName": "internal-a-1.us-east-1.elb.amazonaws.com",
-                "EvaluateTargetHealth": alias["evaluateTargetHealth"]}}}]}}
+        change = {
+            "HostedZoneId": zone,
+            "ChangeBatch": {
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": name,
+                            "Type": "A",
+                            "AliasTarget": {
+                                "HostedZoneId": alias["zoneId"],
+                                "DNSName": "internal-a-1.us-east-1.elb.amazonaws.com",
+                                "EvaluateTargetHealth": alias["evaluateTargetHealth"],
+                            },
+                        },
+                    }
+                ]
+            },
+        }
         validate_parameters(change, SHAPE)
         route53.change_resource_record_sets(**change)
     stored = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     assert sorted(r["Name"] for r in stored if r["Type"] == "A") == [
-        "fraud-detector.dev.ml.acme.example.", "search-ranker.dev.ml.acme.example."]
-    assert zoned.run.outputs["dns"]["fraud-detector.dev.ml.acme.example"] == \
-        f"Route 53 alias in {ZONE} -> the internal load balancer"
+        "fraud-detector.dev.ml.acme.example.",
+        "search-ranker.dev.ml.acme.example.",
+    ]
+    assert (
+        zoned.run.outputs["dns"]["fraud-detector.dev.ml.acme.example"]
+        == f"Route 53 alias in {ZONE} -> the internal load balancer"
+    )
 
 
 def _settings(**extra: Any) -> dict[str, Any]:
-    return {"region": "us-east-1", "domain": "ml.example.com",
-            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/4c2e8a1f-6b3d-4f9e-a7c5-0d2b4e6f8a1c",
-            **extra}
+    return {
+        "region": "us-east-1",
+        "domain": "ml.example.com",
+        "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/4c2e8a1f-6b3d-4f9e-a7c5-0d2b4e6f8a1c",
+        **extra,
+    }
 
 
 def test_hosted_zone_is_refused_where_nothing_would_use_it() -> None:

@@ -52,9 +52,16 @@ def test_gpu_hosts_run_the_pinned_ami_and_refresh_when_it_changes(dev: Plan) -> 
     template = dev.inputs("aws:ec2/launchTemplate:LaunchTemplate", "platform-ecs-gpu-a10g-lt")
     assert template["imageId"] == "ami-0123456789abcdef0"  # stacks/Pulumi.dev.yaml mlinfra:ecs.gpuAmiId
     group = dev.inputs(ASG, "platform-ecs-gpu-a10g-asg")
-    assert group["instanceRefresh"] == {"strategy": "Rolling", "preferences": {
-        "instanceWarmup": "300", "maxHealthyPercentage": 200, "minHealthyPercentage": 100,
-        "scaleInProtectedInstances": "Refresh", "skipMatching": True}}
+    assert group["instanceRefresh"] == {
+        "strategy": "Rolling",
+        "preferences": {
+            "instanceWarmup": "300",
+            "maxHealthyPercentage": 200,
+            "minHealthyPercentage": 100,
+            "scaleInProtectedInstances": "Refresh",
+            "skipMatching": True,
+        },
+    }
     assert group["protectFromScaleIn"] is True
     provider = dev.inputs("aws:ecs/capacityProvider:CapacityProvider", "platform-ecs-gpu-a10g-provider")
     assert provider["autoScalingGroupProvider"]["managedTerminationProtection"] == "ENABLED"
@@ -76,22 +83,29 @@ def test_physical_names_carry_the_project(tmp_path: Path, edited_project: Callab
     pulumi_yaml.write_text(pulumi_yaml.read_text().replace("name: mlinfra", "name: payments", 1))
     plan = Plan(run_offline(root, "dev"))
     assert plan.inputs("aws:ecs/cluster:Cluster", "platform-ecs-cluster")["name"] == "payments-dev"
-    assert plan.inputs("aws:ecs/capacityProvider:CapacityProvider",
-                       "platform-ecs-gpu-a10g-provider")["name"] == "payments-dev-gpu-a10g"
-    assert plan.inputs("aws:cloudwatch/logGroup:LogGroup", "fraud-detector-logs")["name"] == \
-        "/payments/dev/fraud-detector"
-    assert plan.inputs("aws:ecs/taskDefinition:TaskDefinition", "fraud-detector-task")["family"] == \
-        "payments-dev-fraud-detector"
+    assert (
+        plan.inputs("aws:ecs/capacityProvider:CapacityProvider", "platform-ecs-gpu-a10g-provider")["name"]
+        == "payments-dev-gpu-a10g"
+    )
+    assert (
+        plan.inputs("aws:cloudwatch/logGroup:LogGroup", "fraud-detector-logs")["name"] == "/payments/dev/fraud-detector"
+    )
+    assert (
+        plan.inputs("aws:ecs/taskDefinition:TaskDefinition", "fraud-detector-task")["family"]
+        == "payments-dev-fraud-detector"
+    )
     assert plan.inputs(SECRET, "platform-secret-fraud-api-key")["name"] == "payments/dev/fraud-api-key"
     user_data = plan.inputs("aws:ec2/launchTemplate:LaunchTemplate", "platform-ecs-gpu-a10g-lt")["userData"]
     assert "echo ECS_CLUSTER=payments-dev >>" in base64.b64decode(user_data).decode()
 
 
 def test_fixed_names_are_deleted_before_they_are_replaced(dev: Plan) -> None:
-    for typ, name in (("aws:ecs/cluster:Cluster", "platform-ecs-cluster"),
-                      ("aws:ecs/capacityProvider:CapacityProvider", "platform-ecs-gpu-a10g-provider"),
-                      ("aws:cloudwatch/logGroup:LogGroup", "fraud-detector-logs"),
-                      (SECRET, "platform-secret-fraud-api-key")):
+    for typ, name in (
+        ("aws:ecs/cluster:Cluster", "platform-ecs-cluster"),
+        ("aws:ecs/capacityProvider:CapacityProvider", "platform-ecs-gpu-a10g-provider"),
+        ("aws:cloudwatch/logGroup:LogGroup", "fraud-detector-logs"),
+        (SECRET, "platform-secret-fraud-api-key"),
+    ):
         assert dev.one(typ, name).options.get("deleteBeforeReplace") is True, name
 
 
@@ -116,8 +130,13 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Plan:
 
 def test_prod_is_protected_and_keeps_its_recovery_windows(prod: Plan) -> None:
     protected = {r.type for r in prod.resources if r.options.get("protect")}
-    assert {"aws:ecs/cluster:Cluster", "aws:kms/key:Key", "aws:s3/bucket:Bucket", SECRET,
-            "aws:ecr/repository:Repository"} <= protected
+    assert {
+        "aws:ecs/cluster:Cluster",
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        SECRET,
+        "aws:ecr/repository:Repository",
+    } <= protected
     assert prod.inputs(SECRET, "platform-secret-fraud-api-key")["recoveryWindowInDays"] == 30
     assert prod.inputs("aws:s3/bucket:Bucket", "platform-alb-logs-bucket")["forceDestroy"] is False
     assert prod.inputs(ASG, "platform-ecs-gpu-a10g-asg")["forceDelete"] is False
@@ -126,21 +145,29 @@ def test_prod_is_protected_and_keeps_its_recovery_windows(prod: Plan) -> None:
 
 
 def test_customer_kms_keys_of_existing_secrets_are_decryptable_via_secrets_manager(
-        edited_project: Callable[..., Path]) -> None:
+    edited_project: Callable[..., Path],
+) -> None:
     key = "arn:aws:kms:us-east-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
     def edit(config: dict[str, Any]) -> None:
         config["mlinfra:secretArns"] = {
-            "fraud-api-key": "arn:aws:secretsmanager:us-east-1:210987654321:secret:central/fraud-AbCdEf"}
+            "fraud-api-key": "arn:aws:secretsmanager:us-east-1:210987654321:secret:central/fraud-AbCdEf"
+        }
         del config["mlinfra:secrets"]
         config["mlinfra:ecs"]["secretsKmsKeyArns"] = [key]
 
     plan = Plan(run_offline(edited_project(edit), "dev"))
     policy = json.loads(plan.inputs("aws:iam/rolePolicy:RolePolicy", "fraud-detector-execution-secrets")["policy"])
     decrypt = [s for s in policy["Statement"] if s["Action"] == ["kms:Decrypt"]]
-    assert decrypt == [{"Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"],
-                        "Resource": [key],
-                        "Condition": {"StringEquals": {"kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"]}}}]
+    assert decrypt == [
+        {
+            "Sid": "DecryptSecrets",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [key],
+            "Condition": {"StringEquals": {"kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"]}},
+        }
+    ]
 
 
 def test_load_balancers_wait_for_the_log_bucket_policy(dev: Plan) -> None:

@@ -24,9 +24,17 @@ RULE = "aws:lb/listenerRule:ListenerRule"
 TG = "aws:lb/targetGroup:TargetGroup"
 
 ACCEPTANCE_TYPES = [
-    "aws:ecs/cluster:Cluster", TASK, SERVICE, "aws:ecs/capacityProvider:CapacityProvider",
-    "aws:autoscaling/group:Group", LB, LISTENER, TG, "aws:appautoscaling/policy:Policy",
-    "aws:secretsmanager/secret:Secret", "aws:amp/workspace:Workspace",
+    "aws:ecs/cluster:Cluster",
+    TASK,
+    SERVICE,
+    "aws:ecs/capacityProvider:CapacityProvider",
+    "aws:autoscaling/group:Group",
+    LB,
+    LISTENER,
+    TG,
+    "aws:appautoscaling/policy:Policy",
+    "aws:secretsmanager/secret:Secret",
+    "aws:amp/workspace:Workspace",
 ]
 
 
@@ -41,7 +49,8 @@ def test_plan_has_every_resource_type_the_issue_lists(dev: Plan) -> None:
     assert dev.run.outputs["cluster_name"] == "mlinfra-dev"
     assert dev.run.outputs["endpoints"] == {
         "fraud-detector": "https://fraud-detector.dev.ml.acme.example",
-        "search-ranker": "https://search-ranker.dev.ml.acme.example"}
+        "search-ranker": "https://search-ranker.dev.ml.acme.example",
+    }
 
 
 def test_components_follow_the_naming_and_parent_conventions(dev: Plan) -> None:
@@ -51,8 +60,10 @@ def test_components_follow_the_naming_and_parent_conventions(dev: Plan) -> None:
         if res.name.startswith("fraud-detector-") and res.type != "mlinfra:index:ServiceImage":
             parent = by_urn[res.parent]
             assert parent.urn in (service.urn, dev.one("mlinfra:index:ServiceImage", "fraud-detector").urn)
-    assert dev.one("mlinfra:index:EcsCluster", "platform-ecs").parent == \
-        dev.one("mlinfra:index:EcsPlatform", "platform").urn
+    assert (
+        dev.one("mlinfra:index:EcsCluster", "platform-ecs").parent
+        == dev.one("mlinfra:index:EcsPlatform", "platform").urn
+    )
 
 
 def test_cluster_has_container_insights_and_fargate_plus_gpu_capacity(dev: Plan) -> None:
@@ -72,17 +83,21 @@ def test_gpu_capacity_provider_is_managed_and_protected(dev: Plan) -> None:
     assert asg_provider["managedScaling"]["targetCapacity"] == 100
     group = dev.inputs("aws:autoscaling/group:Group", "platform-ecs-gpu-a10g-asg")
     assert group["protectFromScaleIn"] is True  # required by managed termination protection
-    assert group["vpcZoneIdentifiers"] == ["platform-network-private-a-841e5e0b",
-                                           "platform-network-private-b-ffe95c29"]
-    assert [o["instanceType"] for o in group["mixedInstancesPolicy"]["launchTemplate"]["overrides"]] == \
-        ["g5.xlarge", "g5.2xlarge"]
+    assert group["vpcZoneIdentifiers"] == ["platform-network-private-a-841e5e0b", "platform-network-private-b-ffe95c29"]
+    assert [o["instanceType"] for o in group["mixedInstancesPolicy"]["launchTemplate"]["overrides"]] == [
+        "g5.xlarge",
+        "g5.2xlarge",
+    ]
     assert {"key": "AmazonECSManaged", "propagateAtLaunch": True, "value": "true"} in group["tags"]
 
 
 def test_gpu_hosts_use_the_ecs_gpu_ami_with_imdsv2_hop_limit_one(dev: Plan) -> None:
     template = dev.inputs("aws:ec2/launchTemplate:LaunchTemplate", "platform-ecs-gpu-a10g-lt")
-    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpPutResponseHopLimit": 1,
-                                           "httpTokens": "required"}
+    assert template["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpPutResponseHopLimit": 1,
+        "httpTokens": "required",
+    }
     assert template["imageId"] == "ami-0123456789abcdef0"  # what the SSM parameter mock returns
     assert AMI_PARAMETER_GPU == "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
     import base64
@@ -119,9 +134,13 @@ def test_secrets_are_references_never_values(dev: Plan) -> None:
     version = dev.inputs("aws:secretsmanager/secretVersion:SecretVersion", "platform-secret-fraud-api-key")
     assert version["secretString"] == "[secret]"
     model = containers(dev, "fraud-detector")["model"]
-    assert model["secrets"] == [{"name": "MLINFRA_SECRET_FRAUD_API_KEY",
-                                 "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
-                                              "platform-secret-fraud-api-key-73f9d5d1-73f9d5"}]
+    assert model["secrets"] == [
+        {
+            "name": "MLINFRA_SECRET_FRAUD_API_KEY",
+            "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+            "platform-secret-fraud-api-key-73f9d5d1-73f9d5",
+        }
+    ]
     assert "[secret]" not in json.dumps(containers(dev, "fraud-detector"))
 
 
@@ -136,15 +155,20 @@ def test_task_and_execution_roles_are_separate_and_least_privilege(dev: Plan) ->
     # The workspace's own ARN, in the form AWS returns it (IAM service prefix `aps`).
     workspace_arn = "arn:aws:aps:us-east-1:123456789012:workspace/ws-adc5975fe0a0467e4"
     assert task_policy["Statement"] == [
-        {"Sid": "ReadOwnModel", "Effect": "Allow", "Action": ["s3:GetObject"],
-         "Resource": ["arn:aws:s3:::acme-models/fraud/v12/*"]},
-        {"Sid": "WriteOwnMetrics", "Effect": "Allow", "Action": ["aps:RemoteWrite"],
-         "Resource": [workspace_arn]}]
+        {
+            "Sid": "ReadOwnModel",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::acme-models/fraud/v12/*"],
+        },
+        {"Sid": "WriteOwnMetrics", "Effect": "Allow", "Action": ["aps:RemoteWrite"], "Resource": [workspace_arn]},
+    ]
     exec_policy = json.loads(dev.inputs(ROLE_POLICY, "fraud-detector-execution-secrets")["policy"])
     actions = [a for s in exec_policy["Statement"] for a in s["Action"]]
     assert actions == ["secretsmanager:GetSecretValue", "kms:Decrypt"]
-    assert exec_policy["Statement"][0]["Resource"] == [containers(dev, "fraud-detector")["model"]["secrets"][0]
-                                                       ["valueFrom"]]
+    assert exec_policy["Statement"][0]["Resource"] == [
+        containers(dev, "fraud-detector")["model"]["secrets"][0]["valueFrom"]
+    ]
     assert all("*" not in a for a in actions)
     # A service without secrets gets no secrets policy at all.
     assert not [r for r in dev.of_type(ROLE_POLICY) if r.name == "search-ranker-execution-secrets"]
@@ -177,7 +201,8 @@ def test_fargate_service_deploys_safely(dev: Plan) -> None:
 def test_gpu_service_lands_on_gpu_capacity_without_needing_a_surge_host(dev: Plan) -> None:
     service = dev.inputs(SERVICE, "search-ranker-service")
     assert service["capacityProviderStrategies"] == [
-        {"base": 0, "capacityProvider": "mlinfra-dev-gpu-a10g", "weight": 1}]
+        {"base": 0, "capacityProvider": "mlinfra-dev-gpu-a10g", "weight": 1}
+    ]
     assert service["deploymentMaximumPercent"] == 100
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert service["healthCheckGracePeriodSeconds"] >= 120  # the ranker loads for up to 120 s
@@ -202,8 +227,15 @@ def test_deregistration_is_shorter_than_drain_plus_stop_timeout(dev: Plan) -> No
 def test_tasks_admit_only_the_alb(dev: Plan) -> None:
     sg = dev.inputs("aws:ec2/securityGroup:SecurityGroup", "fraud-detector-tasks")
     alb_groups = dev.inputs(LB, "platform-internal-alb")["securityGroups"]
-    assert sg["ingress"] == [{"description": "from the ALB", "fromPort": 8080, "protocol": "tcp",
-                              "securityGroups": alb_groups, "toPort": 8080}]
+    assert sg["ingress"] == [
+        {
+            "description": "from the ALB",
+            "fromPort": 8080,
+            "protocol": "tcp",
+            "securityGroups": alb_groups,
+            "toPort": 8080,
+        }
+    ]
     assert len(alb_groups) == 1
     assert [e["fromPort"] for e in sg["egress"]] == [443]
 
@@ -217,20 +249,23 @@ def test_shared_alb_is_internal_https_only_and_logged(dev: Plan) -> None:
     assert lb["enableDeletionProtection"] is False  # dev; prod is tested below
     assert lb["accessLogs"]["enabled"] is True
     assert lb["accessLogs"]["bucket"] == dev.inputs("aws:s3/bucket:Bucket", "platform-alb-logs-bucket").get(
-        "bucket", "platform-alb-logs-bucket-" + lb["accessLogs"]["bucket"].rsplit("-", 1)[-1])
+        "bucket", "platform-alb-logs-bucket-" + lb["accessLogs"]["bucket"].rsplit("-", 1)[-1]
+    )
     https = dev.inputs(LISTENER, "platform-internal-https")
     assert (https["protocol"], https["port"]) == ("HTTPS", 443)
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert https["certificateArn"].startswith("arn:aws:acm:us-east-1:123456789012:certificate/")
     http = dev.inputs(LISTENER, "platform-internal-http")
-    assert http["defaultActions"] == [{"redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"},
-                                       "type": "redirect"}]
-    sse = dev.inputs("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                     "platform-alb-logs-sse")
+    assert http["defaultActions"] == [
+        {"redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}, "type": "redirect"}
+    ]
+    sse = dev.inputs(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "platform-alb-logs-sse",
+    )
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     block = dev.inputs("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "platform-alb-logs-public-access")
-    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                  "restrictPublicBuckets"))
+    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
 
 
 def test_listener_rule_routes_by_host(dev: Plan) -> None:
@@ -262,8 +297,9 @@ def test_amp_rule_groups_are_the_shared_alert_rules(dev: Plan) -> None:
     for service, gpu in (("fraud-detector", False), ("search-ranker", True)):
         rules = dev.inputs("aws:amp/ruleGroupNamespace:RuleGroupNamespace", f"{service}-rules")
         assert yaml.safe_load(rules["data"]) == {"groups": rule_groups(service, f"ml-{service}", gpu, kubernetes=False)}
-    definition = dev.inputs("aws:amp/alertManagerDefinition:AlertManagerDefinition",
-                            "platform-monitoring-alertmanager")["definition"]
+    definition = dev.inputs(
+        "aws:amp/alertManagerDefinition:AlertManagerDefinition", "platform-monitoring-alertmanager"
+    )["definition"]
     config = yaml.safe_load(yaml.safe_load(definition)["alertmanager_config"])
     # dev's mlinfra:alerting: one sns receiver, its own topic, an e-mail subscription.
     assert config["route"]["receiver"] == "ml-team"
@@ -316,8 +352,9 @@ def test_path_routing_strips_the_prefix(prod_public: Plan) -> None:
     rule = prod_public.inputs(RULE, "search-ranker-rule")
     assert {"pathPattern": {"values": ["/search-ranker/*"]}} in rule["conditions"]
     assert {"hostHeader": {"values": ["dev.ml.acme.example"]}} in rule["conditions"]
-    assert rule["transforms"] == [{"type": "url-rewrite", "urlRewriteConfig": {
-        "rewrite": {"regex": "^/search-ranker/(.*)$", "replace": "/$1"}}}]
+    assert rule["transforms"] == [
+        {"type": "url-rewrite", "urlRewriteConfig": {"rewrite": {"regex": "^/search-ranker/(.*)$", "replace": "/$1"}}}
+    ]
     assert prod_public.run.outputs["endpoints"]["search-ranker"] == "https://dev.ml.acme.example/search-ranker/"
 
 

@@ -29,26 +29,33 @@ def load(root: Path, stack: str = "dev"):
     return load_deployment(root, project_name(root), stack, read_stack_file(root, stack))
 
 
-@pytest.mark.parametrize(("millicores", "units"), [(250, 256), (500, 512), (1000, 1024), (3000, 3072),
-                                                   (16000, 16384), (1500, 1536), (100, None), (333, None)])
+@pytest.mark.parametrize(
+    ("millicores", "units"),
+    [(250, 256), (500, 512), (1000, 1024), (3000, 3072), (16000, 16384), (1500, 1536), (100, None), (333, None)],
+)
 def test_cpu_units_are_exact_or_refused(millicores: int, units: int | None) -> None:
     assert cpu_units(millicores) == units
 
 
-@pytest.mark.parametrize(("units", "memory"), [(256, 512), (256, 2048), (512, 4096), (1024, 8192),
-                                               (2048, 16384), (4096, 30720), (8192, 20480), (16384, 122880)])
+@pytest.mark.parametrize(
+    ("units", "memory"),
+    [(256, 512), (256, 2048), (512, 4096), (1024, 8192), (2048, 16384), (4096, 30720), (8192, 20480), (16384, 122880)],
+)
 def test_fargate_accepts_the_documented_sizes(units: int, memory: int) -> None:
     assert fargate_allowed(units, memory) is None
 
 
-@pytest.mark.parametrize(("units", "memory", "hint"), [
-    (256, 4096, "512Mi, 1024Mi, 2048Mi"),       # too much memory for 0.25 vCPU
-    (1024, 1024, "2048Mi-8192Mi"),              # too little for 1 vCPU
-    (2048, 4608, "4096Mi-16384Mi in steps of 1024Mi"),  # not a whole GiB
-    (8192, 18432, "16384Mi-61440Mi in steps of 4096Mi"),  # 8 vCPU steps by 4 GiB
-    (1536, 4096, "not a Fargate task size"),     # 1.5 vCPU does not exist
-    (None, 2048, "not a Fargate task size"),
-])
+@pytest.mark.parametrize(
+    ("units", "memory", "hint"),
+    [
+        (256, 4096, "512Mi, 1024Mi, 2048Mi"),  # too much memory for 0.25 vCPU
+        (1024, 1024, "2048Mi-8192Mi"),  # too little for 1 vCPU
+        (2048, 4608, "4096Mi-16384Mi in steps of 1024Mi"),  # not a whole GiB
+        (8192, 18432, "16384Mi-61440Mi in steps of 4096Mi"),  # 8 vCPU steps by 4 GiB
+        (1536, 4096, "not a Fargate task size"),  # 1.5 vCPU does not exist
+        (None, 2048, "not a Fargate task size"),
+    ],
+)
 def test_fargate_rejects_other_sizes_and_says_what_is_allowed(units: int | None, memory: int, hint: str) -> None:
     allowed = fargate_allowed(units, memory)
     assert allowed is not None
@@ -105,12 +112,15 @@ def test_ecs_settings_on_an_eks_stack_are_refused(edited_project: Callable[..., 
 
 
 def _break_everything(config: dict[str, Any]) -> None:
-    config["mlinfra:ecs"].pop("gpuCapacity")                      # GPU service, no GPU capacity
-    config["mlinfra:services"]["fraud-detector"].update({
-        "memory": "3Gi", "cpu": "250m",                          # not a Fargate size
-        "port": 4317,                                             # the collector's OTLP port
-        "secrets": ["fraud-api-key", "missing-key"],              # not defined in the stack
-    })
+    config["mlinfra:ecs"].pop("gpuCapacity")  # GPU service, no GPU capacity
+    config["mlinfra:services"]["fraud-detector"].update(
+        {
+            "memory": "3Gi",
+            "cpu": "250m",  # not a Fargate size
+            "port": 4317,  # the collector's OTLP port
+            "secrets": ["fraud-api-key", "missing-key"],  # not defined in the stack
+        }
+    )
     config["mlinfra:services"]["search-ranker"]["requestTimeoutSeconds"] = 200  # beyond stopTimeout
 
 
@@ -153,8 +163,17 @@ def test_gpu_type_without_matching_capacity_names_what_exists(edited_project: Ca
     assert problem.allowed.endswith("(mlinfra:ecs.gpuCapacity): a10g")
 
 
-@pytest.mark.parametrize(("instance", "gpus"), [("g5.xlarge", 1), ("g5.16xlarge", 1), ("g5.12xlarge", 4),
-                                                ("g6e.24xlarge", 4), ("g5.48xlarge", 8), ("g4dn.metal", 8)])
+@pytest.mark.parametrize(
+    ("instance", "gpus"),
+    [
+        ("g5.xlarge", 1),
+        ("g5.16xlarge", 1),
+        ("g5.12xlarge", 4),
+        ("g6e.24xlarge", 4),
+        ("g5.48xlarge", 8),
+        ("g4dn.metal", 8),
+    ],
+)
 def test_gpus_per_instance(instance: str, gpus: int) -> None:
     assert gpus_per_instance(instance) == gpus
 
@@ -165,7 +184,10 @@ def test_more_gpus_than_any_host_has_is_refused(edited_project: Callable[..., Pa
         load(root)
     (problem,) = caught.value.problems
     assert (problem.file, problem.field, problem.value) == (
-        "stacks/Pulumi.dev.yaml", "mlinfra:services.search-ranker.gpuCount", 4)
+        "stacks/Pulumi.dev.yaml",
+        "mlinfra:services.search-ranker.gpuCount",
+        4,
+    )
     assert "has 1 GPU(s) per instance; allowed: 1-1" in problem.allowed
 
 

@@ -21,14 +21,16 @@ ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 SHAPE = botocore.session.get_session().get_service_model("ec2").operation_model("CreateVpcEndpoint").input_shape
 
 
-def create_requests(plan: Plan, vpc: str, subnets: list[str], route_tables: list[str],
-                    sg: str) -> list[dict[str, Any]]:
+def create_requests(plan: Plan, vpc: str, subnets: list[str], route_tables: list[str], sg: str) -> list[dict[str, Any]]:
     """CreateVpcEndpoint parameters from the recorded inputs, with deploy-time ids substituted."""
     out = []
     for res in plan.of_type(ENDPOINT):
         i = res.inputs
-        params: dict[str, Any] = {"VpcId": vpc, "ServiceName": i["serviceName"],
-                                  "VpcEndpointType": i["vpcEndpointType"]}
+        params: dict[str, Any] = {
+            "VpcId": vpc,
+            "ServiceName": i["serviceName"],
+            "VpcEndpointType": i["vpcEndpointType"],
+        }
         if i["vpcEndpointType"] == "Gateway":
             assert len(i["routeTableIds"]) == len(subnets)  # every private route table
             params["RouteTableIds"] = route_tables
@@ -43,21 +45,26 @@ def test_both_platforms_get_the_private_paths(dev: Plan) -> None:
     staging = Plan(run_offline(ROOT, "staging"))
     for plan in (dev, staging):
         services = sorted((r.inputs["serviceName"], r.inputs["vpcEndpointType"]) for r in plan.of_type(ENDPOINT))
-        assert services == [("com.amazonaws.us-east-1.ecr.api", "Interface"),
-                            ("com.amazonaws.us-east-1.ecr.dkr", "Interface"),
-                            ("com.amazonaws.us-east-1.logs", "Interface"),
-                            ("com.amazonaws.us-east-1.s3", "Gateway"),
-                            ("com.amazonaws.us-east-1.secretsmanager", "Interface"),
-                            ("com.amazonaws.us-east-1.sts", "Interface")]
-        assert all(r.inputs["privateDnsEnabled"] for r in plan.of_type(ENDPOINT)
-                   if r.inputs["vpcEndpointType"] == "Interface")
+        assert services == [
+            ("com.amazonaws.us-east-1.ecr.api", "Interface"),
+            ("com.amazonaws.us-east-1.ecr.dkr", "Interface"),
+            ("com.amazonaws.us-east-1.logs", "Interface"),
+            ("com.amazonaws.us-east-1.s3", "Gateway"),
+            ("com.amazonaws.us-east-1.secretsmanager", "Interface"),
+            ("com.amazonaws.us-east-1.sts", "Interface"),
+        ]
+        assert all(
+            r.inputs["privateDnsEnabled"] for r in plan.of_type(ENDPOINT) if r.inputs["vpcEndpointType"] == "Interface"
+        )
 
 
 def test_endpoint_requests_are_valid_and_moto_accepts_them(dev: Plan, moto_endpoint: str) -> None:  # noqa: F811
     ec2 = client(moto_endpoint, "ec2")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
-               for c, z in (("10.40.0.0/20", "a"), ("10.40.16.0/20", "b"))]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+        for c, z in (("10.40.0.0/20", "a"), ("10.40.16.0/20", "b"))
+    ]
     tables = [ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"] for _ in subnets]
     sg = ec2.create_security_group(GroupName="endpoints", Description="e", VpcId=vpc)["GroupId"]
     published = {s for page in [ec2.describe_vpc_endpoint_services()] for s in page["ServiceNames"]}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
 
 
 def platform_of(stack: str) -> str:
@@ -41,8 +41,14 @@ def copy_project(dest: Path) -> Path:
 
 def mlinfra(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """The real CLI in a fresh interpreter, as a user (or CI) runs it."""
-    return subprocess.run([sys.executable, "-m", "mlinfra", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mlinfra", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture

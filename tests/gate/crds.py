@@ -22,12 +22,12 @@ def _unknown_keys(given: Any, known: Any, path: str = "") -> list[str]:
         out = []
         for key, value in given.items():
             where = f"{path}.{key}" if path else key
-            out += ([f"{where}: unknown field"] if key not in known
-                    else _unknown_keys(value, known[key], where))
+            out += [f"{where}: unknown field"] if key not in known else _unknown_keys(value, known[key], where)
         return out
     if isinstance(given, list) and isinstance(known, list):
-        return [p for i, (g, k) in enumerate(zip(given, known, strict=False))
-                for p in _unknown_keys(g, k, f"{path}[{i}]")]
+        return [
+            p for i, (g, k) in enumerate(zip(given, known, strict=False)) for p in _unknown_keys(g, k, f"{path}[{i}]")
+        ]
     return []
 
 

@@ -29,8 +29,9 @@ def warm_imports() -> None:
     import mlinfra.engine.runner  # noqa: F401
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """`mlinfra ARGS...` in a forked child; returncode -9 if it had to be killed at `timeout`."""
     warm_imports()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -42,12 +43,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None =
         code = _wait(pid, timeout)
         out.seek(0)
         err.seek(0)
-        return subprocess.CompletedProcess(["mlinfra", *args], code, out.read().decode(errors="replace"),
-                                           err.read().decode(errors="replace"))
+        return subprocess.CompletedProcess(
+            ["mlinfra", *args], code, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        )
 
 
-def _child(args: tuple[str, ...], out_fd: int, err_fd: int, cwd: Path | None,
-           env: Mapping[str, str] | None) -> None:
+def _child(args: tuple[str, ...], out_fd: int, err_fd: int, cwd: Path | None, env: Mapping[str, str] | None) -> None:
     code = 1
     try:
         os.dup2(out_fd, 1)

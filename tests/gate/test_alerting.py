@@ -87,8 +87,9 @@ def test_dashboards_carry_the_grafana_sidecar_label() -> None:
 def test_amtool_accepts_every_rendered_alertmanager_config(render_stack: Callable[[str], Path], stack: str) -> None:
     amtool = tools.amtool()
     config = render_stack(stack) / "monitoring" / "alertmanager.yaml"
-    result = subprocess.run([amtool, "check-config", str(config)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [amtool, "check-config", str(config)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     doc = yaml.safe_load(config.read_text())
     if stack in ECS_STACKS:
@@ -103,7 +104,8 @@ def test_eks_dashboard_configmaps_are_the_rendered_dashboards(render_stack: Call
     boards = sorted((out / "monitoring" / "dashboards").glob("*.json"))
     assert {b.name for b in boards} >= {"platform.json"}
     for board in boards:
-        configmap = yaml.safe_load((out / "kubernetes" / f"monitoring.configmap.mlinfra-dashboard-{board.stem}.yaml")
-                                   .read_text())
+        configmap = yaml.safe_load(
+            (out / "kubernetes" / f"monitoring.configmap.mlinfra-dashboard-{board.stem}.yaml").read_text()
+        )
         assert configmap["metadata"]["labels"][DASHBOARD_LABEL[0]] == DASHBOARD_LABEL[1]
         assert json.loads(configmap["data"][board.name]) == json.loads(board.read_text())

@@ -24,16 +24,22 @@ def _plant(project: Path) -> None:
     stack_file = project / "stacks" / "Pulumi.staging.yaml"
     doc = yaml.safe_load(stack_file.read_text())
     # Also the alert receiver's credential (the Slack webhook URL the staging routing names).
-    doc["config"]["mlinfra:secrets"] = {"fraud-api-key": {"secure": f"v1:{CANARY}"},
-                                        "alerts-slack-webhook": {"secure": f"v1:{CANARY}-slack"}}
+    doc["config"]["mlinfra:secrets"] = {
+        "fraud-api-key": {"secure": f"v1:{CANARY}"},
+        "alerts-slack-webhook": {"secure": f"v1:{CANARY}-slack"},
+    }
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     # A resource whose input is a Pulumi secret Output, as a component would pass a password.
     main = project / "__main__.py"
-    main.write_text(main.read_text() + (
-        "\nimport pulumi\nimport pulumi_kubernetes as k8s\n"
-        f"k8s.core.v1.Secret('canary', metadata={{'name': 'canary', 'namespace': 'ml-fraud-detector'}},\n"
-        f"                   string_data={{'token': pulumi.Output.secret('{PROGRAM_SECRET}-' + '{CANARY}')}})\n"
-        f"pulumi.export('canary', pulumi.Output.secret('{CANARY}'))\n"))
+    main.write_text(
+        main.read_text()
+        + (
+            "\nimport pulumi\nimport pulumi_kubernetes as k8s\n"
+            f"k8s.core.v1.Secret('canary', metadata={{'name': 'canary', 'namespace': 'ml-fraud-detector'}},\n"
+            f"                   string_data={{'token': pulumi.Output.secret('{PROGRAM_SECRET}-' + '{CANARY}')}})\n"
+            f"pulumi.export('canary', pulumi.Output.secret('{CANARY}'))\n"
+        )
+    )
     assert CANARY in stack_file.read_text()
     assert CANARY in main.read_text()
 
@@ -98,12 +104,14 @@ def test_decrypted_secret_config_never_in_an_error(tmp_path: Path, secret_config
 
     (tmp_path / "services").mkdir()
     (tmp_path / "services" / "fraud.py").write_text(
-        "from mlinfra import ModelService\nModelService('fraud', model_uri='s3://acme-models/f/v1/model.onnx')\n")
+        "from mlinfra import ModelService\nModelService('fraud', model_uri='s3://acme-models/f/v1/model.onnx')\n"
+    )
     values: dict[str, object] = {
-        "aws:region": "us-east-1", "mlinfra:domain": "ml.example.com",
-        "mlinfra:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
-                                  "0b5c6d2e-1f3a-4b7c-9d8e-2a4f6b8c0d1e",
-        **secret_config}
+        "aws:region": "us-east-1",
+        "mlinfra:domain": "ml.example.com",
+        "mlinfra:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b5c6d2e-1f3a-4b7c-9d8e-2a4f6b8c0d1e",
+        **secret_config,
+    }
     raw = RawConfig(values, frozenset(secret_config), "stacks/Pulumi.s.yaml")
     with pytest.raises(SpecError) as caught:
         load_deployment(tmp_path, "p", "s", raw)

@@ -24,12 +24,16 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ("raise RuntimeError('program broke')\n", "__main__.py:1: (module) = 'RuntimeError'"),
-    ("import sys\nsys.exit(0)\n", "__main__.py:2: (module) = 'SystemExit'"),
-    ("import os\nos._exit(0)\n", "calls os._exit(0)"),
-    ("raise KeyboardInterrupt\n", "was interrupted"),
-], ids=["raises", "sys-exit", "os-exit", "interrupt"])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("raise RuntimeError('program broke')\n", "__main__.py:1: (module) = 'RuntimeError'"),
+        ("import sys\nsys.exit(0)\n", "__main__.py:2: (module) = 'SystemExit'"),
+        ("import os\nos._exit(0)\n", "calls os._exit(0)"),
+        ("raise KeyboardInterrupt\n", "was interrupted"),
+    ],
+    ids=["raises", "sys-exit", "os-exit", "interrupt"],
+)
 def test_program_file_that_stops_is_exit_2(project: Path, body: str, expected: str) -> None:
     (project / "__main__.py").write_text(body)
     code, output = _plan(project)
@@ -94,14 +98,14 @@ def test_render_replaces_an_owned_directory_that_became_a_file(project: Path, tm
     assert (out / "notes.txt").read_text() == "mine\n"
 
 
-def test_build_contexts_stay_under_the_project_whatever_a_services_file_does(project: Path,
-                                                                           tmp_path: Path) -> None:
+def test_build_contexts_stay_under_the_project_whatever_a_services_file_does(project: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (project / "services" / "zz_wander.py").write_text(
         f"import os\nos.chdir({str(elsewhere)!r})\n"
         "from mlinfra import ModelService\n"
-        "ModelService('wanderer', model_uri='s3://acme-models/w/v1/model.onnx', replicas=1)\n")
+        "ModelService('wanderer', model_uri='s3://acme-models/w/v1/model.onnx', replicas=1)\n"
+    )
     out = tmp_path / "out"
     code, output = _render(project, out)
     assert code == 0, output

@@ -73,8 +73,12 @@ class Webhook:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def alerts(self) -> list[tuple[str, dict[str, str]]]:
-        return [(receiver, a["labels"]) for receiver, post in self.received for a in post["alerts"]
-                if a["status"] == "firing"]
+        return [
+            (receiver, a["labels"])
+            for receiver, post in self.received
+            for a in post["alerts"]
+            if a["status"] == "firing"
+        ]
 
 
 class Process:
@@ -125,9 +129,16 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _runtime(model: Path, name: str, log: Path, **env: str) -> tuple[Process, str]:
     port = _free_port()
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "MLINFRA_HOST": "127.0.0.1", "MLINFRA_PORT": str(port),
-                "MLINFRA_MODEL_URI": str(model), "MLINFRA_MODEL_NAME": name,
-                "MLINFRA_MODEL_CACHE_DIR": str(log.parent / f"cache-{name}"), **env}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MLINFRA_HOST": "127.0.0.1",
+        "MLINFRA_PORT": str(port),
+        "MLINFRA_MODEL_URI": str(model),
+        "MLINFRA_MODEL_NAME": name,
+        "MLINFRA_MODEL_CACHE_DIR": str(log.parent / f"cache-{name}"),
+        **env,
+    }
     return Process([sys.executable, "-m", "mlinfra.serving"], log, full_env), f"127.0.0.1:{port}"
 
 
@@ -138,15 +149,15 @@ def _local_routing(rendered: Path, webhook: str) -> dict[str, Any]:
         if any(key.endswith("_configs") for key in receiver):
             name = receiver["name"]
             receiver.clear()
-            receiver.update({"name": name, "webhook_configs": [{"url": f"{webhook}/{name}",
-                                                                "send_resolved": False}]})
+            receiver.update({"name": name, "webhook_configs": [{"url": f"{webhook}/{name}", "send_resolved": False}]})
     config.pop("templates", None)  # the chart's template directory does not exist here
     return config
 
 
 @pytest.fixture(scope="module")
-def stack_running(render_stack: Callable[[str], Path], model: Path,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack_running(
+    render_stack: Callable[[str], Path], model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     prometheus, alertmanager, amtool = tools.prometheus(), tools.alertmanager(), tools.amtool()
     out = render_stack(STACK)
     work = tmp_path_factory.mktemp("e2e")
@@ -163,29 +174,61 @@ def stack_running(render_stack: Callable[[str], Path], model: Path,
         check = subprocess.run([amtool, "check-config", str(am_config)], capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stdout + check.stderr
         am_port = _free_port()
-        procs.append(Process([alertmanager, f"--config.file={am_config}", f"--storage.path={work / 'am'}",
-                              f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
-                             work / "alertmanager.log"))
+        procs.append(
+            Process(
+                [
+                    alertmanager,
+                    f"--config.file={am_config}",
+                    f"--storage.path={work / 'am'}",
+                    f"--web.listen-address=127.0.0.1:{am_port}",
+                    "--cluster.listen-address=",
+                ],
+                work / "alertmanager.log",
+            )
+        )
 
         rule_files = sorted(str(p) for p in (out / "prometheus").glob("*.yaml"))
         assert rule_files
         prom_port = _free_port()
         prom_config = work / "prometheus.yml"
-        prom_config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": rule_files,
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-            "scrape_configs": [{"job_name": "mlinfra", "static_configs": [{"targets": [healthy_addr, burning_addr]}]}],
-        }))
-        procs.append(Process([prometheus, f"--config.file={prom_config}", f"--storage.tsdb.path={work / 'tsdb'}",
-                              f"--web.listen-address=127.0.0.1:{prom_port}"], work / "prometheus.log"))
+        prom_config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": rule_files,
+                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+                    "scrape_configs": [
+                        {"job_name": "mlinfra", "static_configs": [{"targets": [healthy_addr, burning_addr]}]}
+                    ],
+                }
+            )
+        )
+        procs.append(
+            Process(
+                [
+                    prometheus,
+                    f"--config.file={prom_config}",
+                    f"--storage.tsdb.path={work / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                ],
+                work / "prometheus.log",
+            )
+        )
         prom = f"http://127.0.0.1:{prom_port}"
         for addr in (healthy_addr, burning_addr):
-            _wait(lambda a=addr: requests.get(f"http://{a}/ready", timeout=3).status_code == 200, 120,
-                  f"runtime {addr} ready", procs)
+            _wait(
+                lambda a=addr: requests.get(f"http://{a}/ready", timeout=3).status_code == 200,
+                120,
+                f"runtime {addr} ready",
+                procs,
+            )
         _wait(lambda: requests.get(f"{prom}/-/ready", timeout=3).status_code == 200, 60, "prometheus ready", procs)
-        _wait(lambda: requests.get(f"http://127.0.0.1:{am_port}/-/ready", timeout=3).status_code == 200, 60,
-              "alertmanager ready", procs)
+        _wait(
+            lambda: requests.get(f"http://127.0.0.1:{am_port}/-/ready", timeout=3).status_code == 200,
+            60,
+            "alertmanager ready",
+            procs,
+        )
 
         stop = threading.Event()
 
@@ -197,8 +240,14 @@ def stack_running(render_stack: Callable[[str], Path], model: Path,
                 time.sleep(0.1)
 
         threading.Thread(target=traffic, daemon=True).start()
-        yield {"webhook": webhook, "prometheus": prom, "procs": procs, "out": out,
-               "healthy": f"http://{healthy_addr}", "burning": f"http://{burning_addr}"}
+        yield {
+            "webhook": webhook,
+            "prometheus": prom,
+            "procs": procs,
+            "out": out,
+            "healthy": f"http://{healthy_addr}",
+            "burning": f"http://{burning_addr}",
+        }
         stop.set()
     finally:
         for p in reversed(procs):
@@ -210,22 +259,26 @@ def stack_running(render_stack: Callable[[str], Path], model: Path,
 def test_error_burst_pages_the_oncall_receiver_and_healthy_service_sends_nothing(stack_running: dict[str, Any]) -> None:
     webhook: Webhook = stack_running["webhook"]
     # The runtime really answers the burst with 5xx (else the test would prove nothing).
-    burst = [requests.post(stack_running["burning"] + "/predict", json=BODY, timeout=10).status_code
-             for _ in range(5)]
+    burst = [requests.post(stack_running["burning"] + "/predict", json=BODY, timeout=10).status_code for _ in range(5)]
     assert 504 in burst, burst
     assert requests.post(stack_running["healthy"] + "/predict", json=BODY, timeout=10).status_code == 200
 
     def paged() -> bool:
-        return any(receiver == "ml-oncall" and labels.get("service") == BURNING
-                   for receiver, labels in webhook.alerts())
+        return any(
+            receiver == "ml-oncall" and labels.get("service") == BURNING for receiver, labels in webhook.alerts()
+        )
 
     _wait(paged, ALERT_BOUND_S, "page for the burning service", stack_running["procs"])
     page = next(labels for receiver, labels in webhook.alerts() if receiver == "ml-oncall")
     assert page["alertname"] == "MlinfraAvailabilityBudgetBurn"
     assert (page["service"], page["severity"], page["objective"]) == (BURNING, "critical", "availability")
     # The route continues: the page is posted to Slack too.
-    _wait(lambda: any(r == "ml-team-slack" and la.get("service") == BURNING for r, la in webhook.alerts()), 30,
-          "page also posted to slack", stack_running["procs"])
+    _wait(
+        lambda: any(r == "ml-team-slack" and la.get("service") == BURNING for r, la in webhook.alerts()),
+        30,
+        "page also posted to slack",
+        stack_running["procs"],
+    )
     assert not [a for a in webhook.alerts() if a[1].get("service") == HEALTHY], webhook.alerts()
     # Only pages go to the on-call receiver.
     assert all(labels["severity"] == "critical" for receiver, labels in webhook.alerts() if receiver == "ml-oncall")
@@ -240,8 +293,9 @@ def test_every_dashboard_query_parses_and_names_only_exported_metrics(stack_runn
     assert boards
     for board in boards:
         for expr in queries(json.loads(board.read_text())):
-            resp = requests.get(f"{prom}/api/v1/query", params={"query": expr.replace("$__rate_interval", "1m")},
-                                timeout=10)
+            resp = requests.get(
+                f"{prom}/api/v1/query", params={"query": expr.replace("$__rate_interval", "1m")}, timeout=10
+            )
             assert resp.status_code == 200, (board.name, expr, resp.text)
             assert resp.json()["status"] == "success", (board.name, expr, resp.text)
             for name in set(re.findall(r"\b(mlinfra_[a-z_]+|DCGM_[A-Z_]+)\b", expr)):

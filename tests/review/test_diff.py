@@ -78,7 +78,7 @@ def test_diff_markdown_is_a_readable_table() -> None:
     text = proc.stdout
     assert text.startswith("### mlinfra diff: `staging` \u2192 `prod`")
     assert "| monthly cost | staging | prod | delta |" in text
-    assert "| `platform-eks-gpu-a10g` | `instanceTypes` | `[\"g5.xlarge\"]` | `[\"g5.2xlarge\"]` |" in text
+    assert '| `platform-eks-gpu-a10g` | `instanceTypes` | `["g5.xlarge"]` | `["g5.2xlarge"]` |' in text
     assert "- fraud-detector: " in text
 
 
@@ -93,8 +93,13 @@ def _doc(stack: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _res(stack: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"urn": f"urn:pulumi:{stack}::p::kubernetes:apps/v1:Deployment::svc",
-            "type": "kubernetes:apps/v1:Deployment", "name": "svc", "service": "svc", "inputs": inputs}
+    return {
+        "urn": f"urn:pulumi:{stack}::p::kubernetes:apps/v1:Deployment::svc",
+        "type": "kubernetes:apps/v1:Deployment",
+        "name": "svc",
+        "service": "svc",
+        "inputs": inputs,
+    }
 
 
 def test_image_digest_churn_is_collapsed() -> None:
@@ -123,6 +128,7 @@ def test_diff_unknown_stack_is_bad_input() -> None:
 
 # ---------------------------------------------------------------- --base GITREF
 
+
 def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
@@ -146,15 +152,19 @@ def test_base_diff_unchanged_then_exactly_one_replica_change(repo: Path) -> None
     assert result["cost"]["delta"] == {"min": 0.0, "max": 0.0}
 
     stack_file = repo / "stacks" / "Pulumi.staging.yaml"
-    stack_file.write_text(stack_file.read_text().replace("search-ranker:\n      replicas: 1",
-                                                         "search-ranker:\n      replicas: 2"))
+    stack_file.write_text(
+        stack_file.read_text().replace("search-ranker:\n      replicas: 1", "search-ranker:\n      replicas: 2")
+    )
     edited = mlinfra("diff", "--base", "HEAD", "--stack", "staging", "--format", "json", cwd=repo)
     assert edited.returncode == 0, edited.stderr
     result = json.loads(edited.stdout)
     assert (result["added"], result["removed"]) == ([], [])
     assert [(c["urn"].rsplit("::", 1)[-1], c["properties"]) for c in result["changed"]] == [
-        ("search-ranker-hpa", [{"path": "spec.maxReplicas", "a": 1, "b": 2},
-                               {"path": "spec.minReplicas", "a": 1, "b": 2}])]
+        (
+            "search-ranker-hpa",
+            [{"path": "spec.maxReplicas", "a": 1, "b": 2}, {"path": "spec.minReplicas", "a": 1, "b": 2}],
+        )
+    ]
     summary = {s["service"]: s for s in result["summary"]}
     assert summary["search-ranker"]["changes"] == ["replicas 1\u20131 \u2192 2\u20132"]
     assert summary["search-ranker"]["cost_delta"]["min"] == pytest.approx(1.006 * 730, abs=0.05)
@@ -166,11 +176,14 @@ def test_base_diff_unchanged_then_exactly_one_replica_change(repo: Path) -> None
 
 
 def test_base_ref_that_does_not_exist_is_bad_input(repo: Path) -> None:
-    assert_bad_input(mlinfra("diff", "--base", "no-such-branch", "--stack", "staging", cwd=repo),
-                     "--base", "no-such-branch", "an existing commit, branch or tag")
+    assert_bad_input(
+        mlinfra("diff", "--base", "no-such-branch", "--stack", "staging", cwd=repo),
+        "--base",
+        "no-such-branch",
+        "an existing commit, branch or tag",
+    )
 
 
 def test_base_outside_a_git_repository_is_bad_input(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "plain")
     assert_bad_input(mlinfra("diff", "--base", "HEAD", "--stack", "staging", cwd=project), "git repository")
-

@@ -26,8 +26,20 @@ CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AW
 
 
 def _price_item(itype: str, usd: str) -> str:
-    return json.dumps({"product": {"attributes": {"instanceType": itype}}, "terms": {"OnDemand": {"T1": {
-        "priceDimensions": {"D1": {"unit": "Hrs", "pricePerUnit": {"USD": usd}, "description": "On demand"}}}}}})
+    return json.dumps(
+        {
+            "product": {"attributes": {"instanceType": itype}},
+            "terms": {
+                "OnDemand": {
+                    "T1": {
+                        "priceDimensions": {
+                            "D1": {"unit": "Hrs", "pricePerUnit": {"USD": usd}, "description": "On demand"}
+                        }
+                    }
+                }
+            },
+        }
+    )
 
 
 def _client() -> object:
@@ -38,13 +50,30 @@ def test_fetch_parses_the_price_list_and_sends_valid_filters() -> None:
     client = _client()
     with Stubber(client) as stub:
         for itype, usd in (("g5.xlarge", "1.0060000000"), ("m6i.large", "0.0960000000")):
-            stub.add_response("get_products", {"PriceList": [_price_item(itype, usd)], "FormatVersion": "aws_v1"}, {
-                "ServiceCode": "AmazonEC2", "FormatVersion": "aws_v1", "MaxResults": 10,
-                "Filters": [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in {
-                    "instanceType": itype, "location": "US East (N. Virginia)", "operatingSystem": "Linux",
-                    "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}.items()]})
+            stub.add_response(
+                "get_products",
+                {"PriceList": [_price_item(itype, usd)], "FormatVersion": "aws_v1"},
+                {
+                    "ServiceCode": "AmazonEC2",
+                    "FormatVersion": "aws_v1",
+                    "MaxResults": 10,
+                    "Filters": [
+                        {"Type": "TERM_MATCH", "Field": k, "Value": v}
+                        for k, v in {
+                            "instanceType": itype,
+                            "location": "US East (N. Virginia)",
+                            "operatingSystem": "Linux",
+                            "tenancy": "Shared",
+                            "preInstalledSw": "NA",
+                            "capacitystatus": "Used",
+                        }.items()
+                    ],
+                },
+            )
         assert fetch_ec2_hourly("us-east-1", ["g5.xlarge", "m6i.large"], client) == {
-            "g5.xlarge": 1.006, "m6i.large": 0.096}
+            "g5.xlarge": 1.006,
+            "m6i.large": 0.096,
+        }
         stub.assert_no_pending_responses()
 
 
@@ -73,8 +102,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -93,10 +125,16 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_cli_live_prices_against_a_real_moto_server_fails_cleanly(moto_endpoint: str) -> None:
-    client = boto3.client("pricing", region_name="us-east-1", endpoint_url=moto_endpoint,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "pricing",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     with pytest.raises(LivePricesError, match="the AWS Price List API failed"):
         fetch_ec2_hourly("us-east-1", ["g5.xlarge"], client)
-    proc = mlinfra("plan", "--stack", "staging", "--live-prices",
-                   env={**CREDS, "AWS_ENDPOINT_URL_PRICING": moto_endpoint})
+    proc = mlinfra(
+        "plan", "--stack", "staging", "--live-prices", env={**CREDS, "AWS_ENDPOINT_URL_PRICING": moto_endpoint}
+    )
     assert_bad_input(proc, "--live-prices", "Price List API failed", "run without --live-prices")

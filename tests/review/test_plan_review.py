@@ -18,8 +18,11 @@ def test_plan_fills_cost_and_policies_and_masks_secrets(plans: dict[str, Any]) -
     doc = plans["staging"]
     assert doc["cost"]["total"]["min"] > 0
     assert doc["policies"]["passed"] is True
-    [secret] = [r for r in doc["resources"] if r["type"] == "kubernetes:core/v1:Secret"
-                and r["name"] == "fraud-detector-secrets"]
+    [secret] = [
+        r
+        for r in doc["resources"]
+        if r["type"] == "kubernetes:core/v1:Secret" and r["name"] == "fraud-detector-secrets"
+    ]
     # Masked per key (recorder.mask_secrets): the key names stay so a rendered Secret is
     # schema-valid, every value is the mask.
     assert secret["inputs"]["stringData"] == {"fraud-api-key": "[secret]"}
@@ -37,13 +40,15 @@ def test_plan_markdown_has_totals_cost_and_policies() -> None:
 
 
 def test_unknown_stack_is_bad_input() -> None:
-    assert_bad_input(mlinfra("plan", "--stack", "qa"), "stacks/Pulumi.qa.yaml", "--stack",
-                     f"available stacks: {AVAILABLE_STACKS}")
+    assert_bad_input(
+        mlinfra("plan", "--stack", "qa"), "stacks/Pulumi.qa.yaml", "--stack", f"available stacks: {AVAILABLE_STACKS}"
+    )
 
 
 def test_stack_file_with_yaml_syntax_error_is_bad_input(project: Path) -> None:
     path = project / "stacks" / "Pulumi.staging.yaml"
     path.write_text(path.read_text().replace("  mlinfra:tier: staging", "  mlinfra:tier: [staging"))
-    assert_bad_input(mlinfra("plan", "--stack", "staging", cwd=project), "stacks/Pulumi.staging.yaml",
-                     "YAML syntax, line")
+    assert_bad_input(
+        mlinfra("plan", "--stack", "staging", cwd=project), "stacks/Pulumi.staging.yaml", "YAML syntax, line"
+    )
     assert_bad_input(mlinfra("diff", "prod", "staging", cwd=project), "stacks/Pulumi.staging.yaml")

@@ -52,19 +52,24 @@ def _env(resources: Res, name: str, value: str) -> None:
 
 def _policy(resources: Res, statement: dict[str, Any]) -> None:
     one(resources, ":RolePolicy", "fraud-detector-policy")["inputs"]["policy"] = json.dumps(
-        {"Version": "2012-10-17", "Statement": [statement]})
+        {"Version": "2012-10-17", "Statement": [statement]}
+    )
 
 
 # Each case: rule id -> a mutation of the staging plan (prod plan for prod-only rules).
 EKS_CASES: dict[str, Callable[[Res], None]] = {
     "MLI-K8S-001": lambda r: container(r)["resources"].pop("limits"),
     "MLI-K8S-002": lambda r: container(r).update(livenessProbe=container(r)["readinessProbe"]),
-    "MLI-K8S-003": lambda r: (container(r)["securityContext"].update(runAsUser=0),
-                              pod(r)["securityContext"].update(runAsUser=0)),
+    "MLI-K8S-003": lambda r: (
+        container(r)["securityContext"].update(runAsUser=0),
+        pod(r)["securityContext"].update(runAsUser=0),
+    ),
     "MLI-K8S-004": lambda r: container(r)["securityContext"].update(allowPrivilegeEscalation=True),
     "MLI-K8S-005": lambda r: container(r)["securityContext"].update(capabilities={"drop": []}),
-    "MLI-K8S-006": lambda r: (container(r)["securityContext"].pop("seccompProfile"),
-                              pod(r)["securityContext"].pop("seccompProfile")),
+    "MLI-K8S-006": lambda r: (
+        container(r)["securityContext"].pop("seccompProfile"),
+        pod(r)["securityContext"].pop("seccompProfile"),
+    ),
     "MLI-K8S-007": lambda r: container(r)["securityContext"].update(readOnlyRootFilesystem=False),
     "MLI-K8S-008": lambda r: pod(r).update(serviceAccountName="default"),
     "MLI-K8S-009": lambda r: one(r, ":HorizontalPodAutoscaler")["inputs"]["metadata"].update(namespace="default"),
@@ -78,12 +83,14 @@ EKS_CASES: dict[str, Callable[[Res], None]] = {
     "MLI-ECR-001": lambda r: one(r, ":Repository")["inputs"].update(imageTagMutability="MUTABLE"),
     "MLI-ECR-002": lambda r: one(r, ":Repository")["inputs"].update(imageScanningConfiguration={"scanOnPush": False}),
     "MLI-ECR-003": lambda r: one(r, ":Repository")["inputs"].update(
-        encryptionConfigurations=[{"encryptionType": "AES256"}]),
+        encryptionConfigurations=[{"encryptionType": "AES256"}]
+    ),
     "MLI-ECR-004": lambda r: drop(r, ":LifecyclePolicy"),
     "MLI-EKS-001": lambda r: one(r, "eks/cluster:Cluster")["inputs"].update(enabledClusterLogTypes=["api"]),
     "MLI-EKS-002": lambda r: one(r, "eks/cluster:Cluster")["inputs"].pop("encryptionConfig"),
     "MLI-EKS-003": lambda r: one(r, "eks/cluster:Cluster")["inputs"]["vpcConfig"].update(
-        publicAccessCidrs=["0.0.0.0/0"]),
+        publicAccessCidrs=["0.0.0.0/0"]
+    ),
     "MLI-EKS-004": lambda r: one(r, ":LaunchTemplate")["inputs"]["metadataOptions"].update(httpTokens="optional"),
     "MLI-EKS-005": lambda r: one(r, ":NodeGroup", "gpu-a10g")["inputs"].pop("taints"),
     "MLI-EKS-006": lambda r: drop(r, ":Release", "nvidia-device-plugin"),
@@ -97,48 +104,104 @@ EKS_CASES: dict[str, Callable[[Res], None]] = {
 }
 PROD_CASES: dict[str, Callable[[Res], None]] = {
     "MLI-PROD-001": lambda r: one(r, ":HorizontalPodAutoscaler", "fraud-detector-hpa")["inputs"]["spec"].update(
-        minReplicas=1),
-    "MLI-PROD-002": lambda r: set_annotation(r, ANN + "load-balancer-attributes",
-                                             "routing.http.drop_invalid_header_fields.enabled=true"),
+        minReplicas=1
+    ),
+    "MLI-PROD-002": lambda r: set_annotation(
+        r, ANN + "load-balancer-attributes", "routing.http.drop_invalid_header_fields.enabled=true"
+    ),
 }
 
 
 def ecs_resources() -> Res:
     """A well-formed ECS/ALB service graph in wire form, as the ECS platform records it."""
-    container_def = {"name": "model", "image": "repo@sha256:" + "a" * 64, "user": "10001",
-                     "readonlyRootFilesystem": True,
-                     "environment": [],
-                     "secrets": [{"name": "MLINFRA_API_KEYS",
-                                  "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:k"}],
-                     "logConfiguration": {"logDriver": "awslogs", "options": {}}}
+    container_def = {
+        "name": "model",
+        "image": "repo@sha256:" + "a" * 64,
+        "user": "10001",
+        "readonlyRootFilesystem": True,
+        "environment": [],
+        "secrets": [{"name": "MLINFRA_API_KEYS", "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:k"}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {}},
+    }
     u = "urn:pulumi:prod::p::"
     return [
-        {"urn": u + "aws:ecs/cluster:Cluster::c", "type": "aws:ecs/cluster:Cluster", "name": "c",
-         "service": "(platform)", "dependencies": [],
-         "inputs": {"settings": [{"name": "containerInsights", "value": "enabled"}]}},
-        {"urn": u + "aws:ecs/taskDefinition:TaskDefinition::t", "type": "aws:ecs/taskDefinition:TaskDefinition",
-         "name": "t", "service": "svc", "dependencies": [],
-         "inputs": {"cpu": "1024", "memory": "2048", "containerDefinitions": json.dumps([container_def]),
-                    "taskRoleArn": "arn:aws:iam::1:role/task", "executionRoleArn": "arn:aws:iam::1:role/exec"}},
-        {"urn": u + "aws:ecs/service:Service::s", "type": "aws:ecs/service:Service", "name": "s", "service": "svc",
-         "dependencies": [u + "aws:ecs/taskDefinition:TaskDefinition::t"],
-         "inputs": {"desiredCount": 2, "launchType": "FARGATE", "healthCheckGracePeriodSeconds": 180,
-                    "loadBalancers": [{"containerName": "model", "containerPort": 8080}],
-                    "deploymentCircuitBreaker": {"enable": True, "rollback": True}}},
-        {"urn": u + "aws:appautoscaling/target:Target::a", "type": "aws:appautoscaling/target:Target", "name": "a",
-         "service": "svc", "dependencies": [u + "aws:ecs/service:Service::s"],
-         "inputs": {"minCapacity": 2, "maxCapacity": 6, "scalableDimension": "ecs:service:DesiredCount"}},
-        {"urn": u + "aws:lb/loadBalancer:LoadBalancer::lb", "type": "aws:lb/loadBalancer:LoadBalancer", "name": "lb",
-         "service": "svc", "dependencies": [],
-         "inputs": {"internal": False, "loadBalancerType": "application", "dropInvalidHeaderFields": True,
-                    "enableDeletionProtection": True}},
-        {"urn": u + "aws:lb/listener:Listener::https", "type": "aws:lb/listener:Listener", "name": "https",
-         "service": "svc", "dependencies": [u + "aws:lb/loadBalancer:LoadBalancer::lb"],
-         "inputs": {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-                    "defaultActions": [{"type": "forward"}]}},
-        {"urn": u + "aws:lb/listener:Listener::http", "type": "aws:lb/listener:Listener", "name": "http",
-         "service": "svc", "dependencies": [u + "aws:lb/loadBalancer:LoadBalancer::lb"],
-         "inputs": {"protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS"}}]}},
+        {
+            "urn": u + "aws:ecs/cluster:Cluster::c",
+            "type": "aws:ecs/cluster:Cluster",
+            "name": "c",
+            "service": "(platform)",
+            "dependencies": [],
+            "inputs": {"settings": [{"name": "containerInsights", "value": "enabled"}]},
+        },
+        {
+            "urn": u + "aws:ecs/taskDefinition:TaskDefinition::t",
+            "type": "aws:ecs/taskDefinition:TaskDefinition",
+            "name": "t",
+            "service": "svc",
+            "dependencies": [],
+            "inputs": {
+                "cpu": "1024",
+                "memory": "2048",
+                "containerDefinitions": json.dumps([container_def]),
+                "taskRoleArn": "arn:aws:iam::1:role/task",
+                "executionRoleArn": "arn:aws:iam::1:role/exec",
+            },
+        },
+        {
+            "urn": u + "aws:ecs/service:Service::s",
+            "type": "aws:ecs/service:Service",
+            "name": "s",
+            "service": "svc",
+            "dependencies": [u + "aws:ecs/taskDefinition:TaskDefinition::t"],
+            "inputs": {
+                "desiredCount": 2,
+                "launchType": "FARGATE",
+                "healthCheckGracePeriodSeconds": 180,
+                "loadBalancers": [{"containerName": "model", "containerPort": 8080}],
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            },
+        },
+        {
+            "urn": u + "aws:appautoscaling/target:Target::a",
+            "type": "aws:appautoscaling/target:Target",
+            "name": "a",
+            "service": "svc",
+            "dependencies": [u + "aws:ecs/service:Service::s"],
+            "inputs": {"minCapacity": 2, "maxCapacity": 6, "scalableDimension": "ecs:service:DesiredCount"},
+        },
+        {
+            "urn": u + "aws:lb/loadBalancer:LoadBalancer::lb",
+            "type": "aws:lb/loadBalancer:LoadBalancer",
+            "name": "lb",
+            "service": "svc",
+            "dependencies": [],
+            "inputs": {
+                "internal": False,
+                "loadBalancerType": "application",
+                "dropInvalidHeaderFields": True,
+                "enableDeletionProtection": True,
+            },
+        },
+        {
+            "urn": u + "aws:lb/listener:Listener::https",
+            "type": "aws:lb/listener:Listener",
+            "name": "https",
+            "service": "svc",
+            "dependencies": [u + "aws:lb/loadBalancer:LoadBalancer::lb"],
+            "inputs": {
+                "protocol": "HTTPS",
+                "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                "defaultActions": [{"type": "forward"}],
+            },
+        },
+        {
+            "urn": u + "aws:lb/listener:Listener::http",
+            "type": "aws:lb/listener:Listener",
+            "name": "http",
+            "service": "svc",
+            "dependencies": [u + "aws:lb/loadBalancer:LoadBalancer::lb"],
+            "inputs": {"protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS"}}]},
+        },
     ]
 
 
@@ -213,9 +276,14 @@ def test_suppression_with_reason_silences_one_finding(plans: dict[str, Any]) -> 
     resources = copy.deepcopy(plans["staging"]["resources"])
     EKS_CASES["MLI-K8S-014"](resources)
     reason = "single-AZ staging cluster, spread is pointless here"
-    result = evaluate(resources, tier="staging", suppressions=(
-        Suppression(id="MLI-K8S-014", resource="fraud-detector-*", reason=reason),
-        Suppression(id="MLI-ECR-001", resource="nothing-matches", reason="kept to show unused ones are listed")))
+    result = evaluate(
+        resources,
+        tier="staging",
+        suppressions=(
+            Suppression(id="MLI-K8S-014", resource="fraud-detector-*", reason=reason),
+            Suppression(id="MLI-ECR-001", resource="nothing-matches", reason="kept to show unused ones are listed"),
+        ),
+    )
     [finding] = result["findings"]
     assert finding["suppressed"] == reason
     assert result["passed"] is True
@@ -246,20 +314,36 @@ def test_strict_exits_1_on_violation_and_0_when_suppressed(project: Path) -> Non
     strict = mlinfra("plan", "--stack", "prod", "--strict", cwd=project)
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert "MLI-PROD-001" in strict.stdout
-    _set_config(project, "prod", "  mlinfra:policy:\n    suppressions:\n      - id: MLI-PROD-001\n"
-                                 "        resource: search-ranker-*\n"
-                                 "        reason: batch ranker, brief outages are fine\n")
+    _set_config(
+        project,
+        "prod",
+        "  mlinfra:policy:\n    suppressions:\n      - id: MLI-PROD-001\n"
+        "        resource: search-ranker-*\n"
+        "        reason: batch ranker, brief outages are fine\n",
+    )
     assert mlinfra("plan", "--stack", "prod", "--strict", cwd=project).returncode == 0
 
 
 def test_suppression_without_reason_is_bad_input(project: Path) -> None:
     _set_config(project, "staging", "  mlinfra:policy:\n    suppressions:\n      - id: MLI-K8S-014\n")
-    assert_bad_input(mlinfra("plan", "--stack", "staging", cwd=project),
-                     "stacks/Pulumi.staging.yaml", "mlinfra:policy.suppressions.0.reason", "required")
+    assert_bad_input(
+        mlinfra("plan", "--stack", "staging", cwd=project),
+        "stacks/Pulumi.staging.yaml",
+        "mlinfra:policy.suppressions.0.reason",
+        "required",
+    )
 
 
 def test_suppression_with_unknown_id_is_bad_input(project: Path) -> None:
-    _set_config(project, "staging", "  mlinfra:policy:\n    suppressions:\n      - id: K8S-14\n"
-                                    "        reason: typo in the id should not be ignored\n")
-    assert_bad_input(mlinfra("plan", "--stack", "staging", cwd=project),
-                     "stacks/Pulumi.staging.yaml", "mlinfra:policy.suppressions[0].id", "MLI-K8S-014")
+    _set_config(
+        project,
+        "staging",
+        "  mlinfra:policy:\n    suppressions:\n      - id: K8S-14\n"
+        "        reason: typo in the id should not be ignored\n",
+    )
+    assert_bad_input(
+        mlinfra("plan", "--stack", "staging", cwd=project),
+        "stacks/Pulumi.staging.yaml",
+        "mlinfra:policy.suppressions[0].id",
+        "MLI-K8S-014",
+    )

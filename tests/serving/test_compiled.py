@@ -83,13 +83,21 @@ def _sklearn_cases() -> dict[str, tuple[Callable[[Path], Path], bool]]:
         ("HistGradientBoostingClassifier", lambda: en.HistGradientBoostingClassifier(max_iter=15), "binary"),
         ("HistGradientBoostingClassifier-multi", lambda: en.HistGradientBoostingClassifier(max_iter=10), "labels"),
         ("HistGradientBoostingRegressor", lambda: en.HistGradientBoostingRegressor(max_iter=15), "reg"),
-        ("HistGradientBoostingRegressor-poisson",
-         lambda: en.HistGradientBoostingRegressor(max_iter=10, loss="poisson"), "positive"),
-        ("Pipeline-SimpleImputer-MinMaxScaler-LogisticRegression",
-         lambda: pipeline.make_pipeline(impute.SimpleImputer(), pp.MinMaxScaler(clip=True),
-                                        lm.LogisticRegression()), "multi"),
-        ("Pipeline-StandardScaler-RandomForest",
-         lambda: pipeline.make_pipeline(pp.StandardScaler(), en.RandomForestClassifier(10)), "binary"),
+        (
+            "HistGradientBoostingRegressor-poisson",
+            lambda: en.HistGradientBoostingRegressor(max_iter=10, loss="poisson"),
+            "positive",
+        ),
+        (
+            "Pipeline-SimpleImputer-MinMaxScaler-LogisticRegression",
+            lambda: pipeline.make_pipeline(impute.SimpleImputer(), pp.MinMaxScaler(clip=True), lm.LogisticRegression()),
+            "multi",
+        ),
+        (
+            "Pipeline-StandardScaler-RandomForest",
+            lambda: pipeline.make_pipeline(pp.StandardScaler(), en.RandomForestClassifier(10)),
+            "binary",
+        ),
     ]
     # scikit-learn refuses NaN for these: trained and checked on finite rows
     finite = [
@@ -103,8 +111,11 @@ def _sklearn_cases() -> dict[str, tuple[Callable[[Path], Path], bool]]:
         ("SGDClassifier", lambda: lm.SGDClassifier(random_state=0), "multi"),
         ("SGDRegressor", lambda: lm.SGDRegressor(random_state=0), "reg"),
         ("LinearSVC", svm.LinearSVC, "binary"),
-        ("Pipeline-StandardScaler-LogisticRegression",
-         lambda: pipeline.make_pipeline(pp.StandardScaler(), lm.LogisticRegression()), "binary"),
+        (
+            "Pipeline-StandardScaler-LogisticRegression",
+            lambda: pipeline.make_pipeline(pp.StandardScaler(), lm.LogisticRegression()),
+            "binary",
+        ),
     ]
     return {
         **{name: (_sk(f, target), True) for name, f, target in sk},
@@ -174,9 +185,7 @@ def test_compiled_is_bit_identical_to_the_framework(
         assert want.tolist() == got.tolist() or want.dtype.kind == "f"
 
 
-def test_uncovered_models_keep_the_framework_and_say_why(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_uncovered_models_keep_the_framework_and_say_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import skops.io as sio
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.neighbors import KNeighborsClassifier
@@ -185,9 +194,7 @@ def test_uncovered_models_keep_the_framework_and_say_why(
     knn = tmp_path / "knn.skops"
     sio.dump(KNeighborsClassifier().fit(x, ys["binary"]), knn)
     assert compile_model(knn, None, True, None) == KEPT_FRAMEWORK
-    assert "kept the sklearn path: scikit-learn KNeighborsClassifier is not covered" in (
-        capsys.readouterr().err
-    )
+    assert "kept the sklearn path: scikit-learn KNeighborsClassifier is not covered" in (capsys.readouterr().err)
     assert not artifact.sidecar_path(knn).exists()
     served = load_model(knn, framework=None, trusted_pickle=True)
     assert served.native is not None  # today's path, unchanged
@@ -222,9 +229,7 @@ def test_a_compiled_form_that_disagrees_is_not_written(
     assert not artifact.sidecar_path(model).exists()
 
 
-def test_a_stale_or_foreign_sidecar_is_ignored(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_stale_or_foreign_sidecar_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     model = CASES["LinearRegression"][0](tmp_path)
     assert compile_model(model, None, True, None) == 0
     sidecar = artifact.sidecar_path(model)
@@ -253,7 +258,10 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "mlinfra.serving.compiled", *args],
-            capture_output=True, text=True, cwd=REPO, timeout=300,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
         )
 
     missing = run(str(tmp_path / "nope.skops"))

@@ -27,9 +27,7 @@ def _lightgbm(d: Path, data: Callable[[], Any]) -> tuple[Path, Any]:
     import lightgbm as lgb
 
     x, y = data()
-    booster = lgb.train(
-        {"objective": "binary", "verbose": -1, "num_leaves": 7}, lgb.Dataset(x, y), 15
-    )
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7}, lgb.Dataset(x, y), 15)
     path = d / "model.txt"
     booster.save_model(str(path))
     return path, booster.predict
@@ -95,9 +93,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_served_predictions_equal_the_models_own(
-    case: str, start_server: Any, tmp_path: Path, helpers: Any
-) -> None:
+def test_served_predictions_equal_the_models_own(case: str, start_server: Any, tmp_path: Path, helpers: Any) -> None:
     build, env = CASES[case]
     path, own = build(tmp_path, helpers.tabular_data)
     srv = start_server(str(path), **env)
@@ -113,11 +109,7 @@ def test_served_predictions_equal_the_models_own(
         np.testing.assert_array_equal(got, want)
     v2 = requests.post(
         srv.url + "/v2/models/model/infer",
-        json={
-            "inputs": [
-                {"name": "in", "shape": [12, 6], "datatype": "FP64", "data": x.ravel().tolist()}
-            ]
-        },
+        json={"inputs": [{"name": "in", "shape": [12, 6], "datatype": "FP64", "data": x.ravel().tolist()}]},
     ).json()
     assert v2["outputs"][0]["shape"] == list(want.shape)
     np.testing.assert_allclose(np.reshape(v2["outputs"][0]["data"], want.shape), want, rtol=1e-6)

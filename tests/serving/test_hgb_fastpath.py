@@ -22,9 +22,9 @@ def test_identical_to_sklearn(kind: str) -> None:
     x, noise = data()
     signal = np.nan_to_num(x[:, 0]) + 0.5 * np.nan_to_num(x[:, 1]) + 0.3 * noise
     if kind == "regression":
-        est: HistGradientBoostingClassifier | HistGradientBoostingRegressor = (
-            HistGradientBoostingRegressor(max_iter=40, random_state=0).fit(x, signal)
-        )
+        est: HistGradientBoostingClassifier | HistGradientBoostingRegressor = HistGradientBoostingRegressor(
+            max_iter=40, random_state=0
+        ).fit(x, signal)
     else:
         y = (signal > 0).astype(int) if kind == "binary" else np.digitize(signal, [-0.5, 0.5])
         est = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, y)
@@ -41,9 +41,7 @@ def test_identical_to_sklearn(kind: str) -> None:
 def test_refuses_categorical_models() -> None:
     rng = np.random.default_rng(0)
     x = np.column_stack([rng.integers(0, 5, 500), rng.normal(size=500)])
-    est = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0]).fit(
-        x, (x[:, 0] > 2).astype(int)
-    )
+    est = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0]).fit(x, (x[:, 0] > 2).astype(int))
     assert not hgb_fastpath.install(est)
     assert "_raw_predict" not in vars(est)
 

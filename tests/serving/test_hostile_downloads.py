@@ -34,8 +34,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *_args: Any) -> None:
         pass
 
-    def _send(self, status: int, body: bytes, ctype: str = "application/octet-stream",
-              length: int | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str = "application/octet-stream", length: int | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -80,9 +81,24 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
     )
@@ -197,17 +213,13 @@ def test_s3_good_download(s3: Any, tmp_path: Path) -> None:
         ("big/model.skops", b"x" * 300_000, "binary/octet-stream", "MLINFRA_MODEL_MAX_BYTES"),
     ],
 )
-def test_s3_bad_objects_are_refused(
-    s3: Any, tmp_path: Path, key: str, body: bytes, ctype: str, message: str
-) -> None:
+def test_s3_bad_objects_are_refused(s3: Any, tmp_path: Path, key: str, body: bytes, ctype: str, message: str) -> None:
     s3.put_object(Bucket="hostile", Key=key, Body=body, ContentType=ctype)
     with pytest.raises(ModelLoadError, match=message):
         fetch_model(f"s3://hostile/{key}", tmp_path, None, DownloadLimits(max_bytes=100_000))
 
 
-def test_s3_endpoint_that_never_answers_meets_the_deadline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_s3_endpoint_that_never_answers_meets_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(16)  # accepts TCP (the kernel does), never answers

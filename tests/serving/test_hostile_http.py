@@ -133,9 +133,7 @@ def test_client_that_does_not_read_cannot_grow_memory(server: Any) -> None:
 
 
 @pytest.mark.parametrize("keys", ["", ",", " ", " , "])
-def test_keys_that_parse_to_nothing_refuse_to_start(
-    start_server: Any, sklearn_model: Any, keys: str
-) -> None:
+def test_keys_that_parse_to_nothing_refuse_to_start(start_server: Any, sklearn_model: Any, keys: str) -> None:
     srv = start_server(str(sklearn_model[0]), ready=False, MLINFRA_API_KEYS=keys)
     assert srv.wait_exit(60) == 2
     assert "MLINFRA_API_KEYS" in srv.logs()
@@ -148,12 +146,8 @@ def test_required_keys_missing_refuse_to_start(start_server: Any, sklearn_model:
     assert "MLINFRA_REQUIRE_API_KEY" in srv.logs()
 
 
-def test_odd_auth_header_bytes_are_401_and_leak_nothing(
-    start_server: Any, sklearn_model: Any
-) -> None:
-    srv = start_server(
-        str(sklearn_model[0]), MLINFRA_API_KEYS="k1,k2", MLINFRA_REQUIRE_API_KEY="true"
-    )
+def test_odd_auth_header_bytes_are_401_and_leak_nothing(start_server: Any, sklearn_model: Any) -> None:
+    srv = start_server(str(sklearn_model[0]), MLINFRA_API_KEYS="k1,k2", MLINFRA_REQUIRE_API_KEY="true")
 
     def post(headers: bytes) -> list[int]:
         return statuses(
@@ -209,9 +203,7 @@ def test_head_allow_and_host(server: Any) -> None:
     assert not_allowed.headers["allow"] == "POST"
     assert requests.put(server.url + "/v2/models/model/infer").headers["allow"] == "POST"
     assert statuses(exchange(server.port, b"GET /health HTTP/1.1\r\n\r\n")) == [400]
-    http10 = exchange(
-        server.port, b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", timeout=1
-    )
+    http10 = exchange(server.port, b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", timeout=1)
     assert b"connection: keep-alive" in http10.lower()
 
 

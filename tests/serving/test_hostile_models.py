@@ -54,9 +54,7 @@ def smuggling_skops(path: Path) -> Path:
     return path
 
 
-def test_skops_function_smuggled_under_a_sklearn_name_is_refused(
-    start_server: Any, tmp_path: Path
-) -> None:
+def test_skops_function_smuggled_under_a_sklearn_name_is_refused(start_server: Any, tmp_path: Path) -> None:
     import skops.io as sio
 
     evil = smuggling_skops(tmp_path / "evil.skops")
@@ -75,15 +73,14 @@ def test_trust_list_names_are_the_classes_they_say() -> None:
     assert all(skops_trust.is_what_it_says(name) for name in skops_trust.ALLOWED_TYPES)
     assert not skops_trust.is_what_it_says("sklearn.datasets._rcv1.remove")  # os.remove
     assert not skops_trust.is_what_it_says("sklearn.datasets._base.urlretrieve")
-    assert skops_trust.refused(
-        ["sklearn.tree._tree.Tree", "sklearn.datasets._base.urlretrieve", "sklearn.evil.X"]
-    ) == ["sklearn.datasets._base.urlretrieve", "sklearn.evil.X"]
+    assert skops_trust.refused(["sklearn.tree._tree.Tree", "sklearn.datasets._base.urlretrieve", "sklearn.evil.X"]) == [
+        "sklearn.datasets._base.urlretrieve",
+        "sklearn.evil.X",
+    ]
 
 
 @pytest.mark.parametrize("factory", ["WrongRows(0, 3)", "Raises(0, 3)"])
-def test_model_bug_is_500_with_traceback_not_422(
-    start_server: Any, helpers: Any, tmp_path: Path, factory: str
-) -> None:
+def test_model_bug_is_500_with_traceback_not_422(start_server: Any, helpers: Any, tmp_path: Path, factory: str) -> None:
     model = helpers.make_pickle(tmp_path / "bug.joblib", factory)
     srv = start_server(str(model), MLINFRA_TRUSTED_PICKLE="true", MLINFRA_WARMUP="false")
     resp = requests.post(srv.url + "/predict", json={"instances": [[1, 2, 3], [4, 5, 6]]})
@@ -181,9 +178,7 @@ def v2(datatype: str, shape: list[int], data: Any) -> dict[str, Any]:
         ),
     ],
 )
-def test_inputs_are_not_coerced(
-    sk: Any, path: str, body: dict[str, Any], status: int, message: str
-) -> None:
+def test_inputs_are_not_coerced(sk: Any, path: str, body: dict[str, Any], status: int, message: str) -> None:
     resp = requests.post(sk.url + path, data=json.dumps(body))
     assert resp.status_code == status, resp.text
     assert message in resp.json()["error"]

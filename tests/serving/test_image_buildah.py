@@ -31,9 +31,7 @@ DEBIAN_MIRROR = os.environ.get("MLINFRA_TEST_DEBIAN_MIRROR", "http://deb.debian.
 
 def sh(*cmd: str, timeout: float = 900) -> str:
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, (
-        f"{' '.join(cmd)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    )
+    assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
 
@@ -52,9 +50,7 @@ def ensure_base(podman: str, debootstrap: str, workdir: Path) -> None:
         timeout=1200,
     )
     # The build's pip must trust what this machine trusts (its network may re-sign TLS).
-    (rootfs / "etc/ssl/certs/ca-certificates.crt").write_bytes(
-        Path("/etc/ssl/certs/ca-certificates.crt").read_bytes()
-    )
+    (rootfs / "etc/ssl/certs/ca-certificates.crt").write_bytes(Path("/etc/ssl/certs/ca-certificates.crt").read_bytes())
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     sh_in = subprocess.run(
         [
@@ -97,9 +93,7 @@ def server_pid(root: int) -> int | None:
     return None
 
 
-def test_generated_image_builds_and_serves(
-    sklearn_model: Any, tmp_path: Path, helpers: Any
-) -> None:
+def test_generated_image_builds_and_serves(sklearn_model: Any, tmp_path: Path, helpers: Any) -> None:
     require_tool = helpers.require_tool
     debootstrap = require_tool("debootstrap", "debootstrap")
     podman = require_tool("podman", "podman")
@@ -149,8 +143,7 @@ def test_generated_image_builds_and_serves(
         # The baked HGB model was compiled in the build stage: the final image has no
         # scikit-learn / SciPy / skops, and the server says it serves the compiled form.
         probe = "import importlib.util as u; print([m for m in ('sklearn', 'scipy', 'skops') if u.find_spec(m)])"
-        present = sh(buildah, *STORAGE, "run", "--isolation", "chroot", container, "--",
-                     "python3", "-c", probe)
+        present = sh(buildah, *STORAGE, "run", "--isolation", "chroot", container, "--", "python3", "-c", probe)
         assert present.strip() == "[]"
         assert user == "10001:10001"
         assert cmd == "[python3 -m mlinfra.serving]"

@@ -44,9 +44,7 @@ def test_sha_mismatch_is_refused(start_server: Any, sklearn_model: Any) -> None:
     assert "refusing to load" in str(failure[0]["error"])
 
 
-def test_code_running_pickle_is_not_loaded_without_opt_in(
-    start_server: Any, tmp_path: Path, helpers: Any
-) -> None:
+def test_code_running_pickle_is_not_loaded_without_opt_in(start_server: Any, tmp_path: Path, helpers: Any) -> None:
     marker = tmp_path / "pwned"
     evil = helpers.make_pickle(tmp_path / "evil.pkl", f"Exploit({str(marker)!r})")
     srv = start_server(str(evil), ready=False)
@@ -75,9 +73,7 @@ def test_skops_with_foreign_types_needs_opt_in(start_server: Any, tmp_path: Path
     assert srv.wait_exit(120) == 1
     assert "slow_models.SlowModel" in srv.logs()
     trusted = start_server(str(tmp_path / "custom.skops"), MLINFRA_TRUSTED_PICKLE="true")
-    assert requests.post(trusted.url + "/predict", json={"features": [1, 2, 3]}).json() == {
-        "prediction": 6.0
-    }
+    assert requests.post(trusted.url + "/predict", json={"features": [1, 2, 3]}).json() == {"prediction": 6.0}
 
 
 def test_unknown_extension_needs_framework(start_server: Any, tmp_path: Path) -> None:
@@ -112,9 +108,7 @@ def test_s3_model_from_moto_server(
         **AWS_ENV,
     )
     served_prediction_ok(srv, sklearn_model)
-    missing = start_server(
-        "s3://acme-models/fraud/v13/model.skops", ready=False, AWS_ENDPOINT_URL=moto, **AWS_ENV
-    )
+    missing = start_server("s3://acme-models/fraud/v13/model.skops", ready=False, AWS_ENDPOINT_URL=moto, **AWS_ENV)
     assert missing.wait_exit(120) == 1
     assert "could not download s3://acme-models/fraud/v13/model.skops" in missing.logs()
 
@@ -160,9 +154,7 @@ def https_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     httpd.server_close()
 
 
-def test_https_model(
-    https_dir: tuple[str, Path, Path], start_server: Any, sklearn_model: Any
-) -> None:
+def test_https_model(https_dir: tuple[str, Path, Path], start_server: Any, sklearn_model: Any) -> None:
     base, root, cert = https_dir
     (root / "model.skops").write_bytes(sklearn_model[0].read_bytes())
     srv = start_server(

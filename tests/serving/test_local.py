@@ -46,9 +46,7 @@ def test_serve_local_model_uri(sklearn_model: Any, helpers: Any) -> None:
     assert proc.returncode == 0, err
 
 
-def test_serve_local_services_file_without_loader_is_bad_input(
-    tmp_path: Path, helpers: Any
-) -> None:
+def test_serve_local_services_file_without_loader_is_bad_input(tmp_path: Path, helpers: Any) -> None:
     svc = tmp_path / "fraud.py"
     svc.write_text("")
     proc = run_local(f"{str(svc)!r}, port={helpers.free_port()}")

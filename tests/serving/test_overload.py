@@ -51,9 +51,7 @@ def test_timeout_is_504(start_server: Any, models: dict[str, Path]) -> None:
     assert time.monotonic() - started < 1.5  # answered at the deadline, not after the model
 
 
-def test_full_queue_is_fast_429_and_probes_stay_exempt(
-    start_server: Any, models: dict[str, Path]
-) -> None:
+def test_full_queue_is_fast_429_and_probes_stay_exempt(start_server: Any, models: dict[str, Path]) -> None:
     srv = start_server(
         str(models["slow03"]),
         MLINFRA_TRUSTED_PICKLE="true",

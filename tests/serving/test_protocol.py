@@ -155,9 +155,7 @@ def v2(tensor_fields: bytes) -> bytes:
         ("/nope", b"{}", 404, "not served"),
     ],
 )
-def test_bad_input_is_4xx_with_message(
-    server: Any, path: str, body: bytes, status: int, message: str
-) -> None:
+def test_bad_input_is_4xx_with_message(server: Any, path: str, body: bytes, status: int, message: str) -> None:
     resp = requests.post(server.url + path, data=body, headers={"content-type": "application/json"})
     assert resp.status_code == status, resp.text
     assert message in resp.json()["error"]
@@ -186,10 +184,7 @@ def test_malformed_http_is_400(server: Any) -> None:
 
 def test_oversized_body_rejected_from_headers_alone(server: Any) -> None:
     # Only the headers are sent: the 413 must arrive without the server waiting for a body.
-    head = (
-        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 10000000\r\n\r\n"
-    )
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
     answer = raw(server, head)
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b"connection: close" in answer.lower()
@@ -208,8 +203,7 @@ def test_expect_100_continue(server: Any) -> None:
     body = b'{"features": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}'
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(
-            b"POST /predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-            b"Content-Length: %d\r\n\r\n" % len(body)
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
         )
         assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(body)
@@ -256,10 +250,7 @@ def test_structured_request_logs(server: Any) -> None:
     records = server.log_records()
     assert any(r["msg"] == "model ready" and r["framework"] == "sklearn" for r in records)
     assert any(
-        r["msg"] == "request"
-        and r["path"] == "/predict"
-        and r["status"] == 200
-        and isinstance(r["duration_ms"], float)
+        r["msg"] == "request" and r["path"] == "/predict" and r["status"] == 200 and isinstance(r["duration_ms"], float)
         for r in records
     )
 
@@ -269,10 +260,7 @@ def test_api_key_required_when_configured(start_server: Any, sklearn_model: Any)
     srv = start_server(str(path), MLINFRA_API_KEYS="k-one, k-two")
     body = {"features": x[0].tolist()}
     assert requests.post(srv.url + "/predict", json=body).status_code == 401
-    assert (
-        requests.post(srv.url + "/predict", json=body, headers={"X-API-Key": "nope"}).status_code
-        == 401
-    )
+    assert requests.post(srv.url + "/predict", json=body, headers={"X-API-Key": "nope"}).status_code == 401
     ok = requests.post(srv.url + "/predict", json=body, headers={"Authorization": "Bearer k-two"})
     assert ok.json() == {"prediction": int(model.predict(x[:1])[0])}
     assert requests.get(srv.url + "/health").status_code == 200  # probes need no key

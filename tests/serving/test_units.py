@@ -49,9 +49,7 @@ def test_fetch_cli_copies_and_verifies(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "o2/m.skops").exists()
 
 
-def test_idle_keepalive_connection_closed_after_timeout(
-    start_server: Any, sklearn_model: Any
-) -> None:
+def test_idle_keepalive_connection_closed_after_timeout(start_server: Any, sklearn_model: Any) -> None:
     srv = start_server(str(sklearn_model[0]), MLINFRA_KEEPALIVE_TIMEOUT_S="1")
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")

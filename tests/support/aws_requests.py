@@ -84,8 +84,7 @@ def create_service_input(inputs: dict[str, Any]) -> dict[str, Any]:
         elif key == "orderedPlacementStrategies":
             out["placementStrategy"] = value
         elif key == "loadBalancers":
-            out[key] = [{("loadBalancerName" if k == "elbName" else k): v for k, v in lb.items()}
-                        for lb in value]
+            out[key] = [{("loadBalancerName" if k == "elbName" else k): v for k, v in lb.items()} for lb in value]
         elif key == "networkConfiguration":
             vpc = {k: v for k, v in value.items() if k != "assignPublicIp"}
             if "assignPublicIp" in value:
@@ -108,11 +107,16 @@ def create_service_input(inputs: dict[str, Any]) -> dict[str, Any]:
 
 # --- ELBv2 and Application Auto Scaling: Pulumi camelCase -> API PascalCase -------------
 
-_ELB_RENAMES = {"redirect": "RedirectConfig", "fixedResponse": "FixedResponseConfig",
-                "forward": "ForwardConfig", "authenticateOidc": "AuthenticateOidcConfig",
-                "authenticateCognito": "AuthenticateCognitoConfig",
-                "stickiness": "TargetGroupStickinessConfig", "arn": "TargetGroupArn",
-                "duration": "DurationSeconds"}
+_ELB_RENAMES = {
+    "redirect": "RedirectConfig",
+    "fixedResponse": "FixedResponseConfig",
+    "forward": "ForwardConfig",
+    "authenticateOidc": "AuthenticateOidcConfig",
+    "authenticateCognito": "AuthenticateCognitoConfig",
+    "stickiness": "TargetGroupStickinessConfig",
+    "arn": "TargetGroupArn",
+    "duration": "DurationSeconds",
+}
 
 
 def _pascal_tree(value: Any, renames: dict[str, str], keep_maps: frozenset[str] = frozenset()) -> Any:
@@ -130,6 +134,7 @@ def _pascal_tree(value: Any, renames: dict[str, str], keep_maps: frozenset[str] 
 def _attributes(pairs: dict[str, Any]) -> list[dict[str, str]]:
     def text(v: Any) -> str:
         return str(v).lower() if isinstance(v, bool) else str(v)
+
     return [{"Key": k, "Value": text(v)} for k, v in sorted(pairs.items()) if v is not None]
 
 
@@ -153,15 +158,17 @@ def create_load_balancer_input(inputs: dict[str, Any], name: str) -> dict[str, A
 def load_balancer_attributes(inputs: dict[str, Any]) -> list[dict[str, str]]:
     """The ModifyLoadBalancerAttributes pairs the provider sends after creating the ALB."""
     logs = inputs.get("accessLogs") or {}
-    return _attributes({
-        "deletion_protection.enabled": inputs.get("enableDeletionProtection"),
-        "routing.http.drop_invalid_header_fields.enabled": inputs.get("dropInvalidHeaderFields"),
-        "idle_timeout.timeout_seconds": inputs.get("idleTimeout"),
-        "routing.http.desync_mitigation_mode": inputs.get("desyncMitigationMode"),
-        "access_logs.s3.enabled": logs.get("enabled"),
-        "access_logs.s3.bucket": logs.get("bucket"),
-        "access_logs.s3.prefix": logs.get("prefix"),
-    })
+    return _attributes(
+        {
+            "deletion_protection.enabled": inputs.get("enableDeletionProtection"),
+            "routing.http.drop_invalid_header_fields.enabled": inputs.get("dropInvalidHeaderFields"),
+            "idle_timeout.timeout_seconds": inputs.get("idleTimeout"),
+            "routing.http.desync_mitigation_mode": inputs.get("desyncMitigationMode"),
+            "access_logs.s3.enabled": logs.get("enabled"),
+            "access_logs.s3.bucket": logs.get("bucket"),
+            "access_logs.s3.prefix": logs.get("prefix"),
+        }
+    )
 
 
 def create_target_group_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:
@@ -172,14 +179,19 @@ def create_target_group_input(inputs: dict[str, Any], name: str) -> dict[str, An
             continue
         if key == "healthCheck":
             hc = value
-            out.update({"HealthCheckEnabled": hc.get("enabled"), "HealthCheckPath": hc.get("path"),
-                        "HealthCheckPort": None if hc.get("port") is None else str(hc["port"]),
-                        "HealthCheckProtocol": hc.get("protocol"),
-                        "HealthCheckIntervalSeconds": hc.get("interval"),
-                        "HealthCheckTimeoutSeconds": hc.get("timeout"),
-                        "HealthyThresholdCount": hc.get("healthyThreshold"),
-                        "UnhealthyThresholdCount": hc.get("unhealthyThreshold"),
-                        "Matcher": {"HttpCode": hc["matcher"]} if hc.get("matcher") else None})
+            out.update(
+                {
+                    "HealthCheckEnabled": hc.get("enabled"),
+                    "HealthCheckPath": hc.get("path"),
+                    "HealthCheckPort": None if hc.get("port") is None else str(hc["port"]),
+                    "HealthCheckProtocol": hc.get("protocol"),
+                    "HealthCheckIntervalSeconds": hc.get("interval"),
+                    "HealthCheckTimeoutSeconds": hc.get("timeout"),
+                    "HealthyThresholdCount": hc.get("healthyThreshold"),
+                    "UnhealthyThresholdCount": hc.get("unhealthyThreshold"),
+                    "Matcher": {"HttpCode": hc["matcher"]} if hc.get("matcher") else None,
+                }
+            )
         elif key == "tags":
             out["Tags"] = _tags_list(value, "Key", "Value")
         else:
@@ -189,13 +201,15 @@ def create_target_group_input(inputs: dict[str, Any], name: str) -> dict[str, An
 
 def target_group_attributes(inputs: dict[str, Any]) -> list[dict[str, str]]:
     stickiness = inputs.get("stickiness") or {}
-    return _attributes({
-        "deregistration_delay.timeout_seconds": inputs.get("deregistrationDelay"),
-        "slow_start.duration_seconds": inputs.get("slowStart"),
-        "load_balancing.algorithm.type": inputs.get("loadBalancingAlgorithmType"),
-        "stickiness.enabled": stickiness.get("enabled"),
-        "stickiness.type": stickiness.get("type"),
-    })
+    return _attributes(
+        {
+            "deregistration_delay.timeout_seconds": inputs.get("deregistrationDelay"),
+            "slow_start.duration_seconds": inputs.get("slowStart"),
+            "load_balancing.algorithm.type": inputs.get("loadBalancingAlgorithmType"),
+            "stickiness.enabled": stickiness.get("enabled"),
+            "stickiness.type": stickiness.get("type"),
+        }
+    )
 
 
 def create_listener_input(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -211,18 +225,19 @@ def create_listener_input(inputs: dict[str, Any]) -> dict[str, Any]:
         elif key == "tags":
             out["Tags"] = _tags_list(value, "Key", "Value")
         else:
-            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES,
-                                             frozenset({"authenticationRequestExtraParams"}))
+            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES, frozenset({"authenticationRequestExtraParams"}))
     return _drop_none(out)
 
 
 # Listener rule conditions: Pulumi's block -> the API's `Field` and its `<Field>Config`.
-_RULE_CONDITIONS = {"hostHeader": ("host-header", "HostHeaderConfig"),
-                    "pathPattern": ("path-pattern", "PathPatternConfig"),
-                    "sourceIp": ("source-ip", "SourceIpConfig"),
-                    "httpHeader": ("http-header", "HttpHeaderConfig"),
-                    "httpRequestMethod": ("http-request-method", "HttpRequestMethodConfig"),
-                    "queryStrings": ("query-string", "QueryStringConfig")}
+_RULE_CONDITIONS = {
+    "hostHeader": ("host-header", "HostHeaderConfig"),
+    "pathPattern": ("path-pattern", "PathPatternConfig"),
+    "sourceIp": ("source-ip", "SourceIpConfig"),
+    "httpHeader": ("http-header", "HttpHeaderConfig"),
+    "httpRequestMethod": ("http-request-method", "HttpRequestMethodConfig"),
+    "queryStrings": ("query-string", "QueryStringConfig"),
+}
 _RULE_TRANSFORMS = {"urlRewriteConfig": "UrlRewriteConfig", "hostHeaderRewriteConfig": "HostHeaderRewriteConfig"}
 
 
@@ -232,8 +247,9 @@ def _rule_condition(condition: dict[str, Any]) -> dict[str, Any]:
         if key in _RULE_CONDITIONS:
             field_name, config = _RULE_CONDITIONS[key]
             out["Field"] = field_name
-            out[config] = {"Values": _pascal_tree(value, {})} if key == "queryStrings" \
-                else _pascal_tree(value, _ELB_RENAMES)
+            out[config] = (
+                {"Values": _pascal_tree(value, {})} if key == "queryStrings" else _pascal_tree(value, _ELB_RENAMES)
+            )
         else:
             out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES)
     return out
@@ -263,15 +279,17 @@ def create_rule_input(inputs: dict[str, Any]) -> dict[str, Any]:
         elif key == "tags":
             out["Tags"] = _tags_list(value, "Key", "Value")
         else:
-            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES,
-                                             frozenset({"authenticationRequestExtraParams"}))
+            out[_pascal(key)] = _pascal_tree(value, _ELB_RENAMES, frozenset({"authenticationRequestExtraParams"}))
     return _drop_none(out)
 
 
 def register_scalable_target_input(inputs: dict[str, Any]) -> dict[str, Any]:
     """`aws:appautoscaling/target:Target` -> application-autoscaling RegisterScalableTarget."""
-    out = {("RoleARN" if k == "roleArn" else _pascal(k)): v for k, v in inputs.items()
-           if k not in _PULUMI_ONLY and k != "tags"}
+    out = {
+        ("RoleARN" if k == "roleArn" else _pascal(k)): v
+        for k, v in inputs.items()
+        if k not in _PULUMI_ONLY and k != "tags"
+    }
     if isinstance(inputs.get("tags"), dict):
         out["Tags"] = dict(inputs["tags"])  # this API takes tags as a plain map
     return _drop_none(out)
@@ -316,8 +334,9 @@ def _lb(inputs: dict[str, Any], name: str) -> list[ApiCall]:
     calls = [ApiCall("elbv2", "CreateLoadBalancer", create_load_balancer_input(inputs, name))]
     attrs = load_balancer_attributes(inputs)
     if attrs:
-        calls.append(ApiCall("elbv2", "ModifyLoadBalancerAttributes",
-                             {"LoadBalancerArn": PLACEHOLDER_ARN, "Attributes": attrs}))
+        calls.append(
+            ApiCall("elbv2", "ModifyLoadBalancerAttributes", {"LoadBalancerArn": PLACEHOLDER_ARN, "Attributes": attrs})
+        )
     return calls
 
 
@@ -325,29 +344,34 @@ def _tg(inputs: dict[str, Any], name: str) -> list[ApiCall]:
     calls = [ApiCall("elbv2", "CreateTargetGroup", create_target_group_input(inputs, name))]
     attrs = target_group_attributes(inputs)
     if attrs:
-        calls.append(ApiCall("elbv2", "ModifyTargetGroupAttributes",
-                             {"TargetGroupArn": PLACEHOLDER_ARN, "Attributes": attrs}))
+        calls.append(
+            ApiCall("elbv2", "ModifyTargetGroupAttributes", {"TargetGroupArn": PLACEHOLDER_ARN, "Attributes": attrs})
+        )
     return calls
 
 
 MAPPERS: dict[str, Mapper] = {
     "aws:ecs/cluster:Cluster": lambda i, n: [ApiCall("ecs", "CreateCluster", create_cluster_input(i, n))],
-    "aws:ecs/capacityProvider:CapacityProvider":
-        lambda i, n: [ApiCall("ecs", "CreateCapacityProvider", create_capacity_provider_input(i, n))],
-    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders":
-        lambda i, n: [ApiCall("ecs", "PutClusterCapacityProviders", put_cluster_capacity_providers_input(i))],
-    "aws:ecs/taskDefinition:TaskDefinition":
-        lambda i, n: [ApiCall("ecs", "RegisterTaskDefinition", register_task_definition_input(i))],
+    "aws:ecs/capacityProvider:CapacityProvider": lambda i, n: [
+        ApiCall("ecs", "CreateCapacityProvider", create_capacity_provider_input(i, n))
+    ],
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": lambda i, n: [
+        ApiCall("ecs", "PutClusterCapacityProviders", put_cluster_capacity_providers_input(i))
+    ],
+    "aws:ecs/taskDefinition:TaskDefinition": lambda i, n: [
+        ApiCall("ecs", "RegisterTaskDefinition", register_task_definition_input(i))
+    ],
     "aws:ecs/service:Service": lambda i, n: [ApiCall("ecs", "CreateService", create_service_input(i))],
     "aws:lb/loadBalancer:LoadBalancer": _lb,
     "aws:lb/targetGroup:TargetGroup": _tg,
     "aws:lb/listener:Listener": lambda i, n: [ApiCall("elbv2", "CreateListener", create_listener_input(i))],
     "aws:lb/listenerRule:ListenerRule": lambda i, n: [ApiCall("elbv2", "CreateRule", create_rule_input(i))],
-    "aws:appautoscaling/target:Target":
-        lambda i, n: [ApiCall("application-autoscaling", "RegisterScalableTarget",
-                              register_scalable_target_input(i))],
-    "aws:appautoscaling/policy:Policy":
-        lambda i, n: [ApiCall("application-autoscaling", "PutScalingPolicy", put_scaling_policy_input(i, n))],
+    "aws:appautoscaling/target:Target": lambda i, n: [
+        ApiCall("application-autoscaling", "RegisterScalableTarget", register_scalable_target_input(i))
+    ],
+    "aws:appautoscaling/policy:Policy": lambda i, n: [
+        ApiCall("application-autoscaling", "PutScalingPolicy", put_scaling_policy_input(i, n))
+    ],
 }
 CHECKED_PREFIXES = ("aws:ecs/", "aws:lb/", "aws:alb/", "aws:appautoscaling/")
 
@@ -360,8 +384,9 @@ def _with_refs(value: Any, refs: Mapping[str, Any]) -> Any:
     return {k: (refs[k] if k in refs else _with_refs(v, refs)) for k, v in value.items()}
 
 
-def api_calls(type_token: str, inputs: dict[str, Any], name: str,
-              refs: Mapping[str, Any] | None = None) -> list[ApiCall] | None:
+def api_calls(
+    type_token: str, inputs: dict[str, Any], name: str, refs: Mapping[str, Any] | None = None
+) -> list[ApiCall] | None:
     """The requests one recorded resource turns into (None: no mapping for its type).
 
     `refs[field]` replaces that request field wherever it occurs (e.g. `TargetGroupArn`,

@@ -29,7 +29,8 @@ def origin(directory: Path) -> dict[str, str]:
 def chart_fixture(chart: str) -> Path:
     path = UPSTREAM / "charts" / chart
     assert (path / "ORIGIN.md").exists(), (
-        f"no upstream fixture for chart {chart}: add it to tests/fixtures/upstream/refresh.py and rerun it")
+        f"no upstream fixture for chart {chart}: add it to tests/fixtures/upstream/refresh.py and rerun it"
+    )
     return path
 
 

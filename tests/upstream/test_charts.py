@@ -23,7 +23,8 @@ def test_pinned_chart_version_is_the_fixture_version_and_published(chart: str) -
     recorded = origin(fixture)["pin"]
     assert recorded == pin.version, (
         f"{chart} is pinned to {pin.version} but its upstream fixture is for {recorded}: rerun "
-        "tests/fixtures/upstream/refresh.py for the new version and review the diff")
+        "tests/fixtures/upstream/refresh.py for the new version and review the diff"
+    )
     entry = load_yaml(fixture / "index-entry.yaml")
     assert (entry["name"], entry["version"]) == (pin.chart, pin.version)
     meta = load_yaml(fixture / "Chart.yaml")
@@ -93,19 +94,22 @@ def test_every_values_key_mlinfra_sets_exists_in_the_pinned_chart(eks_runs: dict
 
 def test_the_values_check_catches_a_misspelt_key() -> None:
     assert unknown_values("dcgm-exporter", {"serviceMonitor": {"honourLabels": True}}) == [
-        "dcgm-exporter: serviceMonitor.honourLabels is not in the chart's values.yaml at 4.1.1"]
+        "dcgm-exporter: serviceMonitor.honourLabels is not in the chart's values.yaml at 4.1.1"
+    ]
     assert unknown_values("kube-prometheus-stack", {"grafana": {"admin": {"existingSecrets": "x"}}})
     assert not unknown_values("kube-prometheus-stack", {"grafana": {"admin": {"existingSecret": "x"}}})
 
 
-def test_kube_prometheus_stack_defaults_that_are_wrong_on_eks_are_overridden(
-        eks_runs: dict[str, OfflineRun]) -> None:
+def test_kube_prometheus_stack_defaults_that_are_wrong_on_eks_are_overridden(eks_runs: dict[str, OfflineRun]) -> None:
     """The chart scrapes targets EKS does not expose and ships a fixed Grafana password."""
     defaults = load_yaml(chart_fixture("kube-prometheus-stack") / "values.yaml")
     assert defaults["grafana"]["adminPassword"] == "prom-operator"  # the upstream default
     for run in eks_runs.values():
-        [kps] = [r for r in run.resources if r.type == "kubernetes:helm.sh/v3:Release"
-                 and r.inputs["chart"] == "kube-prometheus-stack"]
+        [kps] = [
+            r
+            for r in run.resources
+            if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == "kube-prometheus-stack"
+        ]
         values = kps.inputs["values"]
         for target in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
             assert defaults[target]["enabled"] is True

@@ -21,8 +21,11 @@ def closed(schema: Any) -> Any:
     """The schema with `additionalProperties: false` wherever Kubernetes would prune."""
     if isinstance(schema, dict):
         out = {k: closed(v) for k, v in schema.items()}
-        if ("properties" in out and "additionalProperties" not in out
-                and not out.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):

@@ -16,14 +16,20 @@ def test_version_rows_match_the_eks_calendar() -> None:
     for version, row in table.KUBERNETES_VERSIONS.items():
         upstream = calendar[version]
         assert (str(row.released), str(row.standard_support_until), str(row.extended_support_until)) == (
-            upstream["released"], upstream["standard_support_until"], upstream["extended_support_until"]), version
+            upstream["released"],
+            upstream["standard_support_until"],
+            upstream["extended_support_until"],
+        ), version
 
 
 def test_table_holds_every_version_eks_still_creates_and_no_other() -> None:
     calendar = load_json(UPSTREAM / "eks" / "kubernetes-versions.json")
     review = date(2026, 12, 1)
-    creatable = {v for v, row in calendar.items()
-                 if row["extended_support_until"] and date.fromisoformat(row["extended_support_until"]) >= review}
+    creatable = {
+        v
+        for v, row in calendar.items()
+        if row["extended_support_until"] and date.fromisoformat(row["extended_support_until"]) >= review
+    }
     assert set(table.KUBERNETES_VERSIONS) == creatable
     newest = max(creatable, key=lambda v: tuple(map(int, v.split("."))))
     assert newest == table.NEWEST_VERSION
@@ -69,9 +75,14 @@ def test_gpu_alert_selects_the_label_dcgm_exporter_attaches(eks_runs: dict[str, 
     chart_default = load_yaml(chart_fixture("dcgm-exporter") / "values.yaml")["serviceMonitor"]["honorLabels"]
     assert chart_default is False  # without the override Prometheus renames it exported_namespace
     assert dcgm_exporter_values()["serviceMonitor"]["honorLabels"] is True
-    rules = [rule for r in eks_runs["staging"].resources if r.inputs.get("kind") == "PrometheusRule"
-             for group in r.inputs["spec"]["groups"] for rule in group["rules"]
-             if "DCGM_" in rule.get("expr", "")]
+    rules = [
+        rule
+        for r in eks_runs["staging"].resources
+        if r.inputs.get("kind") == "PrometheusRule"
+        for group in r.inputs["spec"]["groups"]
+        for rule in group["rules"]
+        if "DCGM_" in rule.get("expr", "")
+    ]
     assert rules
     for rule in rules:
         assert f'{labels["namespaceAttribute"]}="' in rule["expr"], rule["expr"]

@@ -19,12 +19,14 @@ def _canonical(statement: dict[str, Any]) -> str:
         if isinstance(v, list):
             return sorted(norm(x) for x in v)
         return v
+
     return json.dumps(norm(statement), sort_keys=True)
 
 
 def _rendered_policy(run: OfflineRun) -> dict[str, Any]:
-    [policy] = [r for r in run.resources if r.type == "aws:iam/rolePolicy:RolePolicy"
-                and r.name.endswith("-lbc-policy")]
+    [policy] = [
+        r for r in run.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and r.name.endswith("-lbc-policy")
+    ]
     return dict(json.loads(policy.inputs["policy"]))
 
 
@@ -42,8 +44,9 @@ def test_every_upstream_statement_is_granted_unchanged(eks_runs: dict[str, Offli
 
 
 def test_extra_statements_are_only_the_documented_denies(eks_runs: dict[str, OfflineRun]) -> None:
-    upstream = {_canonical(s) for s in load_json(chart_fixture("aws-load-balancer-controller")
-                                                 / "iam_policy.json")["Statement"]}
+    upstream = {
+        _canonical(s) for s in load_json(chart_fixture("aws-load-balancer-controller") / "iam_policy.json")["Statement"]
+    }
     for run in eks_runs.values():
         extra = [s for s in _rendered_policy(run)["Statement"] if _canonical(s) not in upstream]
         assert all(s["Effect"] == "Deny" for s in extra), extra
@@ -64,9 +67,16 @@ def test_the_calls_the_old_condensed_policy_lacked_are_granted(eks_runs: dict[st
     """Audit #2: SG ingress on the EKS cluster SG (no elbv2 tag) and rule re-ordering."""
     for run in eks_runs.values():
         allows = [s for s in _rendered_policy(run)["Statement"] if s["Effect"] == "Allow"]
-        unconditioned = {a for s in allows if "Condition" not in s and s.get("Resource") == "*"
-                         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-        assert {"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
-                "ec2:CreateSecurityGroup"} <= unconditioned
+        unconditioned = {
+            a
+            for s in allows
+            if "Condition" not in s and s.get("Resource") == "*"
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
+        assert {
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:CreateSecurityGroup",
+        } <= unconditioned
         granted = {a for s in allows for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
         assert "elasticloadbalancing:SetRulePriorities" in granted

@@ -26,7 +26,8 @@ def _node_group(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str:
     if not types:
         return "node group without instanceTypes"
     disk = sum(_template_disk(t) for t in g.deps(res, "aws:ec2/launchTemplate:LaunchTemplate")) or float(
-        inputs.get("diskSize") or 20)
+        inputs.get("diskSize") or 20
+    )
     # Desired (what runs after `pulumi up`) to max (what the autoscaler may add): a scale-to-zero
     # pool at min 0 still runs its desired nodes until the autoscaler removes them.
     low, high = int(scaling.get("desiredSize", scaling.get("minSize", 0))), int(scaling.get("maxSize", 0))
@@ -35,8 +36,9 @@ def _node_group(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str:
 
 
 def _template_disk(template: dict[str, Any]) -> float:
-    return sum(float((m.get("ebs") or {}).get("volumeSize") or 0)
-               for m in template["inputs"].get("blockDeviceMappings") or [])
+    return sum(
+        float((m.get("ebs") or {}).get("volumeSize") or 0) for m in template["inputs"].get("blockDeviceMappings") or []
+    )
 
 
 @pricer("aws:autoscaling/group:Group")
@@ -70,8 +72,13 @@ def _vpc_endpoint(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
     if inputs.get("vpcEndpointType") == "Gateway":
         gb = p.assumptions["private_path_gb_per_month"]
         avoided = gb * p.rates["nat_gateway_gb"]
-        return Line(0, 0, f"{service} gateway endpoint: free; keeps an assumed {gb} GB/month of image "
-                          f"layers and model downloads off the NAT gateway", avoided=avoided)
+        return Line(
+            0,
+            0,
+            f"{service} gateway endpoint: free; keeps an assumed {gb} GB/month of image "
+            f"layers and model downloads off the NAT gateway",
+            avoided=avoided,
+        )
     zones = len(inputs.get("subnetIds") or []) or 1
     m = hourly(p.rates["vpc_endpoint_hourly"], p, zones)
     return Line(m, m, f"{service} interface endpoint in {zones} AZ(s) (GB processed not estimated)")
@@ -111,8 +118,10 @@ def _ecr(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
 @pricer("aws:amp/workspace:Workspace")
 def _amp(res: dict[str, Any], p: PriceTable, g: Graph) -> Line:
     samples = p.assumptions["amp_samples_per_month"]
-    m = samples / 1e7 * p.rates["amp_ingest_per_10m_samples"] + p.assumptions["amp_stored_gb"] * p.rates[
-        "amp_storage_gb_month"]
+    m = (
+        samples / 1e7 * p.rates["amp_ingest_per_10m_samples"]
+        + p.assumptions["amp_stored_gb"] * p.rates["amp_storage_gb_month"]
+    )
     return Line(m, m, f"AMP baseline: {samples / 1e6:g}M samples ingested per month")
 
 

@@ -38,8 +38,11 @@ def replica_range(deployment: dict[str, Any], g: Graph) -> tuple[int, int]:
     for hpa in g.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
         hmeta, hspec = hpa["inputs"].get("metadata") or {}, hpa["inputs"].get("spec") or {}
         target = hspec.get("scaleTargetRef") or {}
-        if hmeta.get("namespace") == meta.get("namespace") and target.get("kind") == "Deployment" \
-                and target.get("name") == meta.get("name"):
+        if (
+            hmeta.get("namespace") == meta.get("namespace")
+            and target.get("kind") == "Deployment"
+            and target.get("name") == meta.get("name")
+        ):
             return int(hspec.get("minReplicas", 1)), int(hspec.get("maxReplicas", 1))
     n = int((deployment["inputs"].get("spec") or {}).get("replicas", 1))
     return n, n
@@ -65,8 +68,11 @@ def _deployment(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str | No
     if spec is None or not spec.get("vcpu"):
         return f"no price or size for instance type {itype} in {p.region}"
     # A pod costs the largest fraction of a node it takes, in whichever resource binds first.
-    share = max(limits["cpu"] / spec["vcpu"], limits["mem"] / spec["memory_gib"],
-                limits["gpu"] / spec["gpus"] if spec["gpus"] else 0.0)
+    share = max(
+        limits["cpu"] / spec["vcpu"],
+        limits["mem"] / spec["memory_gib"],
+        limits["gpu"] / spec["gpus"] if spec["gpus"] else 0.0,
+    )
     low, high = replica_range(res, g)
     per = hourly(spec["hourly"], p) * share
     basis = f"{low}\u2013{high} replicas \u00d7 {share:.2f} of a {itype} node"

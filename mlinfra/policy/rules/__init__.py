@@ -13,5 +13,19 @@ from __future__ import annotations
 from mlinfra.policy.registry import RULES, SEVERITIES, Check, Graph, Resource, Rule, rule, rule_ids
 from mlinfra.policy.rules import cluster, ecs, iam, kubernetes, load_balancers, production
 
-__all__ = ["RULES", "SEVERITIES", "Check", "Graph", "Resource", "Rule", "cluster", "ecs", "iam", "kubernetes",
-           "load_balancers", "production", "rule", "rule_ids"]
+__all__ = [
+    "RULES",
+    "SEVERITIES",
+    "Check",
+    "Graph",
+    "Resource",
+    "Rule",
+    "cluster",
+    "ecs",
+    "iam",
+    "kubernetes",
+    "load_balancers",
+    "production",
+    "rule",
+    "rule_ids",
+]

@@ -73,8 +73,9 @@ def _imds(res: Resource, g: Graph) -> list[str]:
 def _gpu_taint(res: Resource, g: Graph) -> list[str]:
     if not is_gpu_group(res):
         return []
-    ok = any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE"
-             for t in inputs(res).get("taints") or [])
+    ok = any(
+        t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE" for t in inputs(res).get("taints") or []
+    )
     return [] if ok else ["GPU node group without the nvidia.com/gpu NoSchedule taint; CPU pods will fill GPU nodes"]
 
 

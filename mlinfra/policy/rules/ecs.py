@@ -16,16 +16,22 @@ from mlinfra.policy.wire import (
 @rule("MLI-ECS-001", "high", "deployments roll back through the circuit breaker", ECS_SERVICE)
 def _breaker(res: Resource, g: Graph) -> list[str]:
     cb = inputs(res).get("deploymentCircuitBreaker") or {}
-    return [] if cb.get("enable") is True and cb.get("rollback") is True else \
-        ["deploymentCircuitBreaker must enable rollback"]
+    return (
+        []
+        if cb.get("enable") is True and cb.get("rollback") is True
+        else ["deploymentCircuitBreaker must enable rollback"]
+    )
 
 
 @rule("MLI-ECS-002", "medium", "health-check grace period covers model load time", ECS_SERVICE)
 def _grace(res: Resource, g: Graph) -> list[str]:
     if not inputs(res).get("loadBalancers"):
         return []
-    return [] if (number(inputs(res).get("healthCheckGracePeriodSeconds")) or 0) >= 30 else \
-        ["healthCheckGracePeriodSeconds must cover model download and warm-up (>= 30 s)"]
+    return (
+        []
+        if (number(inputs(res).get("healthCheckGracePeriodSeconds")) or 0) >= 30
+        else ["healthCheckGracePeriodSeconds must cover model download and warm-up (>= 30 s)"]
+    )
 
 
 @rule("MLI-ECS-003", "high", "containers run non-root on a read-only root filesystem", ECS_TASK)
@@ -50,8 +56,11 @@ def _roles(res: Resource, g: Graph) -> list[str]:
 
 @rule("MLI-ECS-005", "medium", "containers log to CloudWatch (awslogs)", ECS_TASK)
 def _awslogs(res: Resource, g: Graph) -> list[str]:
-    return [f"container {c.get('name')} has no awslogs logConfiguration" for c in ecs_containers(res)
-            if (c.get("logConfiguration") or {}).get("logDriver") != "awslogs"]
+    return [
+        f"container {c.get('name')} has no awslogs logConfiguration"
+        for c in ecs_containers(res)
+        if (c.get("logConfiguration") or {}).get("logDriver") != "awslogs"
+    ]
 
 
 @rule("MLI-ECS-006", "low", "Container Insights is on", ECS_CLUSTER)

@@ -67,23 +67,30 @@ def _non_root(res: Resource, g: Graph) -> list[str]:
 
 @rule("MLI-K8S-004", "high", "privilege escalation is off", DEPLOYMENT)
 def _no_escalation(res: Resource, g: Graph) -> list[str]:
-    return [f"container {c.get('name')} must set allowPrivilegeEscalation: false"
-            for c in containers(res) if (c.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False]
+    return [
+        f"container {c.get('name')} must set allowPrivilegeEscalation: false"
+        for c in containers(res)
+        if (c.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False
+    ]
 
 
 @rule("MLI-K8S-005", "high", "all Linux capabilities are dropped", DEPLOYMENT)
 def _drop_all(res: Resource, g: Graph) -> list[str]:
-    return [f"container {c.get('name')} must drop ALL capabilities"
-            for c in containers(res)
-            if "ALL" not in (((c.get("securityContext") or {}).get("capabilities") or {}).get("drop") or [])]
+    return [
+        f"container {c.get('name')} must drop ALL capabilities"
+        for c in containers(res)
+        if "ALL" not in (((c.get("securityContext") or {}).get("capabilities") or {}).get("drop") or [])
+    ]
 
 
 @rule("MLI-K8S-006", "medium", "seccomp profile is RuntimeDefault", DEPLOYMENT)
 def _seccomp(res: Resource, g: Graph) -> list[str]:
     pod = pod_spec(res)
-    return [f"container {c.get('name')} must use seccompProfile RuntimeDefault"
-            for c in containers(res)
-            if (security_context_value(c, pod, "seccompProfile") or {}).get("type") != "RuntimeDefault"]
+    return [
+        f"container {c.get('name')} must use seccompProfile RuntimeDefault"
+        for c in containers(res)
+        if (security_context_value(c, pod, "seccompProfile") or {}).get("type") != "RuntimeDefault"
+    ]
 
 
 @rule("MLI-K8S-007", "medium", "root filesystem is read-only, with an emptyDir for /tmp", DEPLOYMENT)
@@ -107,16 +114,27 @@ def _service_account(res: Resource, g: Graph) -> list[str]:
     if pod.get("automountServiceAccountToken") is not False:
         out.append("automountServiceAccountToken must be false")
     accounts = [sa for sa in g.of_type(SERVICE_ACCOUNT) if same_ns(sa, res) and meta(sa).get("name") == name]
-    if name and name != "default" and not any(
-            "eks.amazonaws.com/role-arn" in annotations_of(sa) for sa in accounts):
+    if name and name != "default" and not any("eks.amazonaws.com/role-arn" in annotations_of(sa) for sa in accounts):
         out.append(f"service account {name} has no IRSA role (eks.amazonaws.com/role-arn annotation)")
     return out
 
 
-@rule("MLI-K8S-009", "medium", "namespaced objects are not in the default namespace",
-      DEPLOYMENT, HPA, PDB, NETPOL, INGRESS, SERVICE_ACCOUNT, K8S_SECRET, "kubernetes:core/v1:Service",
-      "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
-      HELM_RELEASE)
+@rule(
+    "MLI-K8S-009",
+    "medium",
+    "namespaced objects are not in the default namespace",
+    DEPLOYMENT,
+    HPA,
+    PDB,
+    NETPOL,
+    INGRESS,
+    SERVICE_ACCOUNT,
+    K8S_SECRET,
+    "kubernetes:core/v1:Service",
+    "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+    "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    HELM_RELEASE,
+)
 def _namespace(res: Resource, g: Graph) -> list[str]:
     ns = inputs(res).get("namespace") if res["type"] == HELM_RELEASE else meta(res).get("namespace")
     return [] if ns and ns != "default" else [f"{res['type'].rsplit(':', 1)[-1]} is in the default namespace"]
@@ -136,27 +154,32 @@ def _prestop(res: Resource, g: Graph) -> list[str]:
     for c in containers(res):
         sleep = prestop_seconds(c)
         if sleep is None:
-            out.append(f"container {c.get('name')} has no preStop sleep; "
-                       "the load balancer still routes to a pod that stops")
+            out.append(
+                f"container {c.get('name')} has no preStop sleep; the load balancer still routes to a pod that stops"
+            )
         elif sleep >= grace:
-            out.append(f"container {c.get('name')}: preStop sleep {sleep:g}s >= "
-                       f"terminationGracePeriodSeconds {grace:g}s")
+            out.append(
+                f"container {c.get('name')}: preStop sleep {sleep:g}s >= terminationGracePeriodSeconds {grace:g}s"
+            )
     return out
 
 
 @rule("MLI-K8S-012", "medium", "a PodDisruptionBudget covers the Deployment", DEPLOYMENT)
 def _pdb(res: Resource, g: Graph) -> list[str]:
     labels = (((inputs(res).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
-    ok = any(same_ns(p, res) and selects((inputs(p).get("spec") or {}).get("selector") or {}, labels)
-             for p in g.of_type(PDB))
+    ok = any(
+        same_ns(p, res) and selects((inputs(p).get("spec") or {}).get("selector") or {}, labels) for p in g.of_type(PDB)
+    )
     return [] if ok else ["no PodDisruptionBudget selects these pods; a node drain can take every replica at once"]
 
 
 @rule("MLI-K8S-013", "medium", "a NetworkPolicy selects the pods", DEPLOYMENT)
 def _netpol(res: Resource, g: Graph) -> list[str]:
     labels = (((inputs(res).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
-    ok = any(same_ns(p, res) and selects((inputs(p).get("spec") or {}).get("podSelector") or {}, labels)
-             for p in g.of_type(NETPOL))
+    ok = any(
+        same_ns(p, res) and selects((inputs(p).get("spec") or {}).get("podSelector") or {}, labels)
+        for p in g.of_type(NETPOL)
+    )
     return [] if ok else ["no NetworkPolicy selects these pods; any pod in the cluster can reach them"]
 
 
@@ -180,5 +203,8 @@ def _secret_values(res: Resource, g: Graph) -> list[str]:
 @rule("MLI-SEC-002", "high", "no secret values in plain environment variables", DEPLOYMENT, ECS_TASK)
 def _env_secrets(res: Resource, g: Graph) -> list[str]:
     found = containers(res) if res["type"] == DEPLOYMENT else iter(ecs_containers(res))
-    return [f"container {c.get('name')}: {name} holds a literal value; pass it by secret reference (valueFrom / file)"
-            for c in found for name in literal_secret_envs(c.get("env") or c.get("environment") or [])]
+    return [
+        f"container {c.get('name')}: {name} holds a literal value; pass it by secret reference (valueFrom / file)"
+        for c in found
+        for name in literal_secret_envs(c.get("env") or c.get("environment") or [])
+    ]

@@ -41,9 +41,11 @@ def _public_auth(res: Resource, g: Graph) -> list[str]:
         return []
     tasks = g.of_type(ECS_TASK)
     keyed = [t for t in tasks if g.service_of(t) == g.service_of(res)]
-    if keyed and all(any(e.get("name") == API_KEYS_ENV
-                         for e in [*(c.get("environment") or []), *(c.get("secrets") or [])])
-                     for t in keyed for c in ecs_containers(t)):
+    if keyed and all(
+        any(e.get("name") == API_KEYS_ENV for e in [*(c.get("environment") or []), *(c.get("secrets") or [])])
+        for t in keyed
+        for c in ecs_containers(t)
+    ):
         return []
     return ["internet-facing load balancer without authentication (authenticate action or runtime API keys)"]
 
@@ -69,8 +71,9 @@ def _tls(res: Resource, g: Graph) -> list[str]:
         return [] if MODERN_TLS.match(policy) else [f"sslPolicy {policy!r} is not a TLS 1.3 policy"]
     if proto == "HTTP":
         actions = inputs(res).get("defaultActions") or []
-        ok = actions and all(a.get("type") == "redirect" and (a.get("redirect") or {}).get("protocol") == "HTTPS"
-                             for a in actions)
+        ok = actions and all(
+            a.get("type") == "redirect" and (a.get("redirect") or {}).get("protocol") == "HTTPS" for a in actions
+        )
         return [] if ok else ["HTTP listener must only redirect to HTTPS"]
     return []
 
@@ -80,8 +83,10 @@ def _drop_headers(res: Resource, g: Graph) -> list[str]:
     if res["type"] == INGRESS:
         ok = alb_attributes(res).get("routing.http.drop_invalid_header_fields.enabled") == "true"
     else:
-        ok = inputs(res).get("loadBalancerType", "application") != "application" or \
-            inputs(res).get("dropInvalidHeaderFields") is True
+        ok = (
+            inputs(res).get("loadBalancerType", "application") != "application"
+            or inputs(res).get("dropInvalidHeaderFields") is True
+        )
     return [] if ok else ["drop_invalid_header_fields must be enabled (request smuggling)"]
 
 
@@ -93,6 +98,8 @@ def _keepalive(res: Resource, g: Graph) -> list[str]:
         for c in containers(d):
             keep = number((env_by_name(c).get(KEEPALIVE_TIMEOUT_S_ENV) or {}).get("value"))
             if keep is None or keep <= idle:
-                out.append(f"{meta(d).get('name')}: keep-alive {keep if keep is not None else 'unset'} <= ALB idle "
-                           f"timeout {idle:g}s; the server may close a connection the ALB is reusing (502s)")
+                out.append(
+                    f"{meta(d).get('name')}: keep-alive {keep if keep is not None else 'unset'} <= ALB idle "
+                    f"timeout {idle:g}s; the server may close a connection the ALB is reusing (502s)"
+                )
     return out

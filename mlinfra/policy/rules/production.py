@@ -17,8 +17,16 @@ from mlinfra.policy.wire import (
 )
 
 
-@rule("MLI-PROD-001", "high", "production runs at least 2 replicas", HPA, DEPLOYMENT, ECS_SERVICE, SCALING_TARGET,
-      prod_only=True)
+@rule(
+    "MLI-PROD-001",
+    "high",
+    "production runs at least 2 replicas",
+    HPA,
+    DEPLOYMENT,
+    ECS_SERVICE,
+    SCALING_TARGET,
+    prod_only=True,
+)
 def _ha(res: Resource, g: Graph) -> list[str]:
     i = inputs(res)
     if res["type"] == HPA:
@@ -38,8 +46,14 @@ def _ha(res: Resource, g: Graph) -> list[str]:
     return [] if n >= 2 or g.dependents(res, SCALING_TARGET) else [f"desiredCount {n:g} < 2 in prod"]
 
 
-@rule("MLI-PROD-002", "high", "production load balancers have deletion protection", INGRESS, *LOAD_BALANCERS,
-      prod_only=True)
+@rule(
+    "MLI-PROD-002",
+    "high",
+    "production load balancers have deletion protection",
+    INGRESS,
+    *LOAD_BALANCERS,
+    prod_only=True,
+)
 def _deletion(res: Resource, g: Graph) -> list[str]:
     if res["type"] == INGRESS:
         ok = alb_attributes(res).get("deletion_protection.enabled") == "true"

@@ -39,9 +39,7 @@ def _per_row_us(predict: Callable[[np.ndarray], np.ndarray], row: np.ndarray) ->
     return best * 1e6
 
 
-def compile_model(
-    model: Path, framework: str | None, trusted_pickle: bool, sample: Path | None
-) -> int:
+def compile_model(model: Path, framework: str | None, trusted_pickle: bool, sample: Path | None) -> int:
     from mlinfra.serving.models import load_model
 
     out = artifact.sidecar_path(model)
@@ -49,7 +47,10 @@ def compile_model(
     chosen = framework or infer_framework(model.name)
     try:
         loaded = load_model(
-            model, framework=chosen, trusted_pickle=trusted_pickle, fast_trees=False,
+            model,
+            framework=chosen,
+            trusted_pickle=trusted_pickle,
+            fast_trees=False,
             use_compiled=False,
         )
     except ModelLoadError as exc:
@@ -82,9 +83,7 @@ def compile_model(
         "head": program.head,
     }
     held_out = np.load(sample, allow_pickle=False) if sample else None
-    probes = probe_rows(
-        width, loaded.input_dtype, program.split_points, program.missing_ok, held_out
-    )
+    probes = probe_rows(width, loaded.input_dtype, program.split_points, program.missing_ok, held_out)
     tmp = out.with_name(out.name + ".candidate.npz")
     try:
         artifact.write(tmp, header, program.arrays)

@@ -64,7 +64,5 @@ def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if header.get("format") != FORMAT:
         raise ValueError(f"{path.name}: format {header.get('format')!r}, expected {FORMAT!r}")
     if header.get("version") != VERSION:
-        raise ValueError(
-            f"{path.name}: format version {header.get('version')!r}; this runtime reads {VERSION}"
-        )
+        raise ValueError(f"{path.name}: format version {header.get('version')!r}; this runtime reads {VERSION}")
     return header, arrays

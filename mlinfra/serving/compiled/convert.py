@@ -106,11 +106,16 @@ def _sklearn(est: Any) -> Program:
         final_scores = scores
         scores = lambda x: final_scores(pre.transform(x))  # noqa: E731
     tags = est.__sklearn_tags__()
-    split_points = [] if steps else [
-        sp for s in model_steps if s["op"] == "trees" for sp in _split_points(arrays, s["prefix"])
-    ]
+    split_points = (
+        [] if steps else [sp for s in model_steps if s["op"] == "trees" for sp in _split_points(arrays, s["prefix"])]
+    )
     return Program(
-        model_type, steps + model_steps, head, arrays, scores, bool(tags.input_tags.allow_nan),
+        model_type,
+        steps + model_steps,
+        head,
+        arrays,
+        scores,
+        bool(tags.input_tags.allow_nan),
         split_points,
     )
 
@@ -123,14 +128,23 @@ def _sk_transformer(step: Any, prefix: str) -> tuple[dict[str, Any], dict[str, n
             arr[f"{prefix}.mean"] = np.asarray(step.mean_, dtype=np.float64)
         if step.with_std:
             arr[f"{prefix}.scale"] = np.asarray(step.scale_, dtype=np.float64)
-        spec = {"op": "standard_scaler", "prefix": prefix, "with_mean": bool(step.with_mean),
-                "with_std": bool(step.with_std)}
+        spec = {
+            "op": "standard_scaler",
+            "prefix": prefix,
+            "with_mean": bool(step.with_mean),
+            "with_std": bool(step.with_std),
+        }
         return spec, arr
     if kind == "MinMaxScaler":
-        spec = {"op": "minmax_scaler", "prefix": prefix,
-                "clip": [float(v) for v in step.feature_range] if step.clip else None}
-        return spec, {f"{prefix}.scale": np.asarray(step.scale_, dtype=np.float64),
-                      f"{prefix}.min": np.asarray(step.min_, dtype=np.float64)}
+        spec = {
+            "op": "minmax_scaler",
+            "prefix": prefix,
+            "clip": [float(v) for v in step.feature_range] if step.clip else None,
+        }
+        return spec, {
+            f"{prefix}.scale": np.asarray(step.scale_, dtype=np.float64),
+            f"{prefix}.min": np.asarray(step.min_, dtype=np.float64),
+        }
     if kind == "SimpleImputer":
         missing = step.missing_values
         if not (isinstance(missing, float) and np.isnan(missing)):
@@ -140,7 +154,9 @@ def _sk_transformer(step: Any, prefix: str) -> tuple[dict[str, Any], dict[str, n
         stats = np.asarray(step.statistics_, dtype=np.float64)
         keep = np.arange(len(stats)) if step.keep_empty_features else np.flatnonzero(~np.isnan(stats))
         return {"op": "simple_imputer", "prefix": prefix}, {
-            f"{prefix}.keep": keep.astype(np.int32), f"{prefix}.statistics": stats[keep]}
+            f"{prefix}.keep": keep.astype(np.int32),
+            f"{prefix}.statistics": stats[keep],
+        }
     raise Unsupported(f"pipeline step {kind} is not covered")
 
 
@@ -154,12 +170,10 @@ def _classes(est: Any, prefix: str) -> np.ndarray:
 
 
 def _labels(est: Any, prefix: str, rule: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    return ({"op": "labels", "prefix": prefix, "binary_rule": rule},
-            {f"{prefix}.classes": _classes(est, prefix)})
+    return ({"op": "labels", "prefix": prefix, "binary_rule": rule}, {f"{prefix}.classes": _classes(est, prefix)})
 
 
-def _sk_tree(tree: Any, output: int = 0, scale: float | None = None,
-             classes: int | None = None) -> Tree:
+def _sk_tree(tree: Any, output: int = 0, scale: float | None = None, classes: int | None = None) -> Tree:
     t = tree.tree_
     nodes = t.__getstate__()["nodes"]
     if classes is not None:
@@ -169,9 +183,13 @@ def _sk_tree(tree: Any, output: int = 0, scale: float | None = None,
         if scale is not None:
             value = scale * value  # the same double product predict_stages computes
     return Tree(
-        left=np.asarray(t.children_left), right=np.asarray(t.children_right),
-        feature=np.asarray(t.feature), threshold=np.asarray(t.threshold),
-        nan_left=nodes["missing_go_to_left"].astype(bool), value=value, output=output,
+        left=np.asarray(t.children_left),
+        right=np.asarray(t.children_right),
+        feature=np.asarray(t.feature),
+        threshold=np.asarray(t.threshold),
+        nan_left=nodes["missing_go_to_left"].astype(bool),
+        value=value,
+        output=output,
     )
 
 
@@ -183,8 +201,13 @@ def _sk_forest(est: Any) -> Any:
     trees = [_sk_tree(m, classes=n_classes) for m in members]
     out_width = n_classes if n_classes is not None else 1
     spec, arrays = pack(
-        trees, "t", cast="float32", compare="le", accumulate="float64",
-        init=np.zeros(out_width), threshold_dtype="float64",
+        trees,
+        "t",
+        cast="float32",
+        compare="le",
+        accumulate="float64",
+        init=np.zeros(out_width),
+        threshold_dtype="float64",
         divide=None if single else float(len(members)),
     )
     if not is_clf:
@@ -207,10 +230,18 @@ def _sk_gradient_boosting(est: Any) -> Any:
     init_raw = est._raw_predict_init(np.zeros((1, width), dtype=np.float32))[0]
     trees = [
         _sk_tree(est.estimators_[i, j], output=j, scale=float(est.learning_rate))
-        for i in range(est.estimators_.shape[0]) for j in range(k)
+        for i in range(est.estimators_.shape[0])
+        for j in range(k)
     ]
-    spec, arrays = pack(trees, "t", cast="float32", compare="le", accumulate="float64",
-                        init=np.asarray(init_raw, dtype=np.float64), threshold_dtype="float64")
+    spec, arrays = pack(
+        trees,
+        "t",
+        cast="float32",
+        compare="le",
+        accumulate="float64",
+        init=np.asarray(init_raw, dtype=np.float64),
+        threshold_dtype="float64",
+    )
 
     def raw(x: np.ndarray) -> np.ndarray:  # what predict computes after its float32 check
         return est._raw_predict(np.asarray(x, dtype=np.float32, order="C"))
@@ -231,16 +262,21 @@ def _sk_hist_gradient_boosting(est: Any) -> Any:
         for j, predictor in enumerate(per_iteration):
             n = predictor.nodes
             leaf = n["is_leaf"].astype(bool)
-            trees.append(Tree(
-                left=np.where(leaf, -1, n["left"].astype(np.int64)),
-                right=np.where(leaf, -1, n["right"].astype(np.int64)),
-                feature=n["feature_idx"], threshold=n["num_threshold"].astype(np.float64),
-                nan_left=n["missing_go_to_left"].astype(bool),
-                value=n["value"].astype(np.float64), output=j,
-            ))
+            trees.append(
+                Tree(
+                    left=np.where(leaf, -1, n["left"].astype(np.int64)),
+                    right=np.where(leaf, -1, n["right"].astype(np.int64)),
+                    feature=n["feature_idx"],
+                    threshold=n["num_threshold"].astype(np.float64),
+                    nan_left=n["missing_go_to_left"].astype(bool),
+                    value=n["value"].astype(np.float64),
+                    output=j,
+                )
+            )
     baseline = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1)
-    spec, arrays = pack(trees, "t", cast="float64", compare="le", accumulate="float64",
-                        init=baseline, threshold_dtype="float64")
+    spec, arrays = pack(
+        trees, "t", cast="float64", compare="le", accumulate="float64", init=baseline, threshold_dtype="float64"
+    )
     if len(baseline) != k:
         raise Unsupported("unexpected baseline shape")
     if hasattr(est, "classes_"):
@@ -284,8 +320,7 @@ def _xgboost(booster: Any) -> Program:
     k = max(n_class, 1)
     if int(param.get("num_target", "1")) != 1:
         raise Unsupported("XGBoost multi-target model")
-    base = json.loads(param["base_score"]) if param["base_score"].startswith("[") else [
-        float(param["base_score"])]
+    base = json.loads(param["base_score"]) if param["base_score"].startswith("[") else [float(param["base_score"])]
     base32 = np.asarray(base, dtype=np.float32)
     if objective in ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror"):
         margin, head = base32, [{"op": "ravel"}]
@@ -306,19 +341,35 @@ def _xgboost(booster: Any) -> Program:
             raise Unsupported("XGBoost vector-leaf trees")
         left = np.asarray(tree["left_children"], dtype=np.int64)
         cond = np.asarray(tree["split_conditions"], dtype=np.float32)
-        trees.append(Tree(
-            left=left, right=np.asarray(tree["right_children"], dtype=np.int64),
-            feature=np.asarray(tree["split_indices"], dtype=np.int64),
-            threshold=cond, nan_left=np.asarray(tree["default_left"], dtype=bool),
-            value=np.where(left < 0, cond, np.float32(0)).astype(np.float32), output=int(group),
-        ))
+        trees.append(
+            Tree(
+                left=left,
+                right=np.asarray(tree["right_children"], dtype=np.int64),
+                feature=np.asarray(tree["split_indices"], dtype=np.int64),
+                threshold=cond,
+                nan_left=np.asarray(tree["default_left"], dtype=bool),
+                value=np.where(left < 0, cond, np.float32(0)).astype(np.float32),
+                output=int(group),
+            )
+        )
     if not trees:
         raise Unsupported("XGBoost model without trees")
-    spec, arrays = pack(trees, "t", cast="float32", compare="lt", accumulate="float32",
-                        init=margin.astype(np.float32), threshold_dtype="float32")
+    spec, arrays = pack(
+        trees,
+        "t",
+        cast="float32",
+        compare="lt",
+        accumulate="float32",
+        init=margin.astype(np.float32),
+        threshold_dtype="float32",
+    )
     return Program(
-        f"xgboost.Booster[{objective}]", [spec], head, arrays,
-        lambda x: booster.inplace_predict(x, predict_type="margin"), True,
+        f"xgboost.Booster[{objective}]",
+        [spec],
+        head,
+        arrays,
+        lambda x: booster.inplace_predict(x, predict_type="margin"),
+        True,
         _split_points(arrays, "t"),
     )
 
@@ -363,26 +414,46 @@ def _lightgbm(booster: Any) -> Program:
         trees.append(_lgb_tree(fields, output=i % per_iter))
     if not trees:
         raise Unsupported("LightGBM model without trees")
-    spec, arrays = pack(trees, "t", cast="float64", compare="le", accumulate="float64",
-                        init=np.zeros(per_iter), threshold_dtype="float64",
-                        lightgbm_missing=True)
+    spec, arrays = pack(
+        trees,
+        "t",
+        cast="float64",
+        compare="le",
+        accumulate="float64",
+        init=np.zeros(per_iter),
+        threshold_dtype="float64",
+        lightgbm_missing=True,
+    )
     return Program(
-        f"lightgbm.Booster[{objective[0]}]", [spec], head, arrays,
-        lambda x: booster.predict(x, raw_score=True), True, _split_points(arrays, "t"),
+        f"lightgbm.Booster[{objective[0]}]",
+        [spec],
+        head,
+        arrays,
+        lambda x: booster.predict(x, raw_score=True),
+        True,
+        _split_points(arrays, "t"),
     )
 
 
 def _lgb_tree(fields: dict[str, str], output: int) -> Tree:
     def nums(name: str, dtype: Any) -> np.ndarray:
-        return np.array([dtype(v) for v in fields[name].split()]) if fields.get(name) else (
-            np.array([], dtype=dtype))
+        return np.array([dtype(v) for v in fields[name].split()]) if fields.get(name) else (np.array([], dtype=dtype))
 
     leaf_value = nums("leaf_value", float)
     n_leaves = int(fields["num_leaves"])
     if n_leaves == 1:
         one = np.array([-1])
-        return Tree(one, one, np.array([0]), np.array([0.0]), np.array([True]), leaf_value[:1],
-                    output, np.array([True]), np.array([False]))
+        return Tree(
+            one,
+            one,
+            np.array([0]),
+            np.array([0.0]),
+            np.array([True]),
+            leaf_value[:1],
+            output,
+            np.array([True]),
+            np.array([False]),
+        )
     n_inner = n_leaves - 1
     dt = nums("decision_type", int)
     if np.any(dt & 1):

@@ -106,9 +106,9 @@ class TreeEnsemble:
         n = node.shape[0]
         values = self.value[node]  # (rows, trees) or (rows, trees, classes)
         if self.vector_leaves:
-            terms = np.concatenate(
-                [np.broadcast_to(self.init, (n, 1, self.n_outputs)), values], axis=1
-            ).astype(self.acc, copy=False)
+            terms = np.concatenate([np.broadcast_to(self.init, (n, 1, self.n_outputs)), values], axis=1).astype(
+                self.acc, copy=False
+            )
             out = np.cumsum(terms, axis=1, dtype=self.acc)[:, -1, :]
         else:
             out = np.empty((n, self.n_outputs), dtype=self.acc)

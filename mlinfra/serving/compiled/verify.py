@@ -74,9 +74,7 @@ def _as_columns(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1, 1) if a.ndim == 1 else a
 
 
-def verify(
-    compiled: CompiledModel, program: Program, framework_predict: Predict, probes: np.ndarray
-) -> str | None:
+def verify(compiled: CompiledModel, program: Program, framework_predict: Predict, probes: np.ndarray) -> str | None:
     """None when identical on every probe; else the first difference, in words. Checked for
     the whole probe set, in the runtime's batches of 32, and for rows alone (one-row calls
     take other code paths in BLAS and in the frameworks) spread over every kind of probe."""

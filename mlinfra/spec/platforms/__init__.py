@@ -18,8 +18,9 @@ from mlinfra.spec.stack import StackSettings
 
 
 class PlatformRules(Protocol):
-    def problems(self, settings: StackSettings, services: Sequence[ServiceSpec],
-                 where: Mapping[str, str], file: str) -> list[Problem]:
+    def problems(
+        self, settings: StackSettings, services: Sequence[ServiceSpec], where: Mapping[str, str], file: str
+    ) -> list[Problem]:
         """Every reason one of `services` cannot run on this platform. `where` maps a service
         name to its declaration's `file:line`; `file` is the stack file."""
         ...

@@ -17,16 +17,33 @@ def service_problems(settings: StackSettings, spec: ServiceSpec, where: Mapping[
     at, field = where.get(spec.name, "services/"), f"ModelService({spec.name!r})"
     found = []
     if spec.autoscaling is not None and spec.autoscaling.target_requests_per_second is not None:
-        found.append(Problem(at, f"{field}.autoscaling.target_requests_per_second",
-                             spec.autoscaling.target_requests_per_second,
-                             "not supported on EKS yet: its HPA scales on CPU only; allowed: remove it "
-                             "(keep target_cpu_percent), or use mlinfra:platform ecs"))
+        found.append(
+            Problem(
+                at,
+                f"{field}.autoscaling.target_requests_per_second",
+                spec.autoscaling.target_requests_per_second,
+                "not supported on EKS yet: its HPA scales on CPU only; allowed: remove it "
+                "(keep target_cpu_percent), or use mlinfra:platform ecs",
+            )
+        )
     if len(spec.allowed_cidrs) > MAX_SOURCE_CIDRS:
-        found.append(Problem(at, f"{field}.allowed_cidrs", list(spec.allowed_cidrs),
-                             f"at most {MAX_SOURCE_CIDRS} CIDRs on EKS (an ALB rule condition takes 3 values)"))
+        found.append(
+            Problem(
+                at,
+                f"{field}.allowed_cidrs",
+                list(spec.allowed_cidrs),
+                f"at most {MAX_SOURCE_CIDRS} CIDRs on EKS (an ALB rule condition takes 3 values)",
+            )
+        )
     if "api-keys" in settings.secret_arns and "api-keys" in spec.secrets and spec.model_bucket_and_prefix is None:
-        found.append(Problem(at, f"{field}.secrets", "api-keys",
-                             "on EKS the runtime reads api-keys from Secrets Manager with boto3, which the "
-                             "image carries only for s3:// models; allowed: an s3:// model_uri, or api-keys "
-                             "under mlinfra:secrets"))
+        found.append(
+            Problem(
+                at,
+                f"{field}.secrets",
+                "api-keys",
+                "on EKS the runtime reads api-keys from Secrets Manager with boto3, which the "
+                "image carries only for s3:// models; allowed: an s3:// model_uri, or api-keys "
+                "under mlinfra:secrets",
+            )
+        )
     return found
