@@ -19,7 +19,9 @@ class ProjectError(MlinfraError):
 
 
 def stacks_in(root: Path) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml") if p.is_file()
+    )
 
 
 def check_project(root: Path, stack: str) -> None:
@@ -37,7 +39,8 @@ def check_project(root: Path, stack: str) -> None:
         )
     if not (root / "stacks").is_dir():
         raise ProjectError(f"stacks/ is missing{where}: each stack is a file stacks/Pulumi.<stack>.yaml ({INIT_HINT})")
-    if not (root / "stacks" / f"Pulumi.{stack}.yaml").is_file():
+    # A stack path that exists but is no file is the stack loader's to report (field and value).
+    if not (root / "stacks" / f"Pulumi.{stack}.yaml").exists():
         available = stacks_in(root)
         if not available:
             raise ProjectError(f"stacks/ has no stack files{where}: create stacks/Pulumi.{stack}.yaml ({INIT_HINT})")

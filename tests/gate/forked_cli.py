@@ -32,7 +32,14 @@ def warm_imports() -> None:
 def run_cli(
     *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """`mlinfra ARGS...` in a forked child; returncode -9 if it had to be killed at `timeout`."""
+    """`mlinfra ARGS...` in a forked child; returncode -9 if it had to be killed at `timeout`.
+
+    Forking is only safe while this process has one thread: an earlier test that ran Pulumi's
+    mocks in-process leaves gRPC threads behind, and a child forked beside them can wait forever
+    on a lock one of them held. Then each case runs in a fresh interpreter instead.
+    """
+    if _threads() > 1:
+        return _run_fresh(args, cwd, env, timeout)
     warm_imports()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         sys.stdout.flush()
@@ -92,3 +99,32 @@ def _wait(pid: int, timeout: float) -> int:
             os.waitpid(pid, 0)
             return -9
         time.sleep(0.01)
+
+
+def _threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # no procfs: assume the worst
+        return 2
+
+
+def _run_fresh(
+    args: tuple[str, ...], cwd: Path | None, env: Mapping[str, str] | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mlinfra", *args],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        return subprocess.CompletedProcess(["mlinfra", *args], -9, out, err)
+    return subprocess.CompletedProcess(["mlinfra", *args], done.returncode, done.stdout, done.stderr)
