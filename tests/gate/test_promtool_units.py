@@ -32,7 +32,11 @@ def _scenarios(service: str, namespace: str) -> dict[str, tuple[list[dict[str, s
     def series(name: str, values: str) -> dict[str, str]:
         return {"series": name, "values": values}
 
+    # dcgm-exporter's series as Prometheus stores them: with honorLabels the GPU pod's namespace
+    # replaces the exporter's own; without it the exporter's stays and the pod's is renamed.
     gpu_ns = f'{m.LABEL_GPU_NAMESPACE}="{namespace}"'
+    if m.LABEL_GPU_NAMESPACE != "namespace":
+        gpu_ns += ',namespace="monitoring"'
     le = f'le="{le_label(Objectives().latency_seconds)}"'
     errors_burning = (
         [
@@ -82,8 +86,8 @@ def _scenarios(service: str, namespace: str) -> dict[str, tuple[list[dict[str, s
             [series(f'kube_pod_container_status_restarts_total{{{ns},pod="a"}}', "2x60")],
         ),
         "MlinfraGpuSaturated": (
-            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},namespace="monitoring",gpu="0"}}', "97x60")],
-            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},namespace="monitoring",gpu="0"}}', "40x60")],
+            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},gpu="0"}}', "97x60")],
+            [series(f'{m.DCGM_GPU_UTIL}{{{gpu_ns},gpu="0"}}', "40x60")],
         ),
         "MlinfraAvailabilityBudgetBurn": errors_burning,
         "MlinfraAvailabilityBudgetDrain": errors_burning,
