@@ -305,3 +305,10 @@ def test_server_with_a_compiled_model_never_imports_the_framework(
     assert "numpy" in imported  # the import log is really on
     assert not imported & {"sklearn", "scipy", "skops", "xgboost", "lightgbm", "joblib"}
     assert any("serving the compiled model" in str(r.get("msg")) for r in server.log_records())
+
+
+def test_compiled_artifact_is_readable_by_the_runtime_user(tmp_path: Path) -> None:
+    # The build stage writes it as root; the image's runtime reads it as UID 10001.
+    target = tmp_path / "m.mlinfra.npz"
+    artifact.write(target, {"format": 1}, {"x": np.zeros(2)})
+    assert target.stat().st_mode & 0o777 == 0o644

@@ -47,6 +47,9 @@ def write(path: Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
         with os.fdopen(fd, "wb") as fh:
             payload: Any = {_HEADER_KEY: blob, **arrays}
             np.savez(fh, **payload)
+        # mkstemp makes the file 0600 for the build stage's root; the runtime reads it as UID
+        # 10001 in the final image, like the model file beside it (0644, nothing secret).
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
