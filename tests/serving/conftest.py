@@ -171,7 +171,36 @@ def helpers() -> SimpleNamespace:
         make_pickle=make_pickle,
         tabular_data=tabular_data,
         repo=REPO,
+        self_signed_cert=self_signed_cert,
     )
+
+
+def self_signed_cert(d: Path) -> tuple[Path, Path]:
+    """A one-day self-signed certificate for 127.0.0.1 in `d`: (cert, key)."""
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
 
 
 @pytest.fixture(scope="module")

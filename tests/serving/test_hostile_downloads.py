@@ -11,7 +11,6 @@ import os
 import socket
 import ssl
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -77,31 +76,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def tls(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[tuple[str, Path]]:
     d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = helpers.self_signed_cert(d)
     plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     _Handler.plain_port = plain.server_address[1]
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)

@@ -114,32 +114,10 @@ def test_s3_model_from_moto_server(
 
 
 @pytest.fixture(scope="module")
-def https_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+def https_dir(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[tuple[str, Path, Path]]:
     """A TLS file server on 127.0.0.1 with a self-signed certificate: (base URL, dir, cert)."""
     d = tmp_path_factory.mktemp("https")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = helpers.self_signed_cert(d)
     root = d / "www"
     root.mkdir()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
