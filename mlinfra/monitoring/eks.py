@@ -32,9 +32,9 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
-    """Values merged into the chart's: routing, the receivers Secret mount, dashboards from
-    every namespace, and no scrape of control-plane components EKS does not expose (their
-    `*Down` alerts would fire forever)."""
+    """Values merged over the platform's (`components/addons.py`, which also turns off the
+    control-plane scrapes EKS does not expose): routing, the receivers Secret mount, and
+    dashboards from every namespace."""
     alerting = settings.alerting
     spec: dict[str, Any] = {}
     if alerting is not None and any(r.secret_refs() for r in alerting.receivers.values()):
@@ -53,9 +53,6 @@ def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
                 }
             }
         },
-        "kubeControllerManager": {"enabled": False},
-        "kubeScheduler": {"enabled": False},
-        "kubeEtcd": {"enabled": False},
     }
     if spec:
         values["alertmanager"]["alertmanagerSpec"] = spec
