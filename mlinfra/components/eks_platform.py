@@ -61,7 +61,11 @@ class EksPlatform(pulumi.ComponentResource):
         )
         self.images_key_arn = key.arn
         self.access_logs_bucket = AccessLogsBucket(
-            f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS, opts=child(self)
+            f"{name}-alb-logs",
+            args.stack,
+            ACCESS_LOG_RETENTION_DAYS,
+            production=args.settings.production,
+            opts=child(self),
         ).bucket_name
         self.register_outputs({"cluster_name": self.cluster.cluster_name})
 

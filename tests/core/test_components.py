@@ -14,7 +14,7 @@ def _deployment(run: OfflineRun, service: str) -> dict:
 
 def test_eks_cluster_is_hardened(staging: OfflineRun) -> None:
     cluster = only(staging, "aws:eks/cluster:Cluster").inputs
-    assert cluster["version"] == "1.36"
+    assert cluster["version"] == "1.35"
     assert sorted(cluster["enabledClusterLogTypes"]) == [
         "api",
         "audit",
