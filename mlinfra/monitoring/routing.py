@@ -2,8 +2,9 @@
 
 EKS runs kube-prometheus-stack's Alertmanager; ECS runs AMP's alert manager, which accepts
 the same configuration but delivers to SNS only. Credentials never appear in the config: on
-EKS a receiver reads them from a file of a mounted Kubernetes Secret (`*_file` settings), on
-ECS they are SNS subscription endpoints, outside the config altogether.
+EKS a Slack or PagerDuty receiver reads them from a file of a mounted Kubernetes Secret
+(`*_file` settings), an SNS receiver signs with the Alertmanager's IRSA role; SNS subscription
+endpoints (both platforms) are outside the config altogether.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ NULL_RECEIVER = "null"
 # at /etc/alertmanager/secrets/<name>/<key>.
 RECEIVER_SECRET = "mlinfra-alert-receivers"
 SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVER_SECRET}"
+# EKS: the Alertmanager's service account, which carries the IRSA role of sns receivers.
+ALERTMANAGER_SERVICE_ACCOUNT = "mlinfra-alertmanager"
 # kube-prometheus-stack's own defaults, kept: its Watchdog alert always fires by design (a
 # dead man's switch) and goes nowhere unless someone wires it to an external checker.
 CHART_TEMPLATES = ["/etc/alertmanager/config/*.tmpl"]

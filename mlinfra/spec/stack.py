@@ -261,8 +261,9 @@ class StackSettings(StrictModel):
     domain: str
     """DNS zone for host routing: each service answers at `<service>.<domain>`."""
     hosted_zone_id: str | None = None
-    """Route 53 hosted zone of `domain` (ECS): alias records point each service's name at its
-    load balancer. Default: none, and DNS is left to you (the plan says so)."""
+    """Route 53 hosted zone of `domain` (or of a parent): each service's name points at its load
+    balancer (ECS: alias records; EKS: external-dns, records owned by this stack). Default: none,
+    and DNS is left to you (the stack's `dns` output says so)."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
     eks: EksSettings = Field(default_factory=EksSettings)
     gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
@@ -309,15 +310,10 @@ class StackSettings(StrictModel):
 
     @field_validator("hosted_zone_id")
     @classmethod
-    def _zone(cls, v: str | None, info: ValidationInfo) -> str | None:
+    def _zone(cls, v: str | None) -> str | None:
         v = v or None  # Pulumi.yaml's default is the empty string
         if v is not None and not re.match(r"^Z[0-9A-Z]{1,31}$", v):
             raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
-        if v is not None and info.data.get("platform", "eks") != "ecs":
-            raise ValueError(
-                "Route 53 records are only created on ECS stacks so far (external-dns on "
-                "EKS is not done); remove it and point the names at the ALB yourself"
-            )
         return v
 
     @field_validator("secret_arns")
