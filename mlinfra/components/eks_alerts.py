@@ -48,6 +48,10 @@ def alertmanager_publish_policy(topic_arns: list[str], key_arn: str | None) -> d
     return policy_document(statements)
 
 
+def _policy_json(topic_arns: list[str], key_arn: str | None) -> str:
+    return json.dumps(alertmanager_publish_policy(topic_arns, key_arn), sort_keys=True)
+
+
 class AlertTopics:
     """`topic_arns`: sns receiver -> its topic; `role_arn`: the Alertmanager's IRSA role (None
     without sns receivers)."""
@@ -91,14 +95,11 @@ class AlertTopics:
             tags=tags(stack),
             opts=child(parent),
         )
-        arns = list(self.topic_arns.values())
-        key_arn: pulumi.Input[str | None] = key.arn if own_topics else None
-        aws.iam.RolePolicy(
-            f"{name}-alertmanager-policy",
-            role=role.id,
-            policy=pulumi.Output.all(key_arn, *arns).apply(
-                lambda v: json.dumps(alertmanager_publish_policy(list(v[1:]), v[0]), sort_keys=True)
-            ),
-            opts=child(parent),
+        topics = pulumi.Output.all(*self.topic_arns.values())
+        policy = (
+            pulumi.Output.all(key.arn, topics).apply(lambda v: _policy_json(list(v[1]), v[0]))
+            if own_topics
+            else topics.apply(lambda t: _policy_json(list(t), None))
         )
+        aws.iam.RolePolicy(f"{name}-alertmanager-policy", role=role.id, policy=policy, opts=child(parent))
         self.role_arn = role.arn

@@ -9,6 +9,7 @@ endpoints (both platforms) are outside the config altogether.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mlinfra.spec.alerting import AlertingSettings, Receiver, Route
@@ -47,7 +48,9 @@ def secret_key(receiver: str) -> str:
     return receiver
 
 
-def receiver_config(name: str, receiver: Receiver, *, topic_arn: str | None, region: str) -> dict[str, Any]:
+def receiver_config(name: str, receiver: Receiver, *, topic_arn: object | None, region: str) -> dict[str, Any]:
+    """`topic_arn`: the sns receiver's topic, a string or (EKS, a topic the stack creates) a
+    Pulumi Output of one, resolved where the config is rendered."""
     if receiver.slack is not None:
         slack: dict[str, Any] = {"api_url_file": f"{SECRETS_DIR}/{secret_key(name)}", "send_resolved": True}
         if receiver.slack.channel:
@@ -83,9 +86,10 @@ def _matchers(route: Route) -> list[str]:
 
 
 def alertmanager_config(
-    alerting: AlertingSettings | None, *, platform: str, region: str, topic_arns: dict[str, str]
+    alerting: AlertingSettings | None, *, platform: str, region: str, topic_arns: Mapping[str, object]
 ) -> dict[str, Any]:
-    """The whole configuration. `topic_arns`: sns receiver -> its topic (resolved). Without
+    """The whole configuration. `topic_arns`: sns receiver -> its topic (an ARN, or on EKS an
+    Output of one). Without
     `mlinfra:alerting` there is one receiver: on ECS the stack's topic (`topic_arns["sns"]`),
     on EKS the chart's `null`."""
     on_eks = platform == "eks"
