@@ -89,9 +89,8 @@ def alertmanager_config(
     alerting: AlertingSettings | None, *, platform: str, region: str, topic_arns: Mapping[str, object]
 ) -> dict[str, Any]:
     """The whole configuration. `topic_arns`: sns receiver -> its topic (an ARN, or on EKS an
-    Output of one). Without
-    `mlinfra:alerting` there is one receiver: on ECS the stack's topic (`topic_arns["sns"]`),
-    on EKS the chart's `null`."""
+    Output of one). Without `mlinfra:alerting` there is one receiver: on ECS the stack's topic
+    (`topic_arns["sns"]`), on EKS the chart's `null`."""
     on_eks = platform == "eks"
     route: dict[str, Any] = {
         "group_by": ["alertname", "service"],
