@@ -34,12 +34,17 @@ def inflight_target(spec: ServiceSpec, scaling: Autoscaling) -> int:
     return scaling.target_inflight_requests or spec.max_batch_size
 
 
+def autoscaling_of(spec: ServiceSpec) -> Autoscaling:
+    if spec.autoscaling is None:
+        raise ValueError(f"service {spec.name} has a fixed size: it gets no ScaledObject")
+    return spec.autoscaling
+
+
 def queries(spec: ServiceSpec, namespace: str) -> dict[str, str]:
     """The PromQL of each Prometheus trigger, by trigger name. The runtime's series carry the
     namespace of the pod Prometheus scraped; dcgm-exporter's carry the GPU pod's namespace
     (`honorLabels`, components/addons.py)."""
-    scaling = spec.autoscaling
-    assert scaling is not None
+    scaling = autoscaling_of(spec)
     ns = f'namespace="{namespace}"'
     found = {"inflight": f"sum({m.INFLIGHT_REQUESTS}{{{ns}}})"}
     if scaling.target_requests_per_second is not None:
@@ -58,8 +63,7 @@ def triggers(spec: ServiceSpec, namespace: str, prometheus_address: str) -> list
     `AverageValue` divides the query by the current replica count (a per-replica target);
     GPU utilisation is already an average over the service's GPUs, so it is a `Value`. Every
     metadata value is a string: the CRD's schema says so."""
-    scaling = spec.autoscaling
-    assert scaling is not None
+    scaling = autoscaling_of(spec)
     thresholds = {
         "inflight": (inflight_target(spec, scaling), "AverageValue"),
         "requests-per-second": (scaling.target_requests_per_second, "AverageValue"),
@@ -92,8 +96,7 @@ def triggers(spec: ServiceSpec, namespace: str, prometheus_address: str) -> list
 def scaled_object_spec(
     spec: ServiceSpec, namespace: str, target: dict[str, str], prometheus_address: str
 ) -> dict[str, object]:
-    scaling = spec.autoscaling
-    assert scaling is not None
+    scaling = autoscaling_of(spec)
     return {
         "scaleTargetRef": target,
         "minReplicaCount": scaling.min_replicas,
