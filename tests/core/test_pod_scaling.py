@@ -36,8 +36,8 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> OfflineRun:
     from tests.core.conftest import ROOT
 
     root = tmp_path_factory.mktemp("variant")
-    for path in [*ROOT.glob("Pulumi.yaml"), ROOT / "__main__.py"]:
-        (root / path.name).write_text(path.read_text())
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (root / name).write_text((ROOT / name).read_text())
     for sub in ("services", "stacks"):
         (root / sub).mkdir()
         for path in (ROOT / sub).iterdir():
