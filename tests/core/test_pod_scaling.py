@@ -15,7 +15,7 @@ from mlinfra.errors import SpecError
 from mlinfra.serving import metric_names as m
 from mlinfra.serving.metrics import Metrics
 from mlinfra.spec.platforms.scaling import ecs_problems
-from mlinfra.spec.service import ServiceSpec
+from mlinfra.spec.service import Autoscaling, ServiceSpec
 from tests.core.conftest import all_of, only
 from tests.support.promql import metric_names
 
@@ -153,7 +153,7 @@ def test_ecs_refuses_what_only_keda_reads() -> None:
     spec = ServiceSpec(
         name="a",
         model_uri="s3://b-1/m/x.onnx",
-        autoscaling={"min_replicas": 0, "max_replicas": 3, "target_inflight_requests": 4},
+        autoscaling=Autoscaling(min_replicas=0, max_replicas=3, target_inflight_requests=4),
     )
     problems = [f"{p.field}: {p.allowed}" for p in ecs_problems(spec, {"a": "services/a.py"})]
     field = "ModelService('a').autoscaling"

@@ -12,7 +12,7 @@ import yaml
 
 from mlinfra.components.k8s_scaling import queries
 from mlinfra.serving import metric_names as m
-from mlinfra.spec.service import ServiceSpec
+from mlinfra.spec.service import Autoscaling, ServiceSpec
 from tests.gate import tools
 
 pytestmark = pytest.mark.tools
@@ -29,7 +29,9 @@ def test_trigger_queries_compute_what_keda_scales_on(tmp_path: Path) -> None:
         name="svc",
         model_uri="s3://b-1/m/x.pt",
         gpu=True,
-        autoscaling={"min_replicas": 1, "max_replicas": 4, "target_requests_per_second": 5, "target_gpu_percent": 70},
+        autoscaling=Autoscaling(
+            min_replicas=1, max_replicas=4, target_requests_per_second=5, target_gpu_percent=70
+        ),
     )
     found = queries(spec, NS)
     assert set(found) == {"inflight", "requests-per-second", "gpu-utilisation"}
