@@ -48,6 +48,8 @@ CHARTS = {
     # (appVersion v0.83.0 both): a release of their own, because Helm never upgrades a chart's
     # crds/ directory and nothing may render a ServiceMonitor before the CRD exists.
     "prometheus-operator-crds": Chart("prometheus-operator-crds", "21.0.0", PROMETHEUS_COMMUNITY, "monitoring"),
+    # Argo Rollouts v1.9.0: canary releases of the services (mlinfra.components.k8s_rollout).
+    "argo-rollouts": Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "kube-system"),
 }
 # What each release waits for besides the cluster's system nodes and core add-ons. Charts that
 # render ServiceMonitors or PrometheusRules wait for the CRDs; nothing waits for the load
@@ -60,9 +62,31 @@ RELEASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "kube-prometheus-stack": ("prometheus-operator-crds",),
     "nvidia-device-plugin": (),
     "dcgm-exporter": ("prometheus-operator-crds",),
+    # Its controller's ServiceMonitor needs the CRD; services' Rollouts need its CRDs.
+    "argo-rollouts": ("prometheus-operator-crds",),
 }
 MONITORING_NAMESPACE = "monitoring"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+
+# The chart names its Prometheus Service `<fullname>-prometheus`; the release name contains the
+# chart name, so fullname is the release name (under its 26-character cut).
+PROMETHEUS_PORT = 9090
+PROMETHEUS_URL = (
+    f"http://kube-prometheus-stack-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
+)
+# Traffic routers Argo Rollouts' chart grants RBAC for by default; mlinfra routes with the ALB only.
+ARGO_TRAFFIC_PROVIDERS = (
+    "istio",
+    "smi",
+    "ambassador",
+    "awsLoadBalancerController",
+    "awsAppMesh",
+    "traefik",
+    "apisix",
+    "contour",
+    "glooPlatform",
+    "gatewayAPI",
+)
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 PROMETHEUS_STORAGE_CLASS = "gp3"
@@ -140,6 +164,26 @@ def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
         "grafana": {
             "enabled": True,
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+        },
+    }
+
+
+def argo_rollouts_values(production: bool) -> dict[str, Any]:
+    return {
+        # The CRDs are chart templates here (not crds/), so Helm upgrades them with the chart.
+        "installCRDs": True,
+        "keepCRDs": True,
+        "controller": {
+            # Leader election: the second replica takes over within seconds, mid-release.
+            "replicas": 2 if production else 1,
+            "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
+        },
+        "dashboard": {"enabled": False},
+        # Ingress patching is in the chart's base rules; the ALB provider adds endpoints and
+        # TargetGroupBinding reads. Every other router's rules stay off.
+        "providerRBAC": {
+            "enabled": True,
+            "providers": {p: p == "awsLoadBalancerController" for p in ARGO_TRAFFIC_PROVIDERS},
         },
     }
 
@@ -226,6 +270,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 args.settings, cluster.cluster_name, args.vpc_id, lbc_role.arn
             ),
             "metrics-server": metrics_server_values,
+            "argo-rollouts": lambda: argo_rollouts_values(args.settings.production),
             # Routing, receivers and dashboards (mlinfra.monitoring) over the platform values.
             "kube-prometheus-stack": lambda: monitoring.deep_merge(
                 kube_prometheus_stack_values(args.settings), monitoring.kube_prometheus_stack_values(args.settings)

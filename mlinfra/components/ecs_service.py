@@ -14,6 +14,13 @@ from mlinfra.components.base import TOKEN_PREFIX, child, physical_name, tags
 from mlinfra.components.ecs_alb import SharedLoadBalancer
 from mlinfra.components.ecs_cluster import FARGATE, EcsCluster
 from mlinfra.components.ecs_monitoring import EcsMonitoring, rule_group_yaml
+from mlinfra.components.ecs_release import (
+    LOAD_BALANCER_ROLE_POLICY,
+    deployment_alarms,
+    deployment_configuration,
+    infrastructure_trust,
+    release_alarms,
+)
 from mlinfra.components.ecs_task import (
     MODEL_CONTAINER,
     SCRATCH_VOLUME,
@@ -29,15 +36,27 @@ from mlinfra.components.policies import (
 )
 from mlinfra.serving.contract import READY_PATH
 from mlinfra.spec.ecs import (
+    NativeDeployment,
     cpu_units,
     deployment_timeout_seconds,
     deregistration_delay_seconds,
     listener_rule_priority,
+    native_deployment,
 )
 from mlinfra.spec.service import Autoscaling, ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+@dataclass(frozen=True)
+class EcsRelease:
+    """What a canary, linear or blue-green service adds to its ECS service."""
+
+    configuration: aws.ecs.ServiceDeploymentConfigurationArgs
+    alarms: aws.ecs.ServiceAlarmsArgs
+    load_balancer: aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs
+    depends_on: list[pulumi.Resource]
 
 
 def secret_decrypt_statements(
@@ -218,32 +237,40 @@ class EcsModelService(pulumi.ComponentResource):
             opts=child(self),
         )
 
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            port=spec.port,
-            protocol="HTTP",
-            protocol_version="HTTP1",
-            target_type="ip",
-            vpc_id=args.vpc_id,
-            # Shorter than the container's stopTimeout + drain: a draining task is taken out of
-            # rotation and finishes its in-flight requests before ECS stops it.
-            deregistration_delay=deregistration_delay_seconds(spec),
-            # Inference latency varies with batch size; route to the least busy replica.
-            load_balancing_algorithm_type="least_outstanding_requests",
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True,
-                path=READY_PATH,
-                port="traffic-port",
+        def target_group_for(logical: str) -> aws.lb.TargetGroup:
+            return aws.lb.TargetGroup(
+                logical,
+                port=spec.port,
                 protocol="HTTP",
-                matcher="200",
-                interval=10,
-                timeout=5,
-                healthy_threshold=2,
-                unhealthy_threshold=3,
-            ),
-            tags=service_tags,
-            opts=child(self),
-        )
+                protocol_version="HTTP1",
+                target_type="ip",
+                vpc_id=args.vpc_id,
+                # Shorter than the container's stopTimeout + drain: a draining task is taken out of
+                # rotation and finishes its in-flight requests before ECS stops it.
+                deregistration_delay=deregistration_delay_seconds(spec),
+                # Inference latency varies with batch size; route to the least busy replica.
+                load_balancing_algorithm_type="least_outstanding_requests",
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    enabled=True,
+                    path=READY_PATH,
+                    port="traffic-port",
+                    protocol="HTTP",
+                    matcher="200",
+                    interval=10,
+                    timeout=5,
+                    healthy_threshold=2,
+                    unhealthy_threshold=3,
+                ),
+                tags=service_tags,
+                opts=child(self),
+            )
+
+        native = native_deployment(spec.delivery)
+        progressive = native is not None and native.strategy != "ROLLING"
+        target_group = target_group_for(f"{name}-tg")
+        # A canary runs beside the current version, in the other group ("-tg2": within the
+        # 32-character target-group name with Pulumi's suffix).
+        alternate_group = target_group_for(f"{name}-tg2") if progressive else None
 
         routing = ecs.alb.routing
         self.hostname = f"{spec.name}.{settings.domain}" if routing == "host" else settings.domain
@@ -285,7 +312,14 @@ class EcsModelService(pulumi.ComponentResource):
             transforms=transforms,
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
             tags=service_tags,
-            opts=child(self),
+            # During and after a release ECS owns the rule's weights (and which group is live):
+            # an `up` resetting them would send traffic to the group without tasks.
+            opts=child(self, ignore_changes=["actions"] if progressive else None),
+        )
+        release = (
+            self._release(name, args, native, service_tags, target_group, alternate_group, rule)
+            if native is not None and alternate_group is not None
+            else None
         )
 
         minimum, maximum = deployment_percents(spec)
@@ -301,6 +335,10 @@ class EcsModelService(pulumi.ComponentResource):
             if gpu
             else None
         )
+        ignored = ["desiredCount"] if spec.autoscaling is not None else []
+        if progressive:
+            # ECS swaps the primary and alternate groups after each release.
+            ignored.append("loadBalancers")
         service = aws.ecs.Service(
             f"{name}-service",
             name=spec.name,
@@ -310,7 +348,12 @@ class EcsModelService(pulumi.ComponentResource):
             capacity_provider_strategies=[
                 aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=provider, weight=1, base=0)
             ],
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            # The circuit breaker serves rolling deployments only; a canary is judged by alarms.
+            deployment_circuit_breaker=(
+                None if progressive else aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True)
+            ),
+            deployment_configuration=release.configuration if release else None,
+            alarms=release.alarms if release else None,
             deployment_minimum_healthy_percent=minimum,
             deployment_maximum_percent=maximum,
             health_check_grace_period_seconds=health_check_grace_seconds(spec),
@@ -319,7 +362,10 @@ class EcsModelService(pulumi.ComponentResource):
             ),
             load_balancers=[
                 aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=target_group.arn, container_name=MODEL_CONTAINER, container_port=spec.port
+                    target_group_arn=target_group.arn,
+                    container_name=MODEL_CONTAINER,
+                    container_port=spec.port,
+                    advanced_configuration=release.load_balancer if release else None,
                 )
             ],
             propagate_tags="SERVICE",
@@ -336,8 +382,8 @@ class EcsModelService(pulumi.ComponentResource):
             # `replicas` stays managed here so edits take effect.
             opts=child(
                 self,
-                depends_on=[rule, args.cluster.capacity_providers],
-                ignore_changes=["desiredCount"] if spec.autoscaling is not None else None,
+                depends_on=[rule, args.cluster.capacity_providers, *(release.depends_on if release else [])],
+                ignore_changes=ignored or None,
                 custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
             ),
         )
@@ -354,6 +400,47 @@ class EcsModelService(pulumi.ComponentResource):
             opts=child(self),
         )
         self.register_outputs({"url": self.url, "service_name": self.service_name})
+
+    def _release(
+        self,
+        name: str,
+        args: EcsServiceArgs,
+        native: NativeDeployment,
+        service_tags: dict[str, str],
+        target_group: aws.lb.TargetGroup,
+        alternate_group: aws.lb.TargetGroup,
+        rule: aws.lb.ListenerRule,
+    ) -> EcsRelease:
+        """The role ECS shifts traffic with, the alarms it watches, and the configuration."""
+        spec = args.spec
+        role = aws.iam.Role(
+            f"{name}-release-role",
+            assume_role_policy=infrastructure_trust(),
+            description=f"mlinfra {spec.name}: ECS shifts release traffic between target groups",
+            tags=service_tags,
+            opts=child(self),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-release-managed", role=role.name, policy_arn=LOAD_BALANCER_ROLE_POLICY, opts=child(self)
+        )
+        alarms = release_alarms(
+            self,
+            name,
+            args.stack,
+            spec.name,
+            spec.delivery,
+            args.load_balancer.arn_suffix,
+            {"blue": target_group.arn_suffix, "green": alternate_group.arn_suffix},
+            service_tags,
+        )
+        return EcsRelease(
+            configuration=deployment_configuration(native, spec.delivery),
+            alarms=deployment_alarms([a.name for a in alarms]),
+            load_balancer=aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
+                alternate_target_group_arn=alternate_group.arn, production_listener_rule=rule.arn, role_arn=role.arn
+            ),
+            depends_on=[attachment, *alarms],
+        )
 
     def _autoscaling(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -11,10 +12,24 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from mlinfra.components.addons import PROMETHEUS_URL
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.contract import TLS_POLICY, namespace, runtime_env
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL
 from mlinfra.components.irsa import irsa_trust_policy
+from mlinfra.components.k8s_rollout import (
+    METRICS_SERVICE_LABEL,
+    POD_TEMPLATE_HASH,
+    ROLLOUT_API_VERSION,
+    action_annotation,
+    analysis_template_spec,
+    canary_service,
+    forward_action,
+    metrics_service,
+    progressive,
+    rollout_spec,
+    scale_target_ref,
+)
 from mlinfra.components.k8s_traffic import (
     READINESS_GATE_LABEL,
     default_deny_policy,
@@ -227,6 +242,10 @@ def ingress_annotations(
         ),
         **source_ip_conditions(spec),
     }
+    if progressive(spec):
+        # Seeded at 100% stable so the load balancer controller never sees the rule's
+        # `use-annotation` backend without its action; Argo rewrites the weights per step.
+        annotations[action_annotation(spec)] = forward_action(spec)
     return dict(sorted(annotations.items()))
 
 
@@ -308,7 +327,8 @@ class KubernetesModelService(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata=meta(spec.name),
             spec={
-                # No `replicas`: the HPA owns the count; a static value would fight it.
+                # No `replicas`: the HPA owns the count (through the Rollout under canary
+                # delivery, which then scales this Deployment down); a static value would fight it.
                 "selector": {"matchLabels": labels},
                 "revisionHistoryLimit": 5,
                 "progressDeadlineSeconds": spec.expected_load_seconds + 600,
@@ -320,17 +340,29 @@ class KubernetesModelService(pulumi.ComponentResource):
             },
             opts=ns_opts,
         )
+        http_port = [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
         k8s.core.v1.Service(
             f"{name}-svc",
             metadata=meta(spec.name),
-            spec={
-                "type": "ClusterIP",
-                "selector": labels,
-                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
-            },
+            spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
             opts=ns_opts,
         )
-        k8s.networking.v1.Ingress(
+        k8s.core.v1.Service(
+            f"{name}-metrics-svc",
+            metadata={**meta(metrics_service(spec)), "labels": {**meta_labels, METRICS_SERVICE_LABEL: "true"}},
+            spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
+            opts=ns_opts,
+        )
+        if progressive(spec):
+            # Argo points this one at the canary's pods during a release (the stable one, above,
+            # at the stable version's); the ALB weighs the two.
+            k8s.core.v1.Service(
+                f"{name}-canary-svc",
+                metadata=meta(canary_service(spec)),
+                spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
+                opts=ns_opts,
+            )
+        ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata=meta(
                 spec.name, annotations=ingress_annotations(spec, settings, args.stack, args.access_logs_bucket)
@@ -345,7 +377,14 @@ class KubernetesModelService(pulumi.ComponentResource):
                                 {
                                     "path": "/",
                                     "pathType": "Prefix",
-                                    "backend": {"service": {"name": spec.name, "port": {"name": "http"}}},
+                                    # `use-annotation`: the forward action (stable/canary
+                                    # weights) in the annotation named after this service.
+                                    "backend": {
+                                        "service": {
+                                            "name": spec.name,
+                                            "port": {"name": "use-annotation" if progressive(spec) else "http"},
+                                        }
+                                    },
                                 }
                             ]
                         },
@@ -366,11 +405,13 @@ class KubernetesModelService(pulumi.ComponentResource):
                 },
             }
         ]
+        if progressive(spec):
+            self._rollout(name, spec, labels, meta, ns_opts, ingress)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=meta(spec.name),
             spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+                "scaleTargetRef": scale_target_ref(spec),
                 "minReplicas": spec.min_replicas,
                 "maxReplicas": spec.max_replicas,
                 "metrics": metrics,
@@ -403,8 +444,11 @@ class KubernetesModelService(pulumi.ComponentResource):
             kind="ServiceMonitor",
             metadata=meta(spec.name),
             spec={
-                "selector": {"matchLabels": labels},
+                "selector": {"matchLabels": {**labels, METRICS_SERVICE_LABEL: "true"}},
                 "endpoints": [{"port": "http", "path": METRICS_PATH, "interval": "30s"}],
+                # Each series says which version (replica set) answered: the canary analysis
+                # compares the two.
+                "podTargetLabels": [POD_TEMPLATE_HASH],
             },
             opts=ns_opts,
         )
@@ -417,3 +461,30 @@ class KubernetesModelService(pulumi.ComponentResource):
             opts=ns_opts,
         )
         self.register_outputs({"namespace": self.namespace, "role_arn": self.role_arn, "hostname": self.hostname})
+
+    def _rollout(
+        self,
+        name: str,
+        spec: ServiceSpec,
+        labels: dict[str, str],
+        meta: Callable[..., dict[str, object]],
+        opts: pulumi.ResourceOptions,
+        ingress: k8s.networking.v1.Ingress,
+    ) -> None:
+        """The AnalysisTemplate and the Rollout that releases the Deployment's pod template."""
+        template = k8s.apiextensions.CustomResource(
+            f"{name}-analysis",
+            api_version=ROLLOUT_API_VERSION,
+            kind="AnalysisTemplate",
+            metadata=meta(spec.name),
+            spec=analysis_template_spec(spec, PROMETHEUS_URL),
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-rollout",
+            api_version=ROLLOUT_API_VERSION,
+            kind="Rollout",
+            metadata=meta(spec.name),
+            spec=rollout_spec(spec, labels, spec.name),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[template, ingress])),
+        )
