@@ -34,8 +34,10 @@ from mlinfra.components.policies import (
     policy_document,
     secret_read_statements,
 )
+from mlinfra.errors import ComponentError
 from mlinfra.serving.contract import READY_PATH
 from mlinfra.spec.ecs import (
+    ECS_STEPS_ALLOWED,
     NativeDeployment,
     cpu_units,
     deployment_timeout_seconds,
@@ -265,8 +267,14 @@ class EcsModelService(pulumi.ComponentResource):
                 opts=child(self),
             )
 
-        native = native_deployment(spec.delivery)
-        progressive = native is not None and native.strategy != "ROLLING"
+        rollout = spec.delivery
+        native = native_deployment(rollout)
+        if native is None:
+            # The loader reports this as an input problem; a component user gets it here.
+            raise ComponentError(
+                f"ServiceSpec({spec.name!r}).rollout.steps = {list(rollout.steps)}: {ECS_STEPS_ALLOWED}"
+            )
+        progressive = native.strategy != "ROLLING"
         target_group = target_group_for(f"{name}-tg")
         # A canary runs beside the current version, in the other group ("-tg2": within the
         # 32-character target-group name with Pulumi's suffix).
@@ -318,7 +326,7 @@ class EcsModelService(pulumi.ComponentResource):
         )
         release = (
             self._release(name, args, native, service_tags, target_group, alternate_group, rule)
-            if native is not None and alternate_group is not None
+            if progressive and alternate_group is not None
             else None
         )
 
@@ -413,6 +421,7 @@ class EcsModelService(pulumi.ComponentResource):
     ) -> EcsRelease:
         """The role ECS shifts traffic with, the alarms it watches, and the configuration."""
         spec = args.spec
+        rollout = spec.delivery
         role = aws.iam.Role(
             f"{name}-release-role",
             assume_role_policy=infrastructure_trust(),
@@ -428,13 +437,13 @@ class EcsModelService(pulumi.ComponentResource):
             name,
             args.stack,
             spec.name,
-            spec.delivery,
+            rollout,
             args.load_balancer.arn_suffix,
             {"blue": target_group.arn_suffix, "green": alternate_group.arn_suffix},
             service_tags,
         )
         return EcsRelease(
-            configuration=deployment_configuration(native, spec.delivery),
+            configuration=deployment_configuration(native, rollout),
             alarms=deployment_alarms([a.name for a in alarms]),
             load_balancer=aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
                 alternate_target_group_arn=alternate_group.arn, production_listener_rule=rule.arn, role_arn=role.arn

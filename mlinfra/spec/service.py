@@ -136,7 +136,8 @@ class ServiceSpec(StrictModel):
     """Availability and latency objectives (see `Objectives` for the defaults)."""
     rollout: Rollout | None = None
     """How a new version goes live (see `mlinfra.spec.rollout`). Default: `rolling` on a dev
-    stack, elsewhere a canary with 5-minute bakes: 10/50/100 on EKS, 10/100 on ECS."""
+    stack, elsewhere a canary with 5-minute bakes: 10/50/100 on EKS, 10/100 on ECS; `rolling`
+    for a spec used outside a stack."""
 
     @field_validator("name")
     @classmethod
@@ -302,9 +303,10 @@ class ServiceSpec(StrictModel):
 
     @property
     def delivery(self) -> Rollout:
-        """The rollout in force: the loader sets the tier's default; a spec built outside a
-        stack gets the canary default."""
-        return self.rollout or Rollout()
+        """The rollout in force: the loader sets the stack's default; a spec built outside a
+        stack (a program of your own) rolls unless it asks for a canary, which on EKS needs
+        Argo Rollouts in the cluster."""
+        return self.rollout or Rollout(strategy="rolling")
 
     @property
     def gpu_type(self) -> GpuType | None:

@@ -48,6 +48,7 @@ def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) ->
 def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
     assert set(releases) == {
+        "argo-rollouts",
         "aws-load-balancer-controller",
         "dcgm-exporter",
         "kube-prometheus-stack",

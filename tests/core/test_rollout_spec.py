@@ -62,8 +62,10 @@ def test_a_stack_override_sets_the_rollout(project) -> None:  # type: ignore[no-
     assert (spec.delivery.bake_minutes, spec.delivery.total_minutes) == (15, 30)
 
 
-def test_spec_outside_a_stack_gets_the_canary_default() -> None:
-    assert ServiceSpec(name="a", model_uri="s3://bkt/x/m.onnx").delivery == Rollout()
+def test_spec_outside_a_stack_rolls_unless_it_asks() -> None:
+    """A program of its own (examples/existing-cluster) may have no Argo Rollouts installed."""
+    assert ServiceSpec(name="a", model_uri="s3://bkt/x/m.onnx").delivery.strategy == "rolling"
+    assert ServiceSpec(name="a", model_uri="s3://bkt/x/m.onnx", rollout={}).delivery == Rollout()
     assert effective_rollout(None, "prod", "eks") == Rollout()
     assert effective_rollout(Rollout(strategy="rolling"), "prod", "eks").strategy == "rolling"
     with pytest.raises(ValidationError):
