@@ -27,6 +27,8 @@ SERVICE_COMPONENTS = frozenset(
 )
 """Components declared once per service, named after it."""
 PLATFORM_GROUP = "(platform)"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 """The owner of everything no per-service component contains."""
 
 
@@ -57,6 +59,27 @@ class ResourceGraph:
     def dependents(self, res: Resource, *types: str) -> list[Resource]:
         """Resources of any of `types` that depend on `res`."""
         return [r for r in self.of_type(*types) if res["urn"] in (r.get("dependencies") or [])]
+
+    def autoscaler_of(self, deployment: Resource) -> Resource | None:
+        """The HPA that scales a Deployment's pods: one targeting it, or targeting the Argo
+        Rollout that releases it (`workloadRef`), which then owns the replica count."""
+        meta = (deployment.get("inputs") or {}).get("metadata") or {}
+        namespace, name = meta.get("namespace"), meta.get("name")
+        targets = {("Deployment", name)}
+        for rollout in self.of_type(ROLLOUT):
+            r_in = rollout.get("inputs") or {}
+            ref = (r_in.get("spec") or {}).get("workloadRef") or {}
+            r_meta = r_in.get("metadata") or {}
+            if r_meta.get("namespace") == namespace and ref.get("kind") == "Deployment" and ref.get("name") == name:
+                targets.add(("Rollout", r_meta.get("name")))
+        for hpa in self.of_type(HPA):
+            h_in = hpa.get("inputs") or {}
+            target = (h_in.get("spec") or {}).get("scaleTargetRef") or {}
+            if (h_in.get("metadata") or {}).get("namespace") == namespace and (
+                (target.get("kind"), target.get("name")) in targets
+            ):
+                return hpa
+        return None
 
     def service_of(self, res: Resource) -> str:
         """The service owning `res` (its per-service component's name), else `PLATFORM_GROUP`."""

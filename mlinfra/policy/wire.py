@@ -83,11 +83,7 @@ def same_ns(a: Resource, b: Resource) -> bool:
 
 
 def hpa_for(dep: Resource, g: Graph) -> Resource | None:
-    for hpa in g.of_type(HPA):
-        ref = (inputs(hpa).get("spec") or {}).get("scaleTargetRef") or {}
-        if same_ns(hpa, dep) and ref.get("kind") == "Deployment" and ref.get("name") == meta(dep).get("name"):
-            return hpa
-    return None
+    return g.autoscaler_of(dep)
 
 
 def security_context_value(container: dict[str, Any], pod: dict[str, Any], key: str) -> Any:

@@ -33,17 +33,11 @@ def _ingress_group(res: dict[str, Any]) -> str | None:
 
 
 def replica_range(deployment: dict[str, Any], g: Graph) -> tuple[int, int]:
-    """(min, max) replicas: from the HPA that targets the Deployment, else its static count."""
-    meta = deployment["inputs"].get("metadata") or {}
-    for hpa in g.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
-        hmeta, hspec = hpa["inputs"].get("metadata") or {}, hpa["inputs"].get("spec") or {}
-        target = hspec.get("scaleTargetRef") or {}
-        if (
-            hmeta.get("namespace") == meta.get("namespace")
-            and target.get("kind") == "Deployment"
-            and target.get("name") == meta.get("name")
-        ):
-            return int(hspec.get("minReplicas", 1)), int(hspec.get("maxReplicas", 1))
+    """(min, max) replicas: from the HPA that scales the Deployment's pods, else its static count."""
+    hpa = g.autoscaler_of(deployment)
+    if hpa is not None:
+        hspec = hpa["inputs"].get("spec") or {}
+        return int(hspec.get("minReplicas", 1)), int(hspec.get("maxReplicas", 1))
     n = int((deployment["inputs"].get("spec") or {}).get("replicas", 1))
     return n, n
 
