@@ -3,8 +3,9 @@ canary traffic split by the ALB, and an `AnalysisTemplate` on the runtime's own 
 
 The Rollout references the Deployment (`workloadRef`) instead of carrying its own pod
 template: the Deployment keeps its URN and stays the one place the pod template is written,
-and Argo scales it down only once the Rollout's pods are ready, so switching a running service
-to canary delivery never drops its replicas. Argo then owns the replica sets, the Services'
+and Argo scales it down only once the Rollout is healthy (`scaleDown: onsuccess`) and moves the
+existing Service to the Rollout's pods only once they are all available, so switching a running
+service to canary delivery never drops its replicas. Argo then owns the replica sets, the Services'
 selectors and the Ingress's forward weights.
 
 The analysis compares the canary's pods with the stable ones (the Prometheus targets carry
@@ -94,7 +95,7 @@ def rollout_spec(spec: ServiceSpec, pod_labels: dict[str, str], ingress: str) ->
     scale subresource)."""
     return {
         "selector": {"matchLabels": pod_labels},
-        "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name, "scaleDown": "progressively"},
+        "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name, "scaleDown": "onsuccess"},
         "revisionHistoryLimit": 5,
         "progressDeadlineSeconds": spec.expected_load_seconds + 600,
         # A canary whose pods never become ready is aborted (traffic back to stable), not left.

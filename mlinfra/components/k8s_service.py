@@ -371,15 +371,18 @@ class KubernetesModelService(pulumi.ComponentResource):
             spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
             opts=ns_opts,
         )
+        ingress_opts = ns_opts
         if progressive(spec):
             # Argo points this one at the canary's pods during a release (the stable one, above,
-            # at the stable version's); the ALB weighs the two.
-            k8s.core.v1.Service(
+            # at the stable version's); the ALB weighs the two. The Ingress's forward action
+            # names it, so it exists first.
+            canary = k8s.core.v1.Service(
                 f"{name}-canary-svc",
                 metadata=meta(canary_service(spec)),
                 spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
                 opts=ns_opts,
             )
+            ingress_opts = pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[canary]))
         ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata=meta(
@@ -412,7 +415,7 @@ class KubernetesModelService(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=ns_opts,
+            opts=ingress_opts,
         )
         metrics: list[dict[str, object]] = [
             {

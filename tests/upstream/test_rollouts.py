@@ -120,6 +120,16 @@ def test_rollout_wiring_is_what_the_alb_reconciler_expects(eks_runs: dict[str, O
         action = json.loads(ingress["metadata"]["annotations"][key])
         groups = {g["ServiceName"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
         assert groups == {canary["canaryService"]: 0, canary["stableService"]: 100}
+        # The action names the canary Service: it exists before the Ingress that routes to it,
+        # and the Rollout comes after both.
+        [ingress_res] = [r for r in run.resources if r.inputs is ingress]
+        [canary_res] = [
+            r
+            for r in run.resources
+            if r.type == "kubernetes:core/v1:Service" and r.inputs["metadata"]["name"] == canary["canaryService"]
+        ]
+        assert canary_res.urn in ingress_res.dependencies
+        assert ingress_res.urn in rollout.dependencies
         port = str(canary["trafficRouting"]["alb"]["servicePort"])
         for service in (canary["canaryService"], canary["stableService"]):
             rendered = named(run, "kubernetes:core/v1:Service", service)
