@@ -54,11 +54,10 @@ def metrics_service(spec: ServiceSpec) -> str:
     return f"{spec.name}-metrics"
 
 
-def scale_target_ref(spec: ServiceSpec) -> dict[str, str]:
-    """What the autoscaler scales: the Rollout once Argo owns the replica sets."""
-    if progressive(spec):
-        return {"apiVersion": ROLLOUT_API_VERSION, "kind": "Rollout", "name": spec.name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name}
+def rollout_workload(spec: ServiceSpec, deployment: tuple[str, str]) -> tuple[str, str]:
+    """(apiVersion, kind) the autoscaler scales: the Rollout once Argo owns the replica sets,
+    else the Deployment."""
+    return (ROLLOUT_API_VERSION, "Rollout") if progressive(spec) else deployment
 
 
 def forward_action(spec: ServiceSpec, canary_weight: int = 0) -> str:
@@ -91,9 +90,10 @@ def canary_steps(rollout: Rollout) -> list[dict[str, object]]:
 
 
 def rollout_spec(spec: ServiceSpec, pod_labels: dict[str, str], ingress: str) -> dict[str, object]:
-    """The Rollout's spec: no `replicas` (the autoscaler owns the count through the Rollout's
-    scale subresource)."""
+    """The Rollout's spec. It owns the replica count (the Deployment is scaled to zero): a fixed
+    `replicas`, or none when KEDA's HPA scales it through its scale subresource."""
     return {
+        **({"replicas": spec.replicas} if spec.autoscaling is None else {}),
         "selector": {"matchLabels": pod_labels},
         "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name, "scaleDown": "onsuccess"},
         "revisionHistoryLimit": 5,

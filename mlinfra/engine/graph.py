@@ -28,6 +28,7 @@ SERVICE_COMPONENTS = frozenset(
 """Components declared once per service, named after it."""
 PLATFORM_GROUP = "(platform)"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 """The owner of everything no per-service component contains."""
 
@@ -61,8 +62,8 @@ class ResourceGraph:
         return [r for r in self.of_type(*types) if res["urn"] in (r.get("dependencies") or [])]
 
     def autoscaler_of(self, deployment: Resource) -> Resource | None:
-        """The HPA that scales a Deployment's pods: one targeting it, or targeting the Argo
-        Rollout that releases it (`workloadRef`), which then owns the replica count."""
+        """The ScaledObject or HPA that scales a Deployment's pods: one targeting it, or
+        targeting the Argo Rollout that releases it (`workloadRef`), which then owns the count."""
         meta = (deployment.get("inputs") or {}).get("metadata") or {}
         namespace, name = meta.get("namespace"), meta.get("name")
         targets = {("Deployment", name)}
@@ -72,13 +73,13 @@ class ResourceGraph:
             r_meta = r_in.get("metadata") or {}
             if r_meta.get("namespace") == namespace and ref.get("kind") == "Deployment" and ref.get("name") == name:
                 targets.add(("Rollout", r_meta.get("name")))
-        for hpa in self.of_type(HPA):
-            h_in = hpa.get("inputs") or {}
-            target = (h_in.get("spec") or {}).get("scaleTargetRef") or {}
-            if (h_in.get("metadata") or {}).get("namespace") == namespace and (
+        for scaler in self.of_type(SCALED_OBJECT, HPA):
+            s_in = scaler.get("inputs") or {}
+            target = (s_in.get("spec") or {}).get("scaleTargetRef") or {}
+            if (s_in.get("metadata") or {}).get("namespace") == namespace and (
                 (target.get("kind"), target.get("name")) in targets
             ):
-                return hpa
+                return scaler
         return None
 
     def service_of(self, res: Resource) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlinfra.components.addons import PROMETHEUS_URL
+from mlinfra.components.addons import PROMETHEUS_ADDRESS
 from mlinfra.components.k8s_rollout import POD_TEMPLATE_HASH, analysis_template_spec, prometheus_label
 from mlinfra.serving import metric_names as m
 from mlinfra.spec.service import ServiceSpec
@@ -26,7 +26,7 @@ BUCKETS = ("0.1", "0.5", "1", "2.5", "+Inf")
 def query(metric: str) -> str:
     [found] = [
         q["provider"]["prometheus"]["query"]
-        for q in analysis_template_spec(SPEC, PROMETHEUS_URL)["metrics"]  # type: ignore[union-attr]
+        for q in analysis_template_spec(SPEC, PROMETHEUS_ADDRESS)["metrics"]  # type: ignore[union-attr]
         if q["name"] == metric  # type: ignore[index]
     ]
     return str(found).replace("{{args.canary-hash}}", "c").replace("{{args.stable-hash}}", "s")

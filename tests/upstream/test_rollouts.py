@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mlinfra.components.addons import CHARTS, PROMETHEUS_URL, argo_rollouts_values
+from mlinfra.components.addons import CHARTS, PROMETHEUS_ADDRESS, argo_rollouts_values
 from mlinfra.components.k8s_rollout import POD_TEMPLATE_HASH, action_annotation, prometheus_label
 from mlinfra.engine.recorder import RecordedResource
 from mlinfra.engine.runner import OfflineRun
@@ -91,7 +91,8 @@ def test_analysis_reads_the_prometheus_kube_prometheus_stack_serves() -> None:
     service = f"{chart}-prometheus"
     port = values["prometheus"]["service"]["port"]
     assert len(chart) <= 26
-    assert f"http://{service}.{CHARTS['kube-prometheus-stack'].namespace}.svc.cluster.local:{port}" == PROMETHEUS_URL
+    namespace = CHARTS["kube-prometheus-stack"].namespace
+    assert f"http://{service}.{namespace}.svc.cluster.local:{port}" == PROMETHEUS_ADDRESS
 
 
 def test_the_scraped_series_carry_the_pod_template_hash(eks_runs: dict[str, OfflineRun]) -> None:
@@ -134,14 +135,17 @@ def test_rollout_wiring_is_what_the_alb_reconciler_expects(eks_runs: dict[str, O
         for service in (canary["canaryService"], canary["stableService"]):
             rendered = named(run, "kubernetes:core/v1:Service", service)
             assert port in {str(p["port"]) for p in rendered["spec"]["ports"]}
-        # The Rollout releases the Deployment's template; the autoscaler scales the Rollout.
-        named(run, "kubernetes:apps/v1:Deployment", spec["workloadRef"]["name"])
-        hpa = named(run, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", meta["name"])
-        assert hpa["spec"]["scaleTargetRef"] == {
-            "apiVersion": rollout.inputs["apiVersion"],
-            "kind": "Rollout",
-            "name": meta["name"],
-        }
+        # The Rollout releases the Deployment's template and owns the count: KEDA scales the
+        # Rollout, or the Rollout carries the fixed count; the Deployment carries none.
+        deployment = named(run, "kubernetes:apps/v1:Deployment", spec["workloadRef"]["name"])
+        assert "replicas" not in deployment["spec"]
+        scalers = [r.inputs for r in of_kind(run, "ScaledObject") if r.inputs["metadata"] == meta]
+        if scalers:
+            assert "replicas" not in spec
+            assert scalers[0]["spec"]["scaleTargetRef"]["kind"] == "Rollout"
+            assert scalers[0]["spec"]["scaleTargetRef"]["name"] == meta["name"]
+        else:
+            assert spec["replicas"] >= 1
         [template] = [t for t in of_kind(run, "AnalysisTemplate") if t.inputs["metadata"] == meta]
         assert canary["analysis"]["templates"] == [{"templateName": template.inputs["metadata"]["name"]}]
 

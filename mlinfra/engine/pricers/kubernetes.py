@@ -32,12 +32,23 @@ def _ingress_group(res: dict[str, Any]) -> str | None:
     return str((meta.get("annotations") or {}).get(_ALB_GROUP) or f"{meta.get('namespace')}/{meta.get('name')}")
 
 
+# What scales a Deployment: KEDA's ScaledObject (mlinfra's own) or a plain HPA, with the
+# names each gives its bounds.
+_SCALERS = {
+    "kubernetes:keda.sh/v1alpha1:ScaledObject": ("minReplicaCount", "maxReplicaCount"),
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("minReplicas", "maxReplicas"),
+}
+
+
 def replica_range(deployment: dict[str, Any], g: Graph) -> tuple[int, int]:
-    """(min, max) replicas: from the HPA that scales the Deployment's pods, else its static count."""
-    hpa = g.autoscaler_of(deployment)
-    if hpa is not None:
-        hspec = hpa["inputs"].get("spec") or {}
-        return int(hspec.get("minReplicas", 1)), int(hspec.get("maxReplicas", 1))
+    """(min, max) replicas: from the scaler that targets the Deployment, else its static count."""
+    scaler = g.autoscaler_of(deployment)
+    if scaler is not None:
+        low_key, high_key = _SCALERS[scaler["type"]]
+        sspec = scaler["inputs"].get("spec") or {}
+        # KEDA's minReplicaCount defaults to 0, an HPA's minReplicas to 1.
+        low_default = 0 if low_key == "minReplicaCount" else 1
+        return int(sspec.get(low_key, low_default)), int(sspec.get(high_key, 100))
     n = int((deployment["inputs"].get("spec") or {}).get("replicas", 1))
     return n, n
 
