@@ -50,3 +50,10 @@ def test_without_the_rollout_a_rollout_target_scales_nothing() -> None:
 def test_a_deployment_target_still_counts() -> None:
     g = ResourceGraph([DEPLOYMENT, hpa("Deployment")], production=True)
     assert replica_range(DEPLOYMENT, g) == (3, 12)
+
+
+def test_a_fixed_count_lives_on_the_rollout() -> None:
+    rollout = resource(ROLLOUT, "fraud-rollout", {**ROLLOUT_RES["inputs"]["spec"], "replicas": 3})
+    g = ResourceGraph([DEPLOYMENT, rollout], production=True)
+    assert replica_range(DEPLOYMENT, g) == (3, 3)
+    assert _ha(DEPLOYMENT, g) == []

@@ -49,7 +49,7 @@ def replica_range(deployment: dict[str, Any], g: Graph) -> tuple[int, int]:
         # KEDA's minReplicaCount defaults to 0, an HPA's minReplicas to 1.
         low_default = 0 if low_key == "minReplicaCount" else 1
         return int(sspec.get(low_key, low_default)), int(sspec.get(high_key, 100))
-    n = int((deployment["inputs"].get("spec") or {}).get("replicas", 1))
+    n = g.fixed_replicas(deployment)
     return n, n
 
 
