@@ -30,6 +30,7 @@ class Chart:
 
 
 PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
+KARPENTER_REGISTRY = "oci://public.ecr.aws/karpenter"
 CHARTS = {
     "nvidia-device-plugin": Chart(
         "nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin", "kube-system"
@@ -48,6 +49,9 @@ CHARTS = {
     # (appVersion v0.83.0 both): a release of their own, because Helm never upgrades a chart's
     # crds/ directory and nothing may render a ServiceMonitor before the CRD exists.
     "prometheus-operator-crds": Chart("prometheus-operator-crds", "21.0.0", PROMETHEUS_COMMUNITY, "monitoring"),
+    # Karpenter (components/karpenter.py) and its CRDs, one version: published to an OCI registry.
+    "karpenter": Chart("karpenter", "1.14.1", KARPENTER_REGISTRY, "kube-system"),
+    "karpenter-crd": Chart("karpenter-crd", "1.14.1", KARPENTER_REGISTRY, "kube-system"),
 }
 # What each release waits for besides the cluster's system nodes and core add-ons. Charts that
 # render ServiceMonitors or PrometheusRules wait for the CRDs; nothing waits for the load
@@ -231,7 +235,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 kube_prometheus_stack_values(args.settings), monitoring.kube_prometheus_stack_values(args.settings)
             ),
         }
-        if args.settings.gpu_node_groups:
+        if args.settings.gpu_capacity():
             builders["nvidia-device-plugin"] = nvidia_device_plugin_values
             builders["dcgm-exporter"] = dcgm_exporter_values
         extra_deps: dict[str, list[pulumi.Resource]] = {
