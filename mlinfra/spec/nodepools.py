@@ -53,7 +53,7 @@ class NodePool(StrictModel):
     def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(v)) != len(v):
             raise ValueError("instance_types must not repeat a type")
-        return check_instance_types(v)
+        return v
 
     @model_validator(mode="after")
     def _defaults(self) -> NodePool:
@@ -67,6 +67,7 @@ class NodePool(StrictModel):
                 raise ValueError(
                     f"instance_types {wrong[:3]} do not carry a {self.gpu_type} GPU; use {family}.* types"
                 )
+            check_instance_types(types, family=family)
         else:
             types = types or DEFAULT_CPU_TYPES
             check_instance_types(types, cpu_only=True)

@@ -295,7 +295,7 @@ def proof_rows(fits: Sequence[ServiceFit], pools: Mapping[str, NodePool]) -> lis
                 "nodes_at_min": f.at_min.nodes,
                 "nodes_at_max": f.at_max.nodes,
                 "capacity_at_max": f.at_max.capacity(),
-                "limits": limits.model_dump(exclude_none=True) if limits else {},
+                "limits": limits.model_dump(exclude_none=True, by_alias=True) if limits else {},
             }
         )
     return rows

@@ -1307,14 +1307,14 @@ HOSTILE = [
         "stack-gpu-instance-banana",
         config("mlinfra:nodePools/gpu-a10g/instanceTypes", ["g5.banana"]),
         STACK,
-        "mlinfra:nodePools.gpu-a10g.instanceTypes",
+        "mlinfra:nodePools.gpu-a10g",
         "pinned instance table",
     ),
     Hostile(
         "stack-gpu-instance-unknown-size",
         config("mlinfra:nodePools/gpu-a10g/instanceTypes", ["g5.96xlarge"]),
         STACK,
-        "mlinfra:nodePools.gpu-a10g.instanceTypes",
+        "mlinfra:nodePools.gpu-a10g",
         "allowed: g5.12xlarge",
     ),
     Hostile(
@@ -1403,14 +1403,14 @@ HOSTILE = [
         config("mlinfra:services/fraud-detector/memory", "100Gi"),
         STACK,
         "mlinfra:services.fraud-detector.memory",
-        "larger than any node",
+        "one pod never fits a node of pool 'cpu'",
     ),
     Hostile(
         "eks-override-cpu",
         config("mlinfra:services/fraud-detector/cpu", 64),
         STACK,
         "mlinfra:services.fraud-detector.cpu",
-        "larger than any node",
+        "one pod never fits a node of pool 'cpu'",
     ),
 ]
 
