@@ -66,6 +66,10 @@ class NodeShape:
     pods: int
     hourly: float | None
 
+    def capacity(self) -> dict[str, float]:
+        """What one node adds to its pool's `limits` (Karpenter counts capacity, not requests)."""
+        return {"cpu": self.vcpu, "memory_gib": self.memory_gib, "gpus": float(self.gpus)}
+
 
 def node_shape(instance_type: str, hourly: float | None = None) -> NodeShape:
     spec = instance_table()[instance_type]
@@ -105,11 +109,7 @@ class Packing:
         return math.ceil(self.pods / self.per_node) if self.pods else 0
 
     def capacity(self) -> dict[str, float]:
-        return {
-            "cpu": self.nodes * self.shape.vcpu,
-            "memory_gib": self.nodes * self.shape.memory_gib,
-            "gpus": float(self.nodes * self.shape.gpus),
-        }
+        return {k: self.nodes * v for k, v in self.shape.capacity().items()}
 
 
 def pack(pod: Pod, pods: int, shapes: Sequence[NodeShape]) -> Packing | None:
@@ -141,6 +141,8 @@ class ServiceFit:
     at_max: Packing
 
 
+# A message lists at most this many instance types, so it stays whole (errors.MAX_MESSAGE).
+SHOWN_SHAPES = 4
 LIMIT_FIELDS = {"cpu": ("cpu", "vCPUs"), "memory_gib": ("memoryGib", "GiB"), "gpus": ("gpus", "GPUs")}
 
 
@@ -154,10 +156,10 @@ def _too_large(spec: ServiceSpec, pool_name: str, shapes: list[NodeShape], at: s
     field = f"ModelService({spec.name!r})"
     offered = ", ".join(
         f"{s.instance_type}: {s.cpu_m / 1000:g} vCPU, {_gib(s.memory_mib)}" + (f", {s.gpus} GPU" if pod.gpus else "")
-        for s in shapes
-    )
+        for s in shapes[:SHOWN_SHAPES]
+    ) + (f" and {len(shapes) - SHOWN_SHAPES} more" if len(shapes) > SHOWN_SHAPES else "")
     family = GPU_FAMILIES[spec.gpu_type][0] if spec.gpu_type else None
-    larger = sorted(
+    candidates = sorted(
         (
             node_shape(t)
             for t, shape in instance_table().items()
@@ -165,7 +167,7 @@ def _too_large(spec: ServiceSpec, pool_name: str, shapes: list[NodeShape], at: s
         ),
         key=lambda s: (s.vcpu, s.memory_gib),
     )
-    fix = next((s for s in larger if pod.per_node(s) > 0), None)
+    fix = next((s for s in candidates if pod.per_node(s) > 0), None)
     found = []
     for attr, need, have, shown in (
         ("cpu", pod.cpu_m, max(s.cpu_m for s in shapes), lambda v: f"{v / 1000:g} vCPU"),
@@ -211,11 +213,11 @@ def _over_limits(
         )
         biggest = max(fits, key=lambda f: f.at_max.capacity()[key])
         room = limit - (total[key] - biggest.at_max.capacity()[key])
-        per_node = Packing(biggest.at_max.shape, 1, 1).capacity()[key]
-        fitting_pods = int(room // per_node) * biggest.at_max.per_node if per_node else 0
-        fewer = max(fitting_pods - SURGE_PODS, 0)
+        per_node = biggest.at_max.shape.capacity()[key]
+        fewer = int(room // per_node) * biggest.at_max.per_node - SURGE_PODS if per_node else 0
         spec = specs[biggest.service]
         where = "autoscaling.maxReplicas" if spec.autoscaling else "replicas"
+        smaller = f", or {biggest.service} {where} at most {fewer}" if fewer >= 1 else ""
         problems.append(
             Problem(
                 file,
@@ -223,9 +225,7 @@ def _over_limits(
                 limit,
                 f"the pool's services at maximum scale need {total[key]:g} {unit} of nodes ({needs}); "
                 f"Karpenter stops at the limit and the rest stay Pending (a rolling update's surge pod "
-                f"too, so the rollout stalls). Allowed: limits.{camel} of {total[key]:g} or more, or "
-                f"{biggest.service} {where} at most {fewer}"
-                + ("" if fewer else " (then raise the limit anyway)"),
+                f"too, so the rollout stalls). Allowed: limits.{camel} of {total[key]:g} or more{smaller}",
             )
         )
     return problems

@@ -244,3 +244,13 @@ def test_a_gpu_pool_whose_services_may_be_at_zero_costs_nothing_then() -> None:
     assert line.low == 0
     assert line.high == pytest.approx(2 * 1.006 * 730)
     assert "spot priced at on-demand" in line.basis
+
+
+def test_messages_stay_whole_for_a_pool_of_many_instance_types() -> None:
+    from mlinfra.errors import MAX_MESSAGE
+
+    types = ("g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.12xlarge", "g5.48xlarge")
+    [problem] = refused(gpu_pool(instance_types=types), ranker(memory="2000Gi"))
+    assert "and 2 more" in problem.allowed
+    assert len(problem.allowed) <= MAX_MESSAGE
+    assert problem.allowed.endswith("no g5 instance type mlinfra knows is large enough")
