@@ -96,12 +96,15 @@ class EksPlatform(pulumi.ComponentResource):
             spec.name,
             KubernetesServiceArgs(
                 stack=args.stack,
-                settings=args.settings,
                 spec=spec,
                 cluster=self.cluster,
                 image_ref=image_ref,
+                domain=args.settings.domain,
+                certificate_arn=args.settings.certificate_arn,
                 load_balancer_cidrs=self.network.load_balancer_cidrs,
                 access_logs_bucket=self.access_logs_bucket,
+                production=args.settings.production,
+                secret_arns={n: args.settings.secret_arns[n] for n in spec.secrets if n in args.settings.secret_arns},
                 secret_values={n: args.secret_values[n] for n in spec.secrets if n in args.secret_values},
                 # The pool must exist before the Deployment waits for its pods to be Ready.
                 depends_on=[*self.addons.releases.values(), *self.node_pools.resources],
