@@ -154,13 +154,13 @@ def test_the_old_gpu_node_group_keys_exit_2_naming_the_new_ones(tmp_path: Path) 
 
 def test_a_stack_override_beyond_the_pool_is_refused_by_the_cli(tmp_path: Path) -> None:
     def scale(config: dict[str, Any]) -> None:
-        config["mlinfra:services"]["search-ranker"] = {"replicas": 2}
+        config["mlinfra:services"]["search-ranker"] = {"replicas": 3}
 
     result = plan(_edited_stack(tmp_path, scale))
     assert result.returncode == 2, result.stderr
-    assert "mlinfra:nodePools.gpu-a10g.limits.gpus = 2" in result.stderr
-    assert "search-ranker: 2 replicas + 1 surge pod" in result.stderr
-    assert "search-ranker replicas at most 1" in result.stderr
+    assert "mlinfra:nodePools.gpu-a10g.limits.gpus = 3" in result.stderr
+    assert "search-ranker: 3 replicas + 1 surge pod" in result.stderr
+    assert "search-ranker replicas at most 2" in result.stderr
 
 
 @pytest.fixture(scope="module")
