@@ -36,7 +36,8 @@ def test_diff_json_has_the_documented_shape(stack_diff: dict[str, Any]) -> None:
 
 def test_diff_lists_the_real_differences_of_the_examples(stack_diff: dict[str, Any]) -> None:
     gpu = _props(stack_diff, "platform-pools-gpu-a10g")
-    assert gpu["spec.template.spec.requirements[0].values"] == (["g5.xlarge", "g5.2xlarge"], ["g5.2xlarge", "g5.4xlarge"])
+    types = gpu["spec.template.spec.requirements[0].values"]
+    assert types == (["g5.xlarge", "g5.2xlarge"], ["g5.2xlarge", "g5.4xlarge"])
     assert gpu["spec.limits['nvidia.com/gpu']"] == ("3", "6")
     assert _props(stack_diff, "fraud-detector-hpa")["spec.minReplicas"] == (1, 3)
     assert _props(stack_diff, "search-ranker-hpa")["spec.minReplicas"] == (1, 3)
