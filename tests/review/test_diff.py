@@ -82,7 +82,7 @@ def test_diff_markdown_is_a_readable_table() -> None:
     text = proc.stdout
     assert text.startswith("### mlinfra diff: `staging` \u2192 `prod`")
     assert "| monthly cost | staging | prod | delta |" in text
-    assert "| `platform-pools-gpu-a10g` | `spec.limits['nvidia.com/gpu']` | `\"3\"` | `\"6\"` |" in text
+    assert "| `platform-pools-gpu-a10g` | `spec.limits['nvidia.com/gpu']` | `3` | `6` |" in text
     assert "- fraud-detector: " in text
 
 
