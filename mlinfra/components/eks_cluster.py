@@ -57,7 +57,7 @@ class EksCluster(pulumi.ComponentResource):
     """The CPU pool Karpenter and the cluster add-ons run on."""
     security_group_id: pulumi.Output[str]
     """The EKS-created cluster security group, which managed and Karpenter nodes share."""
-    private_subnet_ids: pulumi.Input[list[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
     """Where nodes run."""
     core_addons: list[aws.eks.Addon]
     """The EKS managed add-ons (networking, DNS, pod identity, EBS CSI)."""

@@ -40,7 +40,11 @@ def placement(pool_name: str, pool: NodePool) -> dict[str, Any]:
 
 
 def node_class_spec(
-    pool: NodePool, role: pulumi.Input[str], subnet_ids: Any, security_group_id: pulumi.Input[str], stack: str
+    pool: NodePool,
+    role: pulumi.Input[str],
+    subnet_ids: list[pulumi.Output[str]],
+    security_group_id: pulumi.Input[str],
+    stack: str,
 ) -> dict[str, Any]:
     return {
         "role": role,
