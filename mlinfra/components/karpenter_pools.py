@@ -49,7 +49,7 @@ def node_class_spec(
     return {
         "role": role,
         "amiSelectorTerms": [{"alias": AMI_ALIAS}],
-        "subnetSelectorTerms": pulumi.Output.from_input(subnet_ids).apply(lambda ids: [{"id": i} for i in ids]),
+        "subnetSelectorTerms": pulumi.Output.all(*subnet_ids).apply(lambda ids: [{"id": i} for i in ids]),
         "securityGroupSelectorTerms": [{"id": security_group_id}],
         # Hop limit 1: pods cannot reach the node's instance role through IMDS.
         "metadataOptions": {
