@@ -33,6 +33,7 @@ class Chart:
 
 
 PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
+KARPENTER_REGISTRY = "oci://public.ecr.aws/karpenter"
 CHARTS = {
     "nvidia-device-plugin": Chart(
         "nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin", "kube-system"
@@ -57,6 +58,9 @@ CHARTS = {
     "prometheus-operator-crds": Chart("prometheus-operator-crds", "21.0.0", PROMETHEUS_COMMUNITY, "monitoring"),
     # Argo Rollouts v1.9.0: canary releases of the services (mlinfra.components.k8s_rollout).
     "argo-rollouts": Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "kube-system"),
+    # Karpenter (components/karpenter.py) and its CRDs, one version: published to an OCI registry.
+    "karpenter": Chart("karpenter", "1.14.1", KARPENTER_REGISTRY, "kube-system"),
+    "karpenter-crd": Chart("karpenter-crd", "1.14.1", KARPENTER_REGISTRY, "kube-system"),
     # Pod autoscaling (components/k8s_scaling.py). Its CRDs are chart templates, so Helm
     # upgrades them with the chart.
     "keda": Chart("keda", "2.20.2", "https://kedacore.github.io/charts", "keda"),
@@ -305,7 +309,7 @@ class ClusterAddons(pulumi.ComponentResource):
         if args.settings.hosted_zone_id:
             dns_role = external_dns_role(name, self, args.stack, args.settings, *oidc)
             builders["external-dns"] = lambda: external_dns_values(args.settings, cluster.cluster_name, dns_role.arn)
-        if args.settings.gpu_node_groups:
+        if args.settings.gpu_capacity():
             builders["nvidia-device-plugin"] = nvidia_device_plugin_values
             builders["dcgm-exporter"] = dcgm_exporter_values
         keda_ns = k8s.core.v1.Namespace(

@@ -1,5 +1,5 @@
-"""EKS control plane, its access entries, IRSA, managed add-ons and node groups (a CPU system
-pool plus GPU pools)."""
+"""EKS control plane, its access entries, IRSA, managed add-ons and the system node group
+(Karpenter and the add-ons; services run on the Karpenter pools of `components.karpenter`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mlinfra.components.eks_access import admin_access_entries, kubeconfig_exec
 from mlinfra.components.eks_managed_addons import managed_addons
 from mlinfra.components.iam import assume_role_policy
 from mlinfra.components.network import Network
-from mlinfra.spec.stack import GpuNodeGroup, StackSettings
+from mlinfra.spec.stack import StackSettings
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 GPU_TAINT_KEY = "nvidia.com/gpu"
@@ -52,9 +52,13 @@ class EksCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     """Kubernetes provider bound to this cluster."""
     node_groups: list[aws.eks.NodeGroup]
-    """Every managed node group, for resources that must wait for capacity."""
+    """Every managed node group (the system one), for resources that must wait for capacity."""
     system_node_group: aws.eks.NodeGroup
-    """The CPU pool the cluster add-ons run on."""
+    """The CPU pool Karpenter and the cluster add-ons run on."""
+    security_group_id: pulumi.Output[str]
+    """The EKS-created cluster security group, which managed and Karpenter nodes share."""
+    private_subnet_ids: list[pulumi.Output[str]]
+    """Where nodes run."""
     core_addons: list[aws.eks.Addon]
     """The EKS managed add-ons (networking, DNS, pod identity, EBS CSI)."""
 
@@ -190,10 +194,8 @@ class EksCluster(pulumi.ComponentResource):
                 capacity_type="ON_DEMAND",
             )
         ]
-        for group_name, group in sorted(settings.gpu_node_groups.items()):
-            self.node_groups.append(
-                self._gpu_node_group(f"{name}-{group_name}", group, cluster, node_role, args, node_deps)
-            )
+        self.security_group_id = cluster.vpc_config.cluster_security_group_id
+        self.private_subnet_ids = args.network.private_subnet_ids
         self.system_node_group = self.node_groups[0]
         self.core_addons = [*before_nodes, *after_nodes(self.system_node_group)]
 
@@ -223,30 +225,6 @@ class EksCluster(pulumi.ComponentResource):
             opts=child(self, depends_on=admin_grants),
         )
         self.register_outputs({"cluster_name": self.cluster_name, "oidc_provider_arn": self.oidc_provider_arn})
-
-    def _gpu_node_group(
-        self,
-        name: str,
-        group: GpuNodeGroup,
-        cluster: aws.eks.Cluster,
-        node_role: aws.iam.Role,
-        args: EksClusterArgs,
-        depends: list[pulumi.Resource],
-    ) -> aws.eks.NodeGroup:
-        return self._node_group(
-            name,
-            cluster,
-            node_role,
-            args,
-            depends,
-            instance_types=list(group.instance_types),
-            ami_type="AL2023_x86_64_NVIDIA",
-            sizes=(group.min_size, group.desired_size, group.max_size),
-            labels={POOL_LABEL: "gpu", GPU_TYPE_LABEL: group.gpu_type, "nvidia.com/gpu.present": "true"},
-            taints=[aws.eks.NodeGroupTaintArgs(key=GPU_TAINT_KEY, value="true", effect="NO_SCHEDULE")],
-            disk_gib=group.disk_size_gib,
-            capacity_type=group.capacity_type,
-        )
 
     def _node_group(
         self,
@@ -302,6 +280,6 @@ class EksCluster(pulumi.ComponentResource):
             labels=labels,
             taints=taints or None,
             tags=base_tags,
-            # No node autoscaler runs yet, so the stack's desiredSize is the size: managed here.
+            # Karpenter scales the service pools; this system pool keeps the stack's size.
             opts=child(self, depends_on=depends),
         )

@@ -13,9 +13,12 @@ from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
 from mlinfra.components.eks_monitoring import EksMonitoring, EksMonitoringArgs
 from mlinfra.components.k8s_service import KubernetesModelService, KubernetesServiceArgs
+from mlinfra.components.karpenter import Karpenter, KarpenterArgs
+from mlinfra.components.karpenter_pools import KarpenterNodePools, NodePoolsArgs, placement
 from mlinfra.components.network import Network, NetworkArgs
 from mlinfra.components.platform import PlatformArgs
 from mlinfra.components.vpc_endpoints import stack_endpoints
+from mlinfra.spec.nodepools import pool_for
 from mlinfra.spec.service import ServiceSpec
 
 
@@ -28,6 +31,10 @@ class EksPlatform(pulumi.ComponentResource):
     """The cluster, its node groups and Kubernetes provider."""
     addons: ClusterAddons
     """Helm releases services depend on (controller, monitoring, GPU plugin)."""
+    karpenter: Karpenter
+    """The node autoscaler and what it needs in AWS."""
+    node_pools: KarpenterNodePools
+    """The Karpenter pools services run on."""
     images_key_arn: pulumi.Output[str]
     """KMS key that encrypts every ECR repository of the stack."""
     access_logs_bucket: pulumi.Output[str]
@@ -45,6 +52,20 @@ class EksPlatform(pulumi.ComponentResource):
         self.addons = ClusterAddons(
             f"{name}-addons",
             ClusterAddonsArgs(args.stack, args.settings, self.cluster, self.network.vpc_id, dict(args.secret_values)),
+            opts=child(self),
+        )
+        self.karpenter = Karpenter(
+            f"{name}-karpenter", KarpenterArgs(args.stack, args.settings.region, self.cluster), opts=child(self)
+        )
+        self.node_pools = KarpenterNodePools(
+            f"{name}-pools",
+            NodePoolsArgs(
+                args.stack,
+                dict(args.settings.node_pools),
+                self.cluster,
+                self.karpenter.node_role_name,
+                self.karpenter.ready,
+            ),
             opts=child(self),
         )
         # At the stack root (URN `...::mlinfra:index:EksMonitoring::monitoring`), like services.
@@ -73,6 +94,9 @@ class EksPlatform(pulumi.ComponentResource):
     def add_service(self, spec: ServiceSpec, image_ref: pulumi.Input[str]) -> str:
         """A `KubernetesModelService` at the stack root, after the add-ons it relies on."""
         args = self._args
+        pools = args.settings.node_pools
+        pool = pool_for(dict(pools), spec.gpu_type)
+        assert pool is not None, "the schedulability proof refuses a service without a pool"
         service = KubernetesModelService(
             spec.name,
             KubernetesServiceArgs(
@@ -87,7 +111,9 @@ class EksPlatform(pulumi.ComponentResource):
                 production=args.settings.production,
                 secret_arns={n: args.settings.secret_arns[n] for n in spec.secrets if n in args.settings.secret_arns},
                 secret_values={n: args.secret_values[n] for n in spec.secrets if n in args.secret_values},
-                depends_on=list(self.addons.releases.values()),
+                # The pool must exist before the Deployment waits for its pods to be Ready.
+                depends_on=[*self.addons.releases.values(), *self.node_pools.resources],
+                placement=placement(pool, pools[pool]),
             ),
         )
         zone = args.settings.hosted_zone_id

@@ -116,6 +116,9 @@ class KubernetesServiceArgs:
     secret_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Values of secrets by name, stored as a Kubernetes Secret mounted as files."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    placement: dict[str, object] = field(default_factory=dict)
+    """Pod-spec nodeSelector/tolerations of the node pool the service runs on (Karpenter's, from
+    `karpenter_pools.placement`); default: GPU pods select nodes by the GPU-type label."""
     prometheus_address: str = PROMETHEUS_ADDRESS
     """The Prometheus KEDA queries for an autoscaled service (the cluster must run KEDA): by
     default the one mlinfra's EKS platform installs."""
@@ -145,6 +148,7 @@ def pod_spec(
     service_account: str,
     k8s_secret: str | None,
     secret_arns: dict[str, str],
+    placement: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The hardened pod template spec (docs/architecture.md, "Secure defaults")."""
     resources: dict[str, dict[str, str]] = {
@@ -241,6 +245,7 @@ def pod_spec(
         resources["requests"]["nvidia.com/gpu"] = str(spec.gpu_count)
         pod["tolerations"] = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
         pod["nodeSelector"] = {GPU_TYPE_LABEL: spec.gpu_type}
+    pod.update(placement or {})
     return pod
 
 
@@ -371,7 +376,7 @@ class KubernetesModelService(pulumi.ComponentResource):
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
                     "metadata": {"labels": meta_labels},
-                    "spec": pod_spec(spec, args.image_ref, spec.name, secret_name, secret_arns),
+                    "spec": pod_spec(spec, args.image_ref, spec.name, secret_name, secret_arns, args.placement),
                 },
             },
             opts=ns_opts,

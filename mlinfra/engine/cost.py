@@ -109,6 +109,11 @@ def instance_types(doc: dict[str, Any]) -> list[str]:
     for res in doc["resources"]:
         inputs = res["inputs"]
         found.update(str(t) for t in inputs.get("instanceTypes") or [])
+        if res["type"] == "kubernetes:karpenter.sh/v1:NodePool":
+            requirements = (((inputs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("requirements")
+            for req in requirements or []:
+                if req.get("key") == "node.kubernetes.io/instance-type":
+                    found.update(str(t) for t in req.get("values") or [])
         if res["type"] in ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance") and inputs.get(
             "instanceType"
         ):

@@ -188,6 +188,8 @@ def _describe(change: dict[str, Any]) -> tuple[list[str], list[str]]:
             "instanceTypes": f"{change['name']} node type",
             "scalingConfig.desiredSize": f"{change['name']} desired nodes",
         }.get(path)
+        if kind == "NodePool":
+            label = _node_pool_label(change["name"], path)
         if label is None and path.endswith(
             (".resources.limits.cpu", ".resources.limits.memory", ".resources.limits['nvidia.com/gpu']")
         ):
@@ -196,6 +198,21 @@ def _describe(change: dict[str, Any]) -> tuple[list[str], list[str]]:
             phrases.append(f"{label} {_fmt(p['a'])} → {_fmt(p['b'])}")
             used.add(path)
     return phrases, sorted({_leaf(p) for p in props if p not in used})
+
+
+# Karpenter NodePools as `karpenter_pools.node_pool_spec` writes them (requirement order fixed).
+_NODE_POOL_PATHS = {
+    "spec.template.spec.requirements[0].values": "instance types",
+    "spec.template.spec.requirements[1].values": "capacity type",
+}
+
+
+def _node_pool_label(name: str, path: str) -> str | None:
+    if path.startswith("spec.limits"):
+        resource = path.removeprefix("spec.limits").lstrip(".").strip("[]'")
+        return f"{name} limit {resource}"
+    what = _NODE_POOL_PATHS.get(path)
+    return f"{name} {what}" if what else None
 
 
 def _leaf(path: str) -> str:

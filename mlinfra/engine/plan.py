@@ -43,6 +43,11 @@ def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None
     }
     settings = run.deployment.settings
     doc["cost"] = estimate(doc, load_prices(settings.region, ec2_prices))
+    if settings.platform == "eks":
+        from mlinfra.spec.schedulability import proof_rows, prove
+
+        fits, _ = prove(settings.node_pools, run.deployment.services, {}, run.deployment.stack_file)
+        doc["scheduling"] = proof_rows(fits, settings.node_pools)
     doc["policies"] = evaluate(
         resources, tier=settings.tier, suppressions=settings.policy.suppressions, file=run.deployment.stack_file
     )

@@ -89,7 +89,11 @@ class RecordingMocks(mocks.Mocks):
         service = typ.split(":")[1].split("/")[0] if ":" in typ else "x"
         state.setdefault("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT}:{name}")
         state.setdefault("name", args.inputs.get("name", rid))
-        state.update(self._extra(typ, name, rid, args.inputs))
+        extra = self._extra(typ, name, rid, args.inputs)
+        state.update(extra)
+        if typ.startswith("aws:ec2/") and "id" in extra and not args.resource_id:
+            # EC2 ids as AWS spells them (subnet-..., sg-...): CRDs that select by id check the form.
+            rid = str(extra["id"])
         return rid, state
 
     def _extra(self, typ: str, name: str, rid: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mlinfra.engine.cost import money, money_range
 from mlinfra.engine.plan import summary_rows
+from mlinfra.spec.schedulability import proof_lines
 
 MAX_VALUE = 80
 
@@ -50,8 +51,13 @@ def plan_markdown(doc: dict[str, Any]) -> str:
         for i, (t, n) in enumerate(sorted(counts.items())):
             shown = money_range(services.get(group)) if i == 0 else ""
             lines.append(f"| {group if i == 0 else ''} | `{t}` | {n} | {shown} |")
-    lines += ["", _prices_note(cost), "", *policies_markdown(pol)]
+    lines += ["", _prices_note(cost), "", *proof_markdown(doc.get("scheduling") or []), *policies_markdown(pol)]
     return "\n".join(lines) + "\n"
+
+
+def proof_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    lines = proof_lines(rows)
+    return [f"_{lines[0]}_", "", *(f"- {line.strip()}" for line in lines[1:]), ""] if lines else []
 
 
 def _prices_note(cost: dict[str, Any]) -> str:

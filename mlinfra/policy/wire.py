@@ -23,6 +23,8 @@ SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 ECR_REPO = "aws:ecr/repository:Repository"
 ECR_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
@@ -145,9 +147,33 @@ def literal_secret_envs(envs: list[dict[str, Any]]) -> list[str]:
     )
 
 
+def _pool_template(res: Resource) -> dict[str, Any]:
+    return ((inputs(res).get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
 def is_gpu_group(res: Resource) -> bool:
+    """A managed node group or Karpenter NodePool that launches GPU instances."""
     types = inputs(res).get("instanceTypes") or []
+    if res.get("type") == NODE_POOL:
+        for req in _pool_template(res).get("requirements") or []:
+            if req.get("key") == "node.kubernetes.io/instance-type":
+                types = req.get("values") or []
     return "NVIDIA" in str(inputs(res).get("amiType", "")) or any(str(t).split(".")[0] in GPU_FAMILIES for t in types)
+
+
+def node_taints(res: Resource) -> list[tuple[str, str]]:
+    """(key, effect) of the taints a node group or NodePool puts on its nodes, effects in
+    Kubernetes' spelling (the EKS API writes NO_SCHEDULE)."""
+    taints = _pool_template(res).get("taints") if res.get("type") == NODE_POOL else inputs(res).get("taints")
+    spelled = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+    return [(str(t.get("key")), spelled.get(str(t.get("effect")), str(t.get("effect")))) for t in taints or []]
+
+
+def metadata_options(res: Resource) -> dict[str, Any]:
+    """IMDS settings of a launch template or an EC2NodeClass."""
+    if res.get("type") == EC2_NODE_CLASS:
+        return (inputs(res).get("spec") or {}).get("metadataOptions") or {}
+    return inputs(res).get("metadataOptions") or {}
 
 
 def ingress_deployments(ing: Resource, g: Graph) -> list[Resource]:

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlinfra.spec.alerting import AlertingSettings
 from mlinfra.spec.base import StrictModel
-from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
+from mlinfra.spec.capacity import NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.eks_versions import (
     ADDON_VERSIONS,
@@ -22,6 +22,7 @@ from mlinfra.spec.eks_versions import (
     missing_addon_pins,
     version_problem,
 )
+from mlinfra.spec.nodepools import OLD_GPU_KEYS_MESSAGE, NodePool, check_pools, default_pools
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
@@ -53,7 +54,6 @@ def _cidr(value: str) -> str:
 # public subnets of at least /27, so /19 is the smallest VPC that layout fits (AWS allows /16-/28).
 VPC_PREFIXES = range(16, 20)
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-NODE_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$")
 
 
 class VpcSettings(StrictModel):
@@ -114,7 +114,8 @@ class VpcSettings(StrictModel):
 
 
 class SystemNodes(NodeGroupSize):
-    """CPU nodes for system add-ons and CPU services. Default: 2-6 m6i.large."""
+    """The managed node group Karpenter and the cluster add-ons run on (services run on the
+    Karpenter pools of `mlinfra:nodePools`). Default: 2-6 m6i.large."""
 
     instance_types: tuple[str, ...] = ("m6i.large",)
 
@@ -124,13 +125,6 @@ class SystemNodes(NodeGroupSize):
         if not v:
             raise ValueError("instance_types must list at least one EC2 instance type such as m6i.large")
         return check_instance_types(v, cpu_only=True)
-
-
-class GpuNodeGroup(GpuPool):
-    """A managed node group of NVIDIA GPU instances at a fixed size (no node autoscaler yet)."""
-
-    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    desired_size: Annotated[int, Field(ge=0, le=450)] = 1
 
 
 class EksSettings(StrictModel):
@@ -266,8 +260,11 @@ class StackSettings(StrictModel):
     and DNS is left to you (the stack's `dns` output says so)."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
     eks: EksSettings = Field(default_factory=EksSettings)
-    gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
-    """GPU capacity by group name. Default: none, so a GPU service is refused."""
+    gpu_node_groups: dict[str, Any] = Field(default_factory=dict)
+    """Retired: EKS GPU capacity is `node_pools` now; any value is an error that says so."""
+    node_pools: dict[str, NodePool] = Field(default_factory=default_pools)
+    """Karpenter node pools (EKS) by name (`mlinfra.spec.nodepools`). Default: one CPU pool,
+    no GPU pool (a GPU service is refused until its GPU type has one)."""
     services: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-service overrides of any ModelService field."""
     secrets: dict[str, str] = Field(default_factory=dict)
@@ -326,14 +323,26 @@ class StackSettings(StrictModel):
 
     @field_validator("gpu_node_groups")
     @classmethod
-    def _group_names(cls, v: dict[str, GpuNodeGroup]) -> dict[str, GpuNodeGroup]:
-        bad = [str(k)[:40] for k in v if not NODE_GROUP_NAME.match(k)]
-        if bad:
+    def _retired_gpu_groups(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if not v:
+            return v  # Pulumi.yaml's typed config still declares the key, with default {}
+        if info.data.get("platform", "eks") == "ecs":
             raise ValueError(
-                f"node group names must be lowercase letters, digits and '-' (at most 30, "
-                f"so the EKS node group name derived from it fits in 63), got {bad[:3]}"
+                "EKS node groups do nothing on an ECS stack; declare GPU capacity under mlinfra:ecs.gpuCapacity instead"
             )
-        return v
+        raise ValueError(OLD_GPU_KEYS_MESSAGE)
+
+    @field_validator("node_pools")
+    @classmethod
+    def _pools(cls, v: dict[str, NodePool], info: ValidationInfo) -> dict[str, NodePool]:
+        # {} is Pulumi.yaml's typed-config default: "not configured".
+        if info.data.get("platform", "eks") == "ecs":
+            if v:
+                raise ValueError(
+                    "Karpenter node pools are EKS only; on ECS declare GPU capacity under mlinfra:ecs.gpuCapacity"
+                )
+            return v
+        return check_pools(v or default_pools())
 
     @field_validator("ecs")
     @classmethod
@@ -356,8 +365,9 @@ class StackSettings(StrictModel):
         return self.vpc.availability_zones or tuple(f"{self.region}{s}" for s in "abc")
 
     def gpu_capacity(self) -> dict[str, list[str]]:
-        """GPU type -> node group names that provide it."""
+        """GPU type -> node pool names that provide it."""
         out: dict[str, list[str]] = {}
-        for name, group in sorted(self.gpu_node_groups.items()):
-            out.setdefault(group.gpu_type, []).append(name)
+        for name, pool in sorted(self.node_pools.items()):
+            if pool.gpu_type is not None:
+                out.setdefault(pool.gpu_type, []).append(name)
         return out

@@ -90,7 +90,11 @@ def test_secure_config_value_never_printed() -> None:
             "",
             "service names must be unique",
         ),
-        ('ModelService("a", model_uri="s3://b-1/m/x.onnx", gpu=True)', "", "stack has no GPU node group for a10g"),
+        (
+                'ModelService("a", model_uri="s3://b-1/m/x.onnx", gpu=True)',
+                "",
+                "stack has no node pool for a10g GPU services",
+            ),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(

@@ -33,12 +33,14 @@ def test_eks_cluster_is_hardened(staging: OfflineRun) -> None:
     ]
 
 
-def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) -> None:
-    group = only(staging, "aws:eks/nodeGroup:NodeGroup", "platform-eks-gpu-a10g").inputs
-    assert group["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert group["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
-    assert group["labels"]["mlinfra.io/gpu-type"] == "a10g"
-    assert group["instanceTypes"] == ["g5.xlarge"]
+def test_gpu_pool_taints_labels_and_imdsv2(staging: OfflineRun) -> None:
+    pool = only(staging, "kubernetes:karpenter.sh/v1:NodePool", "platform-pools-gpu-a10g").inputs["spec"]
+    assert pool["template"]["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+    assert pool["template"]["metadata"]["labels"]["mlinfra.io/gpu-type"] == "a10g"
+    requirements = pool["template"]["spec"]["requirements"]
+    [types] = [r["values"] for r in requirements if r["key"] == "node.kubernetes.io/instance-type"]
+    assert types == ["g5.xlarge", "g5.2xlarge"]
+    assert len(all_of(staging, "aws:eks/nodeGroup:NodeGroup")) == 1, "only the system node group is managed"
     for template in all_of(staging, "aws:ec2/launchTemplate:LaunchTemplate"):
         meta = template.inputs["metadataOptions"]
         assert meta == {"httpEndpoint": "enabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"}
@@ -46,12 +48,15 @@ def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) ->
 
 
 def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
-    releases = {r.inputs["chart"]: r.inputs for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
+    charts = all_of(staging, "kubernetes:helm.sh/v3:Release")
+    releases = {r.inputs["chart"].rsplit("/", 1)[-1]: r.inputs for r in charts}
     assert set(releases) == {
         "argo-rollouts",
         "aws-for-fluent-bit",
         "aws-load-balancer-controller",
         "dcgm-exporter",
+        "karpenter",
+        "karpenter-crd",
         "keda",
         "kube-prometheus-stack",
         "metrics-server",
@@ -60,7 +65,8 @@ def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
     }
     for chart in releases.values():
         assert chart["version"][0].isdigit(), chart
-        assert chart["repositoryOpts"]["repo"].startswith("https://")
+        # Karpenter publishes to an OCI registry: the chart is named by its oci:// URL.
+        assert chart["chart"].startswith("oci://") or chart["repositoryOpts"]["repo"].startswith("https://")
     lbc = releases["aws-load-balancer-controller"]["values"]["serviceAccount"]
     assert lbc["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
 
@@ -131,8 +137,9 @@ def test_gpu_service_requests_gpu_tolerates_taint_and_selects_gpu_nodes(staging:
     (c,) = pod["containers"]
     assert c["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    assert pod["nodeSelector"] == {"mlinfra.io/gpu-type": "a10g"}
+    assert pod["nodeSelector"] == {"karpenter.sh/nodepool": "gpu-a10g", "mlinfra.io/gpu-type": "a10g"}
     cpu_pod = _deployment(staging, "fraud-detector")["spec"]["template"]["spec"]
+    assert cpu_pod["nodeSelector"] == {"karpenter.sh/nodepool": "cpu"}
     assert "nvidia.com/gpu" not in cpu_pod["containers"][0]["resources"]["limits"]
     assert "tolerations" not in cpu_pod
 
@@ -244,10 +251,12 @@ def test_scaler_pdb_netpol_and_monitoring_per_service(staging: OfflineRun, prod:
 
 def test_staging_and_prod_differ_in_replicas_nodes_and_nat(staging: OfflineRun, prod: OfflineRun) -> None:
     def gpu_types(run: OfflineRun) -> list[str]:
-        return only(run, "aws:eks/nodeGroup:NodeGroup", "platform-eks-gpu-a10g").inputs["instanceTypes"]
+        spec = only(run, "kubernetes:karpenter.sh/v1:NodePool", "platform-pools-gpu-a10g").inputs["spec"]
+        [types] = [r["values"] for r in spec["template"]["spec"]["requirements"] if r["key"].endswith("instance-type")]
+        return list(types)
 
-    assert gpu_types(staging) == ["g5.xlarge"]
-    assert gpu_types(prod) == ["g5.2xlarge"]
+    assert gpu_types(staging) == ["g5.xlarge", "g5.2xlarge"]
+    assert gpu_types(prod) == ["g5.2xlarge", "g5.4xlarge"]
     assert len(all_of(staging, "aws:ec2/natGateway:NatGateway")) == 1
     assert len(all_of(prod, "aws:ec2/natGateway:NatGateway")) == 3
 

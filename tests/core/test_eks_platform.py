@@ -40,7 +40,12 @@ def test_admins_get_access_entries_before_anything_talks_to_kubernetes(prod: Off
     }
     # Clusters created with the old bootstrap default must not be replaced for it.
     assert "accessConfig.bootstrapClusterCreatorAdminPermissions" in cluster.options["ignoreChanges"]
-    entries = {r.inputs["principalArn"] for r in all_of(prod, "aws:eks/accessEntry:AccessEntry")}
+    # (Karpenter's node role has an EC2_LINUX entry of its own, no policy association.)
+    entries = {
+        r.inputs["principalArn"]
+        for r in all_of(prod, "aws:eks/accessEntry:AccessEntry")
+        if r.inputs.get("type") != "EC2_LINUX"
+    }
     assert entries == {
         "arn:aws:iam::123456789012:role/mlinfra-deployer",
         "arn:aws:iam::123456789012:role/platform-admins",
@@ -108,7 +113,8 @@ def test_version_upgrade_policy_and_node_groups_follow_the_table(staging: Offlin
     assert cluster["upgradePolicy"] == {"supportType": "STANDARD"}
     for group in all_of(staging, "aws:eks/nodeGroup:NodeGroup"):
         assert group.inputs["version"] == cluster["version"], group.name
-        # No autoscaler runs: the stack's desired size is applied, not ignored.
+        # The system pool is not autoscaled (Karpenter scales the service pools): the stack's
+        # desired size is applied, not ignored.
         assert "ignoreChanges" not in group.options
 
 
@@ -147,14 +153,12 @@ def test_core_addons_are_managed_and_ordered_around_the_nodes(staging: OfflineRu
     )
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"].startswith("arn:aws:iam::")
-    for group in ("platform-eks-system", "platform-eks-gpu-a10g"):
-        assert {"platform-eks-vpc-cni", "platform-eks-kube-proxy", "platform-eks-eks-pod-identity-agent"} <= (
-            _depends_on(staging, group, "aws:eks/nodeGroup:NodeGroup")
-        )
+    assert {"platform-eks-vpc-cni", "platform-eks-kube-proxy", "platform-eks-eks-pod-identity-agent"} <= (
+        _depends_on(staging, "platform-eks-system", "aws:eks/nodeGroup:NodeGroup")
+    )
     for late in ("coredns", "aws-ebs-csi-driver"):
         deps = _depends_on(staging, f"platform-eks-{late}", "aws:eks/addon:Addon")
         assert "platform-eks-system" in deps
-        assert "platform-eks-gpu-a10g" not in deps
 
 
 def test_addon_version_can_be_pinned(project: Callable[..., Path]) -> None:
@@ -198,13 +202,17 @@ def test_release_graph_is_explicit_and_crds_come_first(staging: OfflineRun) -> N
     order = release_order(RELEASE_DEPENDENCIES)
     assert order.index("prometheus-operator-crds") < order.index("kube-prometheus-stack")
     assert order.index("prometheus-operator-crds") < order.index("dcgm-exporter")
-    releases = {r.inputs["chart"]: r for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
+    releases = {r.inputs["chart"].rsplit("/", 1)[-1]: r for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
     crds = releases["prometheus-operator-crds"].urn
     for chart in ("kube-prometheus-stack", "dcgm-exporter"):
         assert crds in releases[chart].dependencies, chart
-    gpu_pool = only(staging, "aws:eks/nodeGroup:NodeGroup", "platform-eks-gpu-a10g").urn
-    for release in releases.values():
-        assert gpu_pool not in release.dependencies, release.name
+    # Karpenter's CRDs before the controller, both before any NodePool; no release waits for a pool.
+    assert releases["karpenter-crd"].urn in releases["karpenter"].dependencies
+    pools = all_of(staging, "kubernetes:karpenter.sh/v1:NodePool")
+    for pool in pools:
+        assert {releases["karpenter-crd"].urn, releases["karpenter"].urn} <= set(pool.dependencies), pool.name
+        for release in releases.values():
+            assert pool.urn not in release.dependencies, release.name
     lbc = releases["aws-load-balancer-controller"].inputs["values"]
     assert lbc["enableServiceMutatorWebhook"] is False
     # Every ServiceMonitor / PrometheusRule waits for the CRDs (through its service).

@@ -40,6 +40,8 @@ def test_component_type_tokens_and_logical_names(staging: OfflineRun) -> None:
         ("mlinfra:index:EksCluster", "platform-eks"),
         ("mlinfra:index:ClusterAddons", "platform-addons"),
         ("mlinfra:index:AccessLogsBucket", "platform-alb-logs"),
+        ("mlinfra:index:Karpenter", "platform-karpenter"),  # added (nodes)
+        ("mlinfra:index:KarpenterNodePools", "platform-pools"),
         ("mlinfra:index:ServiceImage", "fraud-detector"),
         ("mlinfra:index:ServiceImage", "search-ranker"),
         ("mlinfra:index:KubernetesModelService", "fraud-detector"),

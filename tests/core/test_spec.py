@@ -90,7 +90,7 @@ def test_stack_level_problems_need_valid_settings_then_are_reported(project) -> 
         )
     )
     assert "mlinfra:services.ghost = 'ghost': override of an unknown service; declared services: c" in text
-    assert "ModelService('c').gpu = 'l4': stack has no GPU node group for l4" in text
+    assert "ModelService('c').gpu = 'l4': stack has no node pool for l4 GPU services" in text
     assert "ModelService('c').secrets = 'nope': not defined in stacks/Pulumi.s.yaml" in text
 
 
@@ -126,7 +126,7 @@ def test_stack_field_errors_name_the_key_and_allowed_values(project) -> None:  #
     stack = STACK_HEADER.replace("mlinfra:tier: staging", "mlinfra:tier: production").replace(
         "  mlinfra:eks:\n",
         "  mlinfra:eks:\n    version: '1.20'\n    systemNodes: {minSize: 5, maxSize: 2, desiredSize: 3}\n",
-    ) + ("  mlinfra:gpuNodeGroups:\n    g:\n      gpuType: l4\n      instanceTypes: [g5.xlarge]\n")
+    ) + ("  mlinfra:nodePools:\n    g:\n      gpuType: l4\n      instanceTypes: [g5.xlarge]\n")
     text = "\n".join(_problems(project, 'ModelService("a", model_uri="s3://bkt/x/m.onnx")\n', stack))
     assert "mlinfra:tier = 'production': Input should be 'dev', 'staging' or 'prod'" in text
     assert "mlinfra:eks.version = '1.20': '1.20' is not a version EKS creates; allowed: '1.32'" in text

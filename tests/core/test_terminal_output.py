@@ -130,7 +130,7 @@ def test_plan_costs_are_a_column_of_group_totals(plan_text: str, staging_doc: di
 def test_wide_shows_full_type_tokens() -> None:
     proc = mlinfra("plan", "--stack", "staging", "--wide")
     assert proc.returncode == 0, proc.stderr
-    assert "aws:eks/nodeGroup:NodeGroup  platform-eks-gpu-a10g" in proc.stdout
+    assert "kubernetes:karpenter.sh/v1:NodePool  platform-pools-gpu-a10g" in proc.stdout
     assert "fraud-detector-servicemonitor" in proc.stdout
     assert ELLIPSIS not in "".join(_rows(proc.stdout))
 
@@ -204,5 +204,5 @@ def test_colour_only_on_a_terminal() -> None:
     assert "resources registered" in shown, "no progress on a terminal"
     # What the terminal ends up showing: a `\r` (the progress spinner) returns to the line's start.
     plain = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in ANSI.sub("", shown).split("\n"))
-    assert "~ aws:eks:NodeGroup  platform-eks-gpu-a10g" in plain
+    assert "~ aws:eks:NodeGroup  platform-eks-system" in plain
     assert max(len(line) for line in plain.splitlines()) <= 80

@@ -161,9 +161,9 @@ CASES = [
         replace(RANKER, "gpu=True", 'gpu="l4"'),
         RANKER,
         ".gpu",
-        "GPU types in stacks/Pulumi.staging.yaml (mlinfra:gpuNodeGroups): a10g",
+        "pools in stacks/Pulumi.staging.yaml (mlinfra:nodePools) serve: CPU, a10g",
     ),
-    Bad("gpu-stack-without-gpu-nodes", config("mlinfra:gpuNodeGroups", DELETE), RANKER, ".gpu", "none configured"),
+    Bad("gpu-stack-without-gpu-nodes", config("mlinfra:nodePools/gpu-a10g", DELETE), RANKER, ".gpu", "serve: CPU."),
     Bad(
         "gpu-count-too-high",
         replace(RANKER, "gpu=True", "gpu=True, gpu_count=9"),
@@ -173,17 +173,17 @@ CASES = [
     ),
     Bad(
         "gpu-nodes-wrong-family",
-        config("mlinfra:gpuNodeGroups/gpu-a10g/instanceTypes", ["m6i.xlarge"]),
+        config("mlinfra:nodePools/gpu-a10g/instanceTypes", ["m6i.xlarge"]),
         STACK,
-        "mlinfra:gpuNodeGroups.gpu-a10g",
+        "mlinfra:nodePools.gpu-a10g",
         "use g5.* types",
     ),
     Bad(
-        "gpu-nodes-min-above-desired",
-        config("mlinfra:gpuNodeGroups/gpu-a10g/minSize", 3),
+        "gpu-node-groups-retired",
+        config("mlinfra:gpuNodeGroups", {"gpu-a10g": {"gpuType": "a10g", "minSize": 0, "maxSize": 2}}),
         STACK,
-        "mlinfra:gpuNodeGroups.gpu-a10g",
-        "min_size <= desired_size <= max_size",
+        "mlinfra:gpuNodeGroups",
+        "replaced by Karpenter node pools",
     ),
     # --- model URIs ------------------------------------------------------------------------
     Bad(
@@ -1330,41 +1330,41 @@ HOSTILE = [
     ),
     Hostile(
         "stack-gpu-instance-banana",
-        config("mlinfra:gpuNodeGroups/gpu-a10g/instanceTypes", ["g5.banana"]),
+        config("mlinfra:nodePools/gpu-a10g/instanceTypes", ["g5.banana"]),
         STACK,
-        "mlinfra:gpuNodeGroups.gpu-a10g",
+        "mlinfra:nodePools.gpu-a10g",
         "pinned instance table",
     ),
     Hostile(
         "stack-gpu-instance-unknown-size",
-        config("mlinfra:gpuNodeGroups/gpu-a10g/instanceTypes", ["g5.96xlarge"]),
+        config("mlinfra:nodePools/gpu-a10g/instanceTypes", ["g5.96xlarge"]),
         STACK,
-        "mlinfra:gpuNodeGroups.gpu-a10g",
+        "mlinfra:nodePools.gpu-a10g",
         "allowed: g5.12xlarge",
     ),
     Hostile(
         "stack-node-group-name-spaces",
         both(
-            config("mlinfra:gpuNodeGroups/GPU A10G!", {"gpuType": "a10g", "maxSize": 1}),
-            config("mlinfra:gpuNodeGroups/gpu-a10g", DELETE),
+            config("mlinfra:nodePools/GPU A10G!", {"gpuType": "a10g"}),
+            config("mlinfra:nodePools/gpu-a10g", DELETE),
         ),
         STACK,
-        "mlinfra:gpuNodeGroups",
-        "node group names must be lowercase",
+        "mlinfra:nodePools",
+        "pool names must be lowercase",
     ),
     Hostile(
         "stack-node-group-name-long",
-        config("mlinfra:gpuNodeGroups/" + "g" * 40, {"gpuType": "a10g"}),
+        config("mlinfra:nodePools/" + "g" * 40, {"gpuType": "l4"}),
         STACK,
-        "mlinfra:gpuNodeGroups",
+        "mlinfra:nodePools",
         "at most 30",
     ),
     Hostile(
         "stack-node-group-name-empty",
-        config("mlinfra:gpuNodeGroups/", {"gpuType": "a10g"}),
+        config("mlinfra:nodePools/", {"gpuType": "l4"}),
         STACK,
-        "mlinfra:gpuNodeGroups",
-        "node group names",
+        "mlinfra:nodePools",
+        "pool names",
     ),
     Hostile(
         "stack-eks-public-cidr-host-bits",
@@ -1394,48 +1394,48 @@ HOSTILE = [
         replace(RANKER, "gpu=True", "gpu=True, gpu_count=8"),
         RANKER,
         ".gpu_count",
-        "have at most 1 GPU(s) per node",
+        "Allowed: at most 1 GPU, or add g5.48xlarge",
     ),
     Hostile(
         "eks-memory-512gi-cpu-service",
         replace(FRAUD, 'memory="2Gi"', 'memory="512Gi"'),
         FRAUD,
         ".memory",
-        "larger than any node of its pool (system nodes (mlinfra:eks.systemNodes): 8 GiB)",
+        "one pod never fits a node of pool 'cpu'",
     ),
     Hostile(
-        "eks-cpu-100000", replace(FRAUD, 'cpu="1"', "cpu=100000"), FRAUD, ".cpu", "larger than any node of its pool"
+        "eks-cpu-100000", replace(FRAUD, 'cpu="1"', "cpu=100000"), FRAUD, ".cpu", "one pod never fits a node of pool"
     ),
     Hostile(
-        "eks-memory-2pib", replace(FRAUD, 'memory="2Gi"', "memory=2147483648"), FRAUD, ".memory", "larger than any node"
+        "eks-memory-2pib", replace(FRAUD, 'memory="2Gi"', "memory=2147483648"), FRAUD, ".memory", "one pod never fits"
     ),
     Hostile(
         "eks-gpu-memory-too-big",
         replace(RANKER, "gpu=True", 'gpu=True, memory="64Gi"'),
         RANKER,
         ".memory",
-        "GPU node group 'gpu-a10g': 16 GiB",
+        "pods at most g5.xlarge: 3.72 vCPU, 13.3 GiB, 1 GPU, g5.2xlarge:",
     ),
     Hostile(
         "eks-override-gpu-count",
         config("mlinfra:services/search-ranker/gpuCount", 4),
         STACK,
         "mlinfra:services.search-ranker.gpuCount",
-        "have at most 1 GPU(s) per node",
+        "at most 1 GPU",
     ),
     Hostile(
         "eks-override-memory",
         config("mlinfra:services/fraud-detector/memory", "100Gi"),
         STACK,
         "mlinfra:services.fraud-detector.memory",
-        "larger than any node",
+        "one pod never fits a node of pool 'cpu'",
     ),
     Hostile(
         "eks-override-cpu",
         config("mlinfra:services/fraud-detector/cpu", 64),
         STACK,
         "mlinfra:services.fraud-detector.cpu",
-        "larger than any node",
+        "one pod never fits a node of pool 'cpu'",
     ),
 ]
 

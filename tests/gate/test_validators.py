@@ -34,7 +34,9 @@ PROMETHEUS_OPERATOR_KINDS = {
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 ARGO_ROLLOUTS_KINDS = {("argoproj.io/v1alpha1", "Rollout"), ("argoproj.io/v1alpha1", "AnalysisTemplate")}
-CRD_KINDS = PROMETHEUS_OPERATOR_KINDS | ARGO_ROLLOUTS_KINDS
+# Validated against Karpenter's own CRD schemas at the pin (tests/upstream/test_karpenter.py).
+KARPENTER_KINDS = {("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")}
+CRD_KINDS = PROMETHEUS_OPERATOR_KINDS | ARGO_ROLLOUTS_KINDS | KARPENTER_KINDS
 # Validated against the pinned KEDA release's CRD schema (test below, tests/upstream/test_keda.py).
 KEDA_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
 
@@ -56,7 +58,32 @@ PARLIAMENT_EXCEPTIONS: dict[tuple[str, str, tuple[str, ...] | None], str] = {
     ): "AWS Load Balancer Controller: iam:CreateServiceLinkedRole, conditioned on "
     "iam:AWSServiceName=elasticloadbalancing.amazonaws.com, creates the ELB service-linked role "
     "in a fresh account (upstream's documented controller policy)",
+    (
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "policy",
+        (
+            "iam:addroletoinstanceprofile",
+            "iam:createinstanceprofile",
+            "iam:deleteinstanceprofile",
+            "iam:passrole",
+            "iam:removerolefrominstanceprofile",
+        ),
+    ): "Karpenter controller (upstream CloudFormation, tests/upstream/test_karpenter.py): it creates the "
+    "instance profile of each EC2NodeClass and passes only the Karpenter node role, every action "
+    "conditioned on the cluster's tags",
 }
+
+def _mismatch(*pairs: tuple[str, str]) -> str:
+    """A RESOURCE_MISMATCH finding's detail as parliament prints it."""
+    return str([{"action": action, "required_format": form} for action, form in pairs])
+
+
+KARPENTER_RUN_INSTANCES = (
+    "Karpenter controller (upstream CloudFormation, tests/upstream/test_karpenter.py): RunInstances and "
+    "CreateFleet are authorized per resource type, and upstream grants the types in separate statements "
+    "(AMIs/subnets/security groups unconditioned, launch templates and the created instances only with "
+    "the cluster's tags); parliament checks each statement alone"
+)
 
 # (parliament issue, document kind, finding detail) -> why it does not apply, for findings that
 # carry no action list.
@@ -67,11 +94,51 @@ PARLIAMENT_DETAIL_EXCEPTIONS: dict[tuple[str, str, str], str] = {
         "Unknown condition elasticloadbalancing:CreateAction for action elasticloadbalancing:AddTags",
     ): "AWS Load Balancer Controller upstream iam_policy.json (tests/upstream): AddTags only while creating "
     "its own load balancers and target groups; the condition key is newer than parliament's IAM database",
+    (
+        "RESOURCE_MISMATCH",
+        "policy",
+        _mismatch(
+            ("ec2:RunInstances", "arn:*:ec2:*:*:instance/*"),
+            ("ec2:RunInstances", "arn:*:ec2:*:*:network-interface/*"),
+            ("ec2:CreateFleet", "arn:*:ec2:*:*:fleet/*"),
+            ("ec2:CreateFleet", "arn:*:ec2:*:*:instance/*"),
+        ),
+    ): KARPENTER_RUN_INSTANCES,
+    (
+        "RESOURCE_MISMATCH",
+        "policy",
+        _mismatch(
+            ("ec2:RunInstances", "arn:*:ec2:*::image/*"),
+            ("ec2:RunInstances", "arn:*:ec2:*:*:instance/*"),
+            ("ec2:RunInstances", "arn:*:ec2:*:*:network-interface/*"),
+            ("ec2:RunInstances", "arn:*:ec2:*:*:security-group/*"),
+            ("ec2:RunInstances", "arn:*:ec2:*:*:subnet/*"),
+            ("ec2:CreateFleet", "arn:*:ec2:*:*:fleet/*"),
+            ("ec2:CreateFleet", "arn:*:ec2:*:*:instance/*"),
+        ),
+    ): KARPENTER_RUN_INSTANCES,
+    (
+        "RESOURCE_MISMATCH",
+        "policy",
+        _mismatch(
+            ("ec2:RunInstances", "arn:*:ec2:*::image/*"),
+            ("ec2:RunInstances", "arn:*:ec2:*:*:security-group/*"),
+            ("ec2:RunInstances", "arn:*:ec2:*:*:subnet/*"),
+        ),
+    ): KARPENTER_RUN_INSTANCES,
+    (
+        "RESOURCE_MISMATCH",
+        "policy",
+        "[{'action': 'ssm:GetParameter', 'required_format': 'arn:*:ssm:*:*:parameter/*'}]",
+    ): "Karpenter controller (upstream CloudFormation): the AWS-owned public parameters "
+    "(arn:aws:ssm:<region>::parameter/aws/service/*, the EKS AMI ids) have an empty account field, "
+    "which parliament's format does not allow",
 }
 
 
 def _parliament_exception(finding: dict[str, Any], kind: str) -> str | None:
-    actions = tuple((finding.get("location") or {}).get("actions") or ())
+    # Sorted: parliament lists a finding's actions in set order, which varies between runs.
+    actions = tuple(sorted((finding.get("location") or {}).get("actions") or ()))
     return (
         PARLIAMENT_EXCEPTIONS.get((finding["issue"], kind, None))
         or PARLIAMENT_EXCEPTIONS.get((finding["issue"], kind, actions))
@@ -144,6 +211,17 @@ def test_rendered_argo_rollouts_resources_match_the_upstream_crds(
     docs = [(p, doc) for p, doc in rendered if (doc["apiVersion"], doc["kind"]) in ARGO_ROLLOUTS_KINDS]
     assert {doc["kind"] for _, doc in docs} == {"Rollout", "AnalysisTemplate"}
     problems = [f"{p.name}: {problem}" for p, doc in docs for problem in schema_problems(doc)]
+    assert not problems
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
+def test_rendered_karpenter_resources_match_the_upstream_crds(render_stack: Callable[[str], Path], stack: str) -> None:
+    from tests.upstream.test_karpenter import problems as karpenter_problems
+
+    rendered = _manifests(render_stack(stack))
+    docs = [(p, doc) for p, doc in rendered if (doc["apiVersion"], doc["kind"]) in KARPENTER_KINDS]
+    assert {doc["kind"] for _, doc in docs} == {"NodePool", "EC2NodeClass"}
+    problems = [f"{p.name}: {problem}" for p, doc in docs for problem in karpenter_problems(doc)]
     assert not problems
 
 

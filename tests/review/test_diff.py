@@ -35,9 +35,10 @@ def test_diff_json_has_the_documented_shape(stack_diff: dict[str, Any]) -> None:
 
 
 def test_diff_lists_the_real_differences_of_the_examples(stack_diff: dict[str, Any]) -> None:
-    gpu = _props(stack_diff, "platform-eks-gpu-a10g")
-    assert gpu["instanceTypes"] == (["g5.xlarge"], ["g5.2xlarge"])
-    assert gpu["scalingConfig.maxSize"] == (2, 8)
+    gpu = _props(stack_diff, "platform-pools-gpu-a10g")
+    types = gpu["spec.template.spec.requirements[0].values"]
+    assert types == (["g5.xlarge", "g5.2xlarge"], ["g5.2xlarge", "g5.4xlarge"])
+    assert gpu["spec.limits['nvidia.com/gpu']"] == ("3", "6")
     assert _props(stack_diff, "fraud-detector-scaledobject")["spec.minReplicaCount"] == (1, 3)
     assert _props(stack_diff, "search-ranker-deployment")["spec.replicas"] == (1, 3)
     # prod has one NAT gateway per zone, staging a single one; only prod names a hosted zone
@@ -63,7 +64,10 @@ def test_stack_name_is_normalised_not_reported(stack_diff: dict[str, Any]) -> No
 def test_summary_per_service_first_with_cost_delta(stack_diff: dict[str, Any]) -> None:
     summary = {s["service"]: s for s in stack_diff["summary"]}
     assert next(iter(summary)) == "(platform)"
-    assert "platform-eks-gpu-a10g node type g5.xlarge \u2192 g5.2xlarge" in summary["(platform)"]["changes"]
+    changes = summary["(platform)"]["changes"]
+    assert "platform-pools-gpu-a10g instance types g5.xlarge, g5.2xlarge \u2192 g5.2xlarge, g5.4xlarge" in changes
+    assert "platform-pools-gpu-a10g limit nvidia.com/gpu 3 \u2192 6" in changes
+    assert "platform-pools-cpu capacity type spot \u2192 on-demand" in changes
     assert "replicas 1\u20133 \u2192 3\u201312" in summary["fraud-detector"]["changes"]
     delta = summary["search-ranker"]["cost_delta"]
     # 1 -> 3 replicas, each a whole GPU node: g5.xlarge share in staging, g5.2xlarge share in prod
@@ -84,7 +88,7 @@ def test_diff_markdown_is_a_readable_table() -> None:
     text = proc.stdout
     assert text.startswith("### mlinfra diff: `staging` \u2192 `prod`")
     assert "| monthly cost | staging | prod | delta |" in text
-    assert '| `platform-eks-gpu-a10g` | `instanceTypes` | `["g5.xlarge"]` | `["g5.2xlarge"]` |' in text
+    assert "| `platform-pools-gpu-a10g` | `spec.limits['nvidia.com/gpu']` | `3` | `6` |" in text
     assert "- fraud-detector: " in text
 
 

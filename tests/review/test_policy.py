@@ -92,7 +92,7 @@ EKS_CASES: dict[str, Callable[[Res], None]] = {
         publicAccessCidrs=["0.0.0.0/0"]
     ),
     "MLI-EKS-004": lambda r: one(r, ":LaunchTemplate")["inputs"]["metadataOptions"].update(httpTokens="optional"),
-    "MLI-EKS-005": lambda r: one(r, ":NodeGroup", "gpu-a10g")["inputs"].pop("taints"),
+    "MLI-EKS-005": lambda r: one(r, ":NodePool", "gpu-a10g")["inputs"]["spec"]["template"]["spec"].pop("taints"),
     "MLI-EKS-006": lambda r: drop(r, ":Release", "nvidia-device-plugin"),
     "MLI-LOG-001": lambda r: one(r, ":LogGroup")["inputs"].pop("retentionInDays"),
     "MLI-NET-001": lambda r: set_annotation(r, ANN + "scheme", "internet-facing"),
@@ -347,3 +347,18 @@ def test_suppression_with_unknown_id_is_bad_input(project: Path) -> None:
         "mlinfra:policy.suppressions[0].id",
         "MLI-K8S-014",
     )
+
+
+def test_karpenter_nodes_are_held_to_the_node_rules(plans: dict[str, Any]) -> None:
+    """IMDS hop limit on EC2NodeClasses, the GPU taint on GPU NodePools (which the managed node
+    group rules would never see)."""
+    resources = copy.deepcopy(plans["staging"]["resources"])
+    imds = one(resources, ":EC2NodeClass", "gpu-a10g-class")["inputs"]["spec"]["metadataOptions"]
+    imds["httpPutResponseHopLimit"] = 2
+    assert "MLI-EKS-004" in fired(resources, production=False)
+    resources = copy.deepcopy(plans["staging"]["resources"])
+    taints = one(resources, ":NodePool", "gpu-a10g")["inputs"]["spec"]["template"]["spec"]["taints"]
+    taints[0]["effect"] = "PreferNoSchedule"
+    assert "MLI-EKS-005" in fired(resources, production=False)
+    cpu_pool = one(resources, ":NodePool", "pools-cpu")
+    assert cpu_pool["inputs"]["spec"]["template"]["spec"].get("taints") is None  # not a GPU pool: no finding

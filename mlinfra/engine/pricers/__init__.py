@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from mlinfra.engine.pricers import aws, ecs, kubernetes
+from mlinfra.engine.pricers import aws, ecs, karpenter, kubernetes
 
-__all__ = ["aws", "ecs", "kubernetes"]
+__all__ = ["aws", "ecs", "karpenter", "kubernetes"]

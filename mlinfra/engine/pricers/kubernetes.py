@@ -1,5 +1,6 @@
 """Pricers of Kubernetes objects on EKS: ALBs the load balancer controller creates per ingress group,
-and a Deployment's allocated share of the nodes it runs on."""
+and a Deployment's allocated share of the nodes it runs on (its Karpenter pool's instance type,
+or a managed node group's)."""
 
 from __future__ import annotations
 
@@ -65,10 +66,19 @@ def _deployment(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str | No
         except ValueError:
             return "container resources are not valid quantities"
         limits["gpu"] += float(req.get("nvidia.com/gpu", 0))
-    group = _node_group_for(pod, g)
-    if group is None:
-        return None  # no EKS node group in the plan (e.g. nodes managed elsewhere)
-    itype = (group["inputs"].get("instanceTypes") or ["?"])[0]
+    # Imported here: the Karpenter pricers build on this module's replica_range.
+    from mlinfra.engine.pricers.karpenter import placement_of
+
+    packing = placement_of(res, p, g)
+    if isinstance(packing, str):
+        return packing
+    if packing is not None:
+        itype = packing.shape.instance_type
+    else:
+        group = _node_group_for(pod, g)
+        if group is None:
+            return None  # no EKS node group or Karpenter pool in the plan (nodes managed elsewhere)
+        itype = (group["inputs"].get("instanceTypes") or ["?"])[0]
     spec = p.ec2(itype)
     if spec is None or not spec.get("vcpu"):
         return f"no price or size for instance type {itype} in {p.region}"

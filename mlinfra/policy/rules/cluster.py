@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from mlinfra.policy.registry import Graph, Resource, rule
 from mlinfra.policy.wire import (
+    EC2_NODE_CLASS,
     ECR_LIFECYCLE,
     ECR_REPO,
     HELM_RELEASE,
     LAUNCH_TEMPLATE,
     NODE_GROUP,
+    NODE_POOL,
     inputs,
     is_gpu_group,
+    metadata_options,
+    node_taints,
     number,
 )
 
@@ -60,26 +64,24 @@ def _endpoint(res: Resource, g: Graph) -> list[str]:
     return []
 
 
-@rule("MLI-EKS-004", "high", "nodes require IMDSv2 with hop limit 1", LAUNCH_TEMPLATE)
+@rule("MLI-EKS-004", "high", "nodes require IMDSv2 with hop limit 1", LAUNCH_TEMPLATE, EC2_NODE_CLASS)
 def _imds(res: Resource, g: Graph) -> list[str]:
-    md = inputs(res).get("metadataOptions") or {}
+    md = metadata_options(res)
     out = [] if md.get("httpTokens") == "required" else ["metadataOptions.httpTokens must be `required` (IMDSv2)"]
     if number(md.get("httpPutResponseHopLimit")) != 1:
         out.append("metadataOptions.httpPutResponseHopLimit must be 1 so pods cannot use the node's role")
     return out
 
 
-@rule("MLI-EKS-005", "medium", "GPU nodes are tainted", NODE_GROUP)
+@rule("MLI-EKS-005", "medium", "GPU nodes are tainted", NODE_GROUP, NODE_POOL)
 def _gpu_taint(res: Resource, g: Graph) -> list[str]:
     if not is_gpu_group(res):
         return []
-    ok = any(
-        t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE" for t in inputs(res).get("taints") or []
-    )
+    ok = ("nvidia.com/gpu", "NoSchedule") in node_taints(res)
     return [] if ok else ["GPU node group without the nvidia.com/gpu NoSchedule taint; CPU pods will fill GPU nodes"]
 
 
-@rule("MLI-EKS-006", "high", "the NVIDIA device plugin runs where GPU nodes exist", NODE_GROUP)
+@rule("MLI-EKS-006", "high", "the NVIDIA device plugin runs where GPU nodes exist", NODE_GROUP, NODE_POOL)
 def _device_plugin(res: Resource, g: Graph) -> list[str]:
     if not is_gpu_group(res):
         return []

@@ -35,16 +35,6 @@ def problems(
     """Every reason a valid service still cannot run on this ECS stack."""
     found: list[Problem] = []
     ecs = settings.ecs
-    if settings.gpu_node_groups:
-        found.append(
-            Problem(
-                file,
-                "mlinfra:gpuNodeGroups",
-                sorted(settings.gpu_node_groups),
-                "EKS node groups do nothing on an ECS stack; declare GPU capacity "
-                "under mlinfra:ecs.gpuCapacity instead",
-            )
-        )
     if ecs.gpu_capacity and ecs.gpu_ami_id is None:
         found.append(
             Problem(
