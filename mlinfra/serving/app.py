@@ -125,11 +125,13 @@ class App:
         )
         if s.warmup and model.n_features is not None:
             # First calls pay for lazy init (thread pools, JIT, allocations); pay it before ready.
-            zeros = np.zeros((1, model.n_features), dtype=model.input_dtype)
-            out = model.predict(zeros)
+            row = model.warmup_row
+            if row is None:
+                row = np.zeros((1, model.n_features), dtype=model.input_dtype)
+            out = model.predict(row)
             self._output_dtype = out.dtype
             started = time.perf_counter()
-            model.predict(zeros)  # the first call is not typical; time the second
+            model.predict(row)  # the first call is not typical; time the second
             self._warmup_s = time.perf_counter() - started
         return model
 
