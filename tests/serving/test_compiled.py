@@ -464,3 +464,25 @@ def test_server_answers_an_unknown_category_with_422_naming_the_column(
     ok = requests.post(server.url + "/predict", json={"instances": good.tolist()}, timeout=10)
     assert ok.status_code == 200
     assert ok.json()["predictions"] == framework.predict(good).tolist()
+
+
+def test_framework_path_starts_when_the_model_refuses_zeros(tmp_path: Path, start_server: Callable[..., Any]) -> None:
+    """Not compiled (no sidecar): scikit-learn refuses the zero warm-up row (0 is no category
+    of column 3); the server skips the warm-up, says so, and serves known rows (old code:
+    "model load failed; exiting")."""
+    import requests
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    x, y = _categorical()
+    model = tmp_path / "model.skops"
+    est = make_pipeline(OneHotEncoder(), LogisticRegression()).fit(x, y)
+    sio.dump(est, model)
+    server = start_server(str(model), MLINFRA_TRUSTED_PICKLE="true")
+    good = _categorical_rows(x, unknown=False)[:5]
+    ok = requests.post(server.url + "/predict", json={"instances": good.tolist()}, timeout=10)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["predictions"] == est.predict(good).tolist()
+    assert any("warm-up skipped" in str(r.get("msg")) for r in server.log_records())
