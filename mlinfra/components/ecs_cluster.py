@@ -26,6 +26,9 @@ def cluster_name(stack: str) -> str:
     return physical_name(stack)
 
 
+IMAGE_PULL_BEHAVIOR = "once"
+
+
 def gpu_user_data(cluster: str) -> str:
     """ECS agent config for GPU hosts, base64 as launch templates take it."""
     script = "\n".join(
@@ -37,6 +40,10 @@ def gpu_user_data(cluster: str) -> str:
             # networking; this covers awsvpc tasks too).
             "echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config",
             "echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config",
+            # Tasks run images by digest, whose bytes never change: pull once per host (the
+            # IfNotPresent of EKS pods). `once`, not `prefer-cached`: the agent's image
+            # cleanup stays on. Fargate has no image cache; this is for the EC2 GPU hosts.
+            f"echo ECS_IMAGE_PULL_BEHAVIOR={IMAGE_PULL_BEHAVIOR} >> /etc/ecs/ecs.config",
             "",
         ]
     )

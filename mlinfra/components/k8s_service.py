@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -142,6 +143,21 @@ def termination_grace_seconds(spec: ServiceSpec) -> int:
     return timings(spec).termination_grace
 
 
+# An OCI digest reference: `repo@sha256:<64 hex>` (what ServiceImage.image_ref is).
+DIGEST_REF = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def pull_policy_for(ref: str) -> str:
+    """`IfNotPresent` for a reference pinned by digest: the bytes behind a digest never change,
+    so a node that has them needs no registry round trip (nor NAT traffic) per pod start.
+    A tag can move, so anything else is pulled `Always`."""
+    return "IfNotPresent" if DIGEST_REF.search(ref) else "Always"
+
+
+def pull_policy(image: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(image).apply(lambda ref: pull_policy_for(ref or ""))
+
+
 def pod_spec(
     spec: ServiceSpec,
     image: pulumi.Input[str],
@@ -175,7 +191,7 @@ def pod_spec(
     container: dict[str, object] = {
         "name": "model",
         "image": image,
-        "imagePullPolicy": "Always",
+        "imagePullPolicy": pull_policy(image),
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
         "env": env,
         "resources": resources,

@@ -11,7 +11,7 @@ import urllib.parse
 from pathlib import Path
 
 from mlinfra.errors import BuildContextError
-from mlinfra.image.bases import CPU_BASE, GPU_BASE, base_kind
+from mlinfra.image.bases import CPU_BASE, base_kind
 from mlinfra.image.dockerfile import ImageSpec, render
 from mlinfra.image.requirements import (
     RUNTIME_REQUIREMENTS,
@@ -51,8 +51,9 @@ def write_build_context(
     `model_file`, the copy the deployer downloaded and verified (`mlinfra.image.stage`), so
     the build itself needs no credentials. Without `model_file` the context is complete except
     for the model (what the offline plan writes). Default: the model is fetched at start-up.
-    `base_image`: default a digest-pinned python:3.11-slim-bookworm (CPU) or CUDA 12.8
-    runtime on Ubuntu 24.04 (GPU); any Debian/Ubuntu image with python3 and venv works.
+    `base_image`: default a digest-pinned python:3.11-slim-bookworm, for GPU images too (the
+    GPU wheels carry their CUDA libraries: `mlinfra.image.bases`); any Debian bookworm image
+    with python3 and venv works.
     """
     problems = []
     if not _SERVICE_RE.match(service):
@@ -100,8 +101,9 @@ def write_build_context(
     if scheme == "s3" and not bake_model:  # a baked model is read from the image, not S3
         reqs += S3_REQUIREMENTS
     spec = ImageSpec(
-        base_image=base_image or (GPU_BASE if gpu else CPU_BASE),
-        kind=base_kind(gpu),
+        base_image=base_image or CPU_BASE,
+        kind=base_kind(),
+        gpu=gpu,
         service=service,
         port=port,
         env=tuple(sorted(env.items())),

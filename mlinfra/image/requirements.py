@@ -30,11 +30,13 @@ _CPU: dict[str, tuple[str, ...]] = {
 }
 
 # GPU images: the same versions, with the CUDA builds where a framework has one. PyPI's
-# xgboost and torch wheels for linux x86_64 already carry CUDA support; onnxruntime's CUDA
-# build is a separate distribution. scikit-learn and LightGBM (PyPI wheel) run on the CPU.
+# xgboost and torch wheels for linux x86_64 already carry CUDA support (and pull its
+# libraries as wheels); onnxruntime's CUDA build is a separate distribution whose `cuda` and
+# `cudnn` extras bring the CUDA runtime and cuDNN it was built against, so the image needs no
+# CUDA base. scikit-learn and LightGBM (PyPI wheel) run on the CPU.
 _GPU: dict[str, tuple[str, ...]] = {
     **_CPU,
-    "onnx": ("onnxruntime-gpu==1.31.1",),
+    "onnx": ("onnxruntime-gpu[cuda,cudnn]==1.31.1",),
 }
 
 

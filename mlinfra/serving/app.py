@@ -125,11 +125,22 @@ class App:
         )
         if s.warmup and model.n_features is not None:
             # First calls pay for lazy init (thread pools, JIT, allocations); pay it before ready.
-            zeros = np.zeros((1, model.n_features), dtype=model.input_dtype)
-            out = model.predict(zeros)
+            row = model.warmup_row
+            if row is None:
+                row = np.zeros((1, model.n_features), dtype=model.input_dtype)
+                try:
+                    out = model.predict(row)
+                except ValueError as exc:  # e.g. an encoder to which 0 is no category
+                    log.warning(
+                        "warm-up skipped: the model refuses a row of zeros",
+                        extra={"fields": {"error": repr(exc)[:300]}},
+                    )
+                    return model
+            else:
+                out = model.predict(row)  # verified at build time: a failure is real
             self._output_dtype = out.dtype
             started = time.perf_counter()
-            model.predict(zeros)  # the first call is not typical; time the second
+            model.predict(row)  # the first call is not typical; time the second
             self._warmup_s = time.perf_counter() - started
         return model
 

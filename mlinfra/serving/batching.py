@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from mlinfra.serving.errors import DeadlineExceeded, ModelFailed, Overloaded
+from mlinfra.serving.errors import DeadlineExceeded, InvalidInput, ModelFailed, Overloaded
 
 log = logging.getLogger("mlinfra.serving.batching")
 
@@ -204,7 +204,10 @@ class Batcher:
                 for part in parts:
                     await self._run([part])
                 return inline
-            # Inputs passed the shape and type checks, so whatever the model raises is a
+            if isinstance(exc, InvalidInput):  # the model names the caller's bad value (422)
+                parts[0][0].fail(exc)
+                return inline
+            # Inputs passed the shape and type checks, so whatever else the model raises is a
             # failure of the model (or of its packaging), not the caller's: 500, logged.
             log.error("model call failed", exc_info=exc)
             parts[0][0].fail(ModelFailed("model call failed"))

@@ -29,6 +29,7 @@ class LoadedModel:
     n_features: int | None
     input_dtype: np.dtype[Any]
     native: Any = None  # the framework's own object (read by the build-time compiler)
+    warmup_row: np.ndarray | None = None  # an input the model accepts; else zeros are used
 
 
 def load_model(
@@ -70,7 +71,9 @@ def _load_compiled(path: Path) -> LoadedModel | None:
         "serving the compiled model (numpy only; the framework is not imported)",
         extra={"fields": {"model": model.source["type"], "framework": model.source["framework"]}},
     )
-    return LoadedModel(model.source["framework"], model.predict, model.n_features, model.input_dtype)
+    return LoadedModel(
+        model.source["framework"], model.predict, model.n_features, model.input_dtype, warmup_row=model.warmup_row
+    )
 
 
 def _load_sklearn(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedModel:

@@ -102,6 +102,18 @@ def test_image_is_built_from_generated_context_and_pinned_by_digest(staging: Off
     assert image["registry"]["password"] == "[secret]", "registry credentials must never be shown"
     container = _deployment(staging, "fraud-detector")["spec"]["template"]["spec"]["containers"][0]
     assert "@sha256:" in container["image"]
+    # a digest never moves: nodes that have the image start pods without a registry round trip
+    assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_pull_policy_is_always_unless_the_reference_is_a_digest() -> None:
+    from mlinfra.components.k8s_service import pull_policy_for
+
+    repo = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud"
+    assert pull_policy_for(f"{repo}@sha256:{'ab' * 32}") == "IfNotPresent"
+    assert pull_policy_for(f"{repo}:v12@sha256:{'ab' * 32}") == "IfNotPresent"
+    for moving in (f"{repo}:v12", f"{repo}:latest", repo, f"{repo}@sha256:{'ab' * 31}", f"{repo}@sha256:{'AB' * 32}"):
+        assert pull_policy_for(moving) == "Always", moving
 
 
 def test_deployment_is_hardened(staging: OfflineRun) -> None:

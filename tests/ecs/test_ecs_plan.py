@@ -362,3 +362,24 @@ def test_edited_project_fixture_is_isolated(edited_project: Callable[..., Path])
     root = edited_project(lambda c: c.update({"mlinfra:tier": "prod"}))
     assert "tier: prod" in (root / "stacks" / "Pulumi.dev.yaml").read_text()
     assert "mlinfra:tier: dev" in (Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.dev.yaml").read_text()
+
+
+def test_gpu_hosts_pull_each_digest_once_as_the_agent_documents_it() -> None:
+    """ECS_IMAGE_PULL_BEHAVIOR=once: one of the values the pinned agent README lists, and the
+    one that pulls an image again only after the agent's cleanup removed it."""
+    import base64
+    import re
+    from pathlib import Path
+
+    from mlinfra.components.ecs_cluster import IMAGE_PULL_BEHAVIOR, gpu_user_data
+
+    row = (Path(__file__).parents[1] / "fixtures/upstream/amazon-ecs-agent/image-pull-behavior.md").read_text()
+    allowed = [v.strip() for v in re.search(r"&lt;(.*?)&gt;", row).group(1).split("&#124;")]  # type: ignore[union-attr]
+    assert allowed == ["default", "always", "once", "prefer-cached"]
+    assert IMAGE_PULL_BEHAVIOR in allowed
+    assert (
+        f"If `{IMAGE_PULL_BEHAVIOR}` is specified, the image will be pulled remotely if it has not been "
+        "pulled before or if the image was removed by image cleanup"
+    ) in row
+    script = base64.b64decode(gpu_user_data("mlinfra-dev")).decode()
+    assert f"echo ECS_IMAGE_PULL_BEHAVIOR={IMAGE_PULL_BEHAVIOR} >> /etc/ecs/ecs.config" in script.splitlines()

@@ -312,3 +312,177 @@ def test_compiled_artifact_is_readable_by_the_runtime_user(tmp_path: Path) -> No
     target = tmp_path / "m.mlinfra.npz"
     artifact.write(target, {"format": 1}, {"x": np.zeros(2)})
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+# -- OneHotEncoder: numeric categories, sparse or dense, drop, every handle_unknown ---------------
+def _categorical(seed: int = 0, n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.column_stack(
+        [
+            rng.integers(0, 5, n),  # ints 0..4
+            rng.integers(0, 3, n) * 1.5,  # 0, 1.5, 3.0
+            rng.choice([-1.0, -0.0, 2.5, 7.25], n),  # negative, signed zero, fractions
+            rng.integers(10, 12, n),  # binary: drop='if_binary' drops one
+        ]
+    ).astype(np.float64)
+    y = ((x[:, 0] > 2) ^ (x[:, 2] > 1)).astype(np.int64)
+    return x, y
+
+
+def _categorical_rows(x: np.ndarray, unknown: bool) -> np.ndarray:
+    """Fresh rows of known categories (another seed), and with `unknown` a share of values
+    the encoder never saw: between, just next to and far from known ones, and NaN."""
+    rng = np.random.default_rng(777)
+    rows = np.stack([rng.choice(np.unique(x[:, f]), 400) for f in range(x.shape[1])], axis=1)
+    if unknown:
+        odd = rng.choice([0.75, np.nextafter(1.5, 2), 1e9, -3.0, np.nan], size=rows.shape)
+        rows = np.where(rng.random(rows.shape) < 0.15, odd, rows)
+    return rows
+
+
+def _ohe_cases() -> dict[str, Callable[[], Any]]:
+    from sklearn import ensemble as en
+    from sklearn import impute, pipeline
+    from sklearn import linear_model as lm
+    from sklearn import preprocessing as pp
+
+    ohe = pp.OneHotEncoder
+    return {
+        "dense-error-logreg": lambda: pipeline.make_pipeline(ohe(sparse_output=False), lm.LogisticRegression()),
+        "sparse-error-if_binary-logreg": lambda: pipeline.make_pipeline(ohe(drop="if_binary"), lm.LogisticRegression()),
+        "sparse-ignore-logreg": lambda: pipeline.make_pipeline(ohe(handle_unknown="ignore"), lm.LogisticRegression()),
+        "dense-ignore-drop_first-logreg": lambda: pipeline.make_pipeline(
+            ohe(drop="first", sparse_output=False, handle_unknown="ignore"), lm.LogisticRegression()
+        ),
+        "sparse-infrequent_if_exist-ridge": lambda: pipeline.make_pipeline(
+            ohe(handle_unknown="infrequent_if_exist"), lm.Ridge()
+        ),
+        "sparse-warn-forest": lambda: pipeline.make_pipeline(
+            ohe(handle_unknown="warn"), en.RandomForestClassifier(10, random_state=0)
+        ),
+        "float32-ignore-forest": lambda: pipeline.make_pipeline(
+            ohe(handle_unknown="ignore", dtype=np.float32), en.ExtraTreesClassifier(10, random_state=0)
+        ),
+        "imputer-ignore-logreg": lambda: pipeline.make_pipeline(
+            impute.SimpleImputer(), ohe(handle_unknown="ignore"), lm.LogisticRegression()
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_ohe_cases()))
+def test_one_hot_pipelines_are_bit_identical_and_unknowns_follow_handle_unknown(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    import skops.io as sio
+
+    from mlinfra.serving.compiled.steps import UnknownCategory
+
+    x, y = _categorical()
+    est = _ohe_cases()[case]()
+    fit_x = x.copy()
+    if "imputer" in case:
+        fit_x[::11, 1] = np.nan  # the imputer fills these with the column mean before encoding
+        est.fit(fit_x, y)
+        x = est[0].transform(fit_x)  # what the encoder saw
+    else:
+        est.fit(x, y + (x[:, 0] if "ridge" in case else 0))
+    model = tmp_path / "model.skops"
+    sio.dump(est, model)
+    assert compile_model(model, None, True, None) == 0, capsys.readouterr().err
+    assert "OneHotEncoder" in capsys.readouterr().err
+    framework = load_model(model, framework=None, trusted_pickle=True, use_compiled=False)
+    served = load_model(model, framework=None, trusted_pickle=True)
+    assert served.native is None
+    rejects = "error" in case
+    rows = _categorical_rows(x, unknown=not rejects)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # handle_unknown='warn' warns per call
+        for batch in (rows, rows[:32], rows[:1], rows[-1:]):
+            want, got = framework.predict(batch), served.predict(batch)
+            assert want.dtype == got.dtype
+            assert want.shape == got.shape
+            assert np.array_equal(want, got)
+    if rejects:
+        bad = rows[:3].copy()
+        bad[1, 2] = 2.0  # between two known values of column 2
+        with pytest.raises(ValueError, match="unknown categories"):
+            framework.predict(bad)
+        with pytest.raises(UnknownCategory, match=r"column 2: unknown categories \[2.0\]"):
+            served.predict(bad)
+
+
+def test_one_hot_encoders_that_are_not_covered_keep_the_framework(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    x, y = _categorical()
+    cases = {
+        "infrequent categories": make_pipeline(OneHotEncoder(min_frequency=400), LogisticRegression()),
+        "OneHotEncoder behind standard_scaler": make_pipeline(StandardScaler(), OneHotEncoder(), LogisticRegression()),
+        "object categories": make_pipeline(OneHotEncoder(), LogisticRegression()),
+    }
+    for reason, est in cases.items():
+        fit_x = x.astype(str).astype(object) if reason == "object categories" else x
+        model = tmp_path / f"{reason.split()[0]}.skops"
+        sio.dump(est.fit(fit_x, y), model)
+        assert compile_model(model, None, True, None) == KEPT_FRAMEWORK
+        assert reason in capsys.readouterr().err
+        assert not artifact.sidecar_path(model).exists()
+
+
+def test_server_answers_an_unknown_category_with_422_naming_the_column(
+    tmp_path: Path, start_server: Callable[..., Any]
+) -> None:
+    """handle_unknown='error': the compiled encoder refuses the request with a 422 that names
+    the column and the value (scikit-learn's ValueError would be a 500); known rows still get
+    the framework's answers. The server's warm-up uses a verified row, not zeros (0 is no
+    category of column 3, whose values are 10 and 11)."""
+    import requests
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    x, y = _categorical()
+    model = tmp_path / "model.skops"
+    sio.dump(make_pipeline(OneHotEncoder(), LogisticRegression()).fit(x, y), model)
+    assert compile_model(model, None, True, None) == 0
+    framework = load_model(model, framework=None, trusted_pickle=True, use_compiled=False)
+    server = start_server(str(model), MLINFRA_TRUSTED_PICKLE="true")
+    good = _categorical_rows(x, unknown=False)[:5]
+    bad = good[:1].copy()
+    bad[0, 0] = 9.0
+    resp = requests.post(server.url + "/predict", json={"instances": bad.tolist()}, timeout=10)
+    assert resp.status_code == 422, resp.text
+    assert "column 0: unknown categories [9.0]" in resp.text
+    ok = requests.post(server.url + "/predict", json={"instances": good.tolist()}, timeout=10)
+    assert ok.status_code == 200
+    assert ok.json()["predictions"] == framework.predict(good).tolist()
+
+
+def test_framework_path_starts_when_the_model_refuses_zeros(tmp_path: Path, start_server: Callable[..., Any]) -> None:
+    """Not compiled (no sidecar): scikit-learn refuses the zero warm-up row (0 is no category
+    of column 3); the server skips the warm-up, says so, and serves known rows (old code:
+    "model load failed; exiting")."""
+    import requests
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    x, y = _categorical()
+    model = tmp_path / "model.skops"
+    est = make_pipeline(OneHotEncoder(), LogisticRegression()).fit(x, y)
+    sio.dump(est, model)
+    server = start_server(str(model), MLINFRA_TRUSTED_PICKLE="true")
+    good = _categorical_rows(x, unknown=False)[:5]
+    ok = requests.post(server.url + "/predict", json={"instances": good.tolist()}, timeout=10)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["predictions"] == est.predict(good).tolist()
+    assert any("warm-up skipped" in str(r.get("msg")) for r in server.log_records())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +18,8 @@ import numpy as np
 
 from mlinfra.serving.compiled import artifact
 from mlinfra.serving.compiled.convert import Unsupported, convert
-from mlinfra.serving.compiled.program import load
-from mlinfra.serving.compiled.verify import probe_rows, verify
+from mlinfra.serving.compiled.program import WARMUP_ROW, load
+from mlinfra.serving.compiled.verify import probe_rows, reject_rows, verify
 from mlinfra.serving.errors import ModelLoadError
 from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework
 
@@ -83,12 +84,26 @@ def compile_model(model: Path, framework: str | None, trusted_pickle: bool, samp
         "head": program.head,
     }
     held_out = np.load(sample, allow_pickle=False) if sample else None
-    probes = probe_rows(width, loaded.input_dtype, program.split_points, program.missing_ok, held_out)
+    probes = probe_rows(
+        width,
+        loaded.input_dtype,
+        program.split_points,
+        program.missing_ok,
+        held_out,
+        categories=program.categories,
+        unknown_ok=not program.rejects_unknown,
+    )
+    rejects = reject_rows(probes, program.categories) if program.rejects_unknown else None
     tmp = out.with_name(out.name + ".candidate.npz")
     try:
-        artifact.write(tmp, header, program.arrays)
+        # a row both the framework and the compiled form accept: the server warms up with it
+        # (all zeros may be refused, e.g. by an encoder whose categories exclude 0)
+        artifact.write(tmp, header, {**program.arrays, WARMUP_ROW: probes[:1]})
         compiled = load(tmp)  # verify the file exactly as the runtime will read it
-        problem = verify(compiled, program, loaded.predict, probes)
+        with warnings.catch_warnings():
+            # e.g. OneHotEncoder(handle_unknown='warn') on every probe with an unknown value
+            warnings.simplefilter("ignore")
+            problem = verify(compiled, program, loaded.predict, probes, rejects)
     except Exception as exc:
         problem = f"compiled form failed: {exc!r}"
     if problem:

@@ -28,6 +28,9 @@ class Program:
     scores: Scores | None  # the framework's own scores, compared bit for bit
     missing_ok: bool  # the framework defines what a NaN input does
     split_points: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    # input column -> the values an encoder knows there, so probes hit real categories
+    categories: dict[int, np.ndarray] = field(default_factory=dict)
+    rejects_unknown: bool = False  # an unknown category is an error (probed separately)
 
 
 def convert(native: Any, framework: str) -> Program:
@@ -86,6 +89,7 @@ def _sklearn(est: Any) -> Program:
         final = est.steps[-1][1]
     kind = type(final).__name__
     names.append(kind)
+    sparse_into_final = bool(steps) and bool(steps[-1].get("sparse_output"))
     if getattr(final, "n_outputs_", 1) != 1 and kind in _SK_TREES:
         raise Unsupported(f"{kind} with {final.n_outputs_} outputs")
     if kind in _SK_TREES:
@@ -96,6 +100,8 @@ def _sklearn(est: Any) -> Program:
         model_steps, head, arr, scores = _sk_hist_gradient_boosting(final)
     elif kind in _SK_LINEAR:
         model_steps, head, arr, scores = _sk_linear(final)
+        if sparse_into_final:
+            model_steps[0]["sparse_input"] = True
     else:
         raise Unsupported(f"scikit-learn {kind} is not covered")
     arrays.update(arr)
@@ -109,6 +115,7 @@ def _sklearn(est: Any) -> Program:
     split_points = (
         [] if steps else [sp for s in model_steps if s["op"] == "trees" for sp in _split_points(arrays, s["prefix"])]
     )
+    categories, rejects_unknown = _input_categories(steps, arrays)
     return Program(
         model_type,
         steps + model_steps,
@@ -117,7 +124,27 @@ def _sklearn(est: Any) -> Program:
         scores,
         bool(tags.input_tags.allow_nan),
         split_points,
+        categories,
+        rejects_unknown,
     )
+
+
+def _input_categories(steps: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> tuple[dict[int, np.ndarray], bool]:
+    """The first encoder's categories, by input column: the probes must be made of them.
+    Only where every step before it leaves columns and known values where they are (an
+    imputer that drops no column); an encoder behind a scaler sees other numbers."""
+    for spec in steps:
+        if spec["op"] == "one_hot_encoder":
+            cats = {i: arrays[f"{spec['prefix']}.categories{i}"] for i in range(spec["n_features"])}
+            return cats, spec["handle_unknown"] == "error"
+        keeps_columns = spec["op"] == "simple_imputer" and np.array_equal(
+            arrays[f"{spec['prefix']}.keep"], np.arange(len(arrays[f"{spec['prefix']}.keep"]))
+        )
+        if not keeps_columns:
+            if any(s["op"] == "one_hot_encoder" for s in steps):
+                raise Unsupported(f"OneHotEncoder behind {spec['op']}; only behind imputers that keep every column")
+            break
+    return {}, False
 
 
 def _sk_transformer(step: Any, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -157,7 +184,40 @@ def _sk_transformer(step: Any, prefix: str) -> tuple[dict[str, Any], dict[str, n
             f"{prefix}.keep": keep.astype(np.int32),
             f"{prefix}.statistics": stats[keep],
         }
+    if kind == "OneHotEncoder":
+        return _sk_one_hot(step, prefix)
     raise Unsupported(f"pipeline step {kind} is not covered")
+
+
+def _sk_one_hot(step: Any, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """OneHotEncoder over numeric categories (the runtime's input is numbers). Infrequent
+    categories (min_frequency / max_categories) are not covered; without them 'ignore',
+    'infrequent_if_exist' and 'warn' all encode an unknown value as zeros."""
+    if step._infrequent_enabled:
+        raise Unsupported("OneHotEncoder with infrequent categories (min_frequency / max_categories)")
+    if step.handle_unknown not in ("error", "ignore", "infrequent_if_exist", "warn"):
+        raise Unsupported(f"OneHotEncoder(handle_unknown={step.handle_unknown!r})")
+    arrays: dict[str, np.ndarray] = {}
+    for i, cats in enumerate(step.categories_):
+        if cats.dtype.kind not in "biuf":
+            raise Unsupported(f"OneHotEncoder with {cats.dtype} categories in column {i}; only numbers are covered")
+        as_float = cats.astype(np.float64)
+        if not np.array_equal(as_float, cats, equal_nan=True):
+            raise Unsupported(f"OneHotEncoder categories of column {i} are not exact as float64")
+        arrays[f"{prefix}.categories{i}"] = as_float
+    drops = step._drop_idx_after_grouping
+    drop = [None if drops is None or drops[i] is None else int(drops[i]) for i in range(len(step.categories_))]
+    spec = {
+        "op": "one_hot_encoder",
+        "prefix": prefix,
+        "n_features": len(step.categories_),
+        "drop": drop,
+        "handle_unknown": "error" if step.handle_unknown == "error" else "ignore",
+        "dtype": np.dtype(step.dtype).name,
+        # scikit-learn hands the next step a CSR matrix: a linear model then sums as SciPy does
+        "sparse_output": bool(step.sparse_output),
+    }
+    return spec, arrays
 
 
 def _classes(est: Any, prefix: str) -> np.ndarray:

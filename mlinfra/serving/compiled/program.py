@@ -14,6 +14,8 @@ from mlinfra.serving.compiled.steps import OPS, Op
 
 log = logging.getLogger("mlinfra.serving.compiled")
 
+WARMUP_ROW = "warmup.row"  # a verified input row (1 x n_features), written by the compiler
+
 
 class CompiledModel:
     def __init__(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -21,6 +23,7 @@ class CompiledModel:
         self.n_features = int(header["n_features"])
         self.input_dtype = np.dtype(header["input_dtype"])
         self.source = header["source"]
+        self.warmup_row = arrays.get(WARMUP_ROW)
         self._steps = [_build(spec, arrays) for spec in header["steps"]]
         self._head = [_build(spec, arrays) for spec in header["head"]]
 

@@ -16,9 +16,15 @@ from typing import Any
 import numpy as np
 
 from mlinfra.serving.compiled.trees import TreeEnsemble
+from mlinfra.serving.errors import InvalidInput
 
 Op = Callable[[np.ndarray], np.ndarray]
 Arrays = dict[str, np.ndarray]
+
+
+class UnknownCategory(InvalidInput):
+    """A value the fitted encoder does not know, with handle_unknown='error': the caller's
+    input, answered 422 (scikit-learn itself raises ValueError)."""
 
 
 def _arr(arrays: Arrays, spec: dict[str, Any], name: str) -> np.ndarray:
@@ -71,13 +77,74 @@ def simple_imputer(spec: dict[str, Any], arrays: Arrays) -> Op:
     return op
 
 
+def one_hot_encoder(spec: dict[str, Any], arrays: Arrays) -> Op:
+    """scikit-learn OneHotEncoder.transform for numeric categories, densely: a 1 at the
+    category's column of each input column's block, none for a dropped category, and for an
+    unknown value either none (handle_unknown ignore / infrequent_if_exist / warn, which all
+    encode it as zeros when no category is infrequent) or a rejected request (error)."""
+    n = int(spec["n_features"])
+    cats = [_arr(arrays, spec, f"categories{i}") for i in range(n)]
+    nan_known = [bool(c.size) and bool(np.isnan(c[-1])) for c in cats]
+    finite = [c[:-1] if has_nan else c for c, has_nan in zip(cats, nan_known, strict=True)]
+    drop = spec["drop"]
+    widths = [len(c) - (d is not None) for c, d in zip(cats, drop, strict=True)]
+    offsets = np.cumsum([0, *widths])
+    reject_unknown = spec["handle_unknown"] == "error"
+    dtype = np.dtype(spec["dtype"])
+
+    def op(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        rows = np.arange(len(x))
+        out = np.zeros((len(x), int(offsets[-1])), dtype=dtype)
+        for i in range(n):
+            col, known_values = x[:, i], finite[i]
+            idx = np.searchsorted(known_values, col)
+            known = np.zeros(len(col), dtype=bool)
+            if known_values.size:
+                known = known_values[np.minimum(idx, known_values.size - 1)] == col
+            if nan_known[i]:
+                missing = np.isnan(col)
+                idx = np.where(missing, known_values.size, idx)
+                known |= missing
+            if reject_unknown and not known.all():
+                bad = np.unique(col[~known])
+                raise UnknownCategory(
+                    f"column {i}: unknown categories {bad[:5].tolist()} (known: {cats[i][:10].tolist()})"
+                )
+            if drop[i] is not None:
+                known &= idx != drop[i]
+                idx = np.where(idx > drop[i], idx - 1, idx)
+            out[rows[known], offsets[i] + idx[known]] = 1
+        return out
+
+    return op
+
+
 # -- models -------------------------------------------------------------------------------------
 def linear(spec: dict[str, Any], arrays: Arrays) -> Op:
     """`X @ coef.T + intercept` exactly as scikit-learn's linear models compute it (numpy's
-    matmul on the same shapes and memory layout; np.load keeps Fortran order)."""
+    matmul on the same shapes and memory layout; np.load keeps Fortran order). After a step
+    whose scikit-learn output is sparse (`sparse_input`), SciPy's CSR product instead: one
+    double per output, the row's values times coef added in column order, from 0."""
     coef = _arr(arrays, spec, "coef")
     intercept = _arr(arrays, spec, "intercept")
     coef_t = coef.T if coef.ndim == 2 else coef
+    if spec.get("sparse_input"):
+        coef_2d = coef_t.reshape(coef_t.shape[0], -1)
+
+        def sparse_op(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x, dtype=np.float64)
+            acc = np.zeros((len(x), coef_2d.shape[1]))
+            for j in range(coef_2d.shape[0]):
+                # a zero entry of x is absent from the CSR row: adding its +-0 product
+                # leaves every nonzero sum as it is; an all-zero row stays +0 as in SciPy
+                hit = x[:, j] != 0
+                if hit.any():
+                    acc[hit] += x[hit, j : j + 1] * coef_2d[j]
+            scores = (acc.ravel() if coef_t.ndim == 1 else acc) + intercept
+            return scores.reshape(-1, 1) if scores.ndim == 1 else scores
+
+        return sparse_op
 
     def op(x: np.ndarray) -> np.ndarray:
         scores = np.asarray(x, dtype=np.float64) @ coef_t + intercept
@@ -203,6 +270,7 @@ OPS: dict[str, Callable[[dict[str, Any], Arrays], Op]] = {
     "standard_scaler": standard_scaler,
     "minmax_scaler": minmax_scaler,
     "simple_imputer": simple_imputer,
+    "one_hot_encoder": one_hot_encoder,
     "linear": linear,
     "trees": trees,
     "labels": labels,

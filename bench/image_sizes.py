@@ -1,0 +1,142 @@
+"""Build the serving image with buildah for each framework and report its uncompressed size
+above the base, against the naive single-stage Dockerfile (same base, same pins) built in the
+same run. Run through bench/image.sh.
+
+usage: image_sizes.py WORKDIR FRAMEWORK...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mlinfra.image import framework_requirements, write_build_context  # noqa: E402
+from tests.support.buildah import BASE, STORAGE, build, ensure_base, image_size, sh  # noqa: E402
+
+# What a hand-written image of the same service installs (bench/baseline_app.py: FastAPI,
+# uvicorn, the framework; boto3 to read the model from S3).
+NAIVE_EXTRA = ("fastapi==0.165.0", "uvicorn==0.54.0", "boto3==1.44.5")
+NAIVE_DOCKERFILE = """\
+FROM {base}
+WORKDIR /app
+COPY requirements.txt ./
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+COPY app.py {model} ./
+CMD ["/opt/venv/bin/uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8080"]
+"""
+# bench/make_model.py family per framework; the others get a stand-in file (their models
+# are not read at build time, so the bytes do not matter beyond their size).
+TRAINED = {"sklearn": "hgb", "xgboost": "xgboost", "lightgbm": "lightgbm"}
+EXT = {"sklearn": "skops", "xgboost": "ubj", "lightgbm": "txt", "onnx": "onnx", "torchscript": "pt"}
+MB = 1e6
+
+
+def model_for(framework: str, work: Path) -> Path:
+    if framework in TRAINED:
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench/make_model.py"), TRAINED[framework], str(work)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return Path(out.stdout.strip())
+    path = work / f"model.{EXT[framework]}"
+    path.write_bytes(b"\0" * 100_000)
+    return path
+
+
+def naive_context(framework: str, model: Path, ctx: Path) -> Path:
+    ctx.mkdir(parents=True)
+    reqs = sorted([*NAIVE_EXTRA, *framework_requirements(framework, gpu=False)])
+    (ctx / "requirements.txt").write_text("\n".join(reqs) + "\n")
+    shutil.copyfile(ROOT / "bench/baseline_app.py", ctx / "app.py")
+    shutil.copyfile(model, ctx / model.name)
+    dockerfile = ctx / "Dockerfile"
+    dockerfile.write_text(NAIVE_DOCKERFILE.format(base=BASE, model=model.name))
+    return dockerfile
+
+
+def biggest_packages(buildah: str, ref: str, top: int = 6) -> str:
+    """The largest entries of the image's site-packages: where its megabytes go."""
+    container = sh(buildah, *STORAGE, "from", ref).strip()
+    try:
+        mount = Path(sh(buildah, *STORAGE, "mount", container).strip())
+        site = next(mount.glob("opt/venv/lib/python3*/site-packages"))
+        du = sh("du", "-s", "--block-size=1", *sorted(str(p) for p in site.iterdir()))
+        entries = (line.split("\t") for line in du.splitlines())
+        sizes = sorted(((int(n), Path(p).name) for n, p in entries), reverse=True)
+        return ", ".join(f"{name} {n / MB:.0f}" for n, name in sizes[:top])
+    finally:
+        subprocess.run([buildah, *STORAGE, "rm", container], capture_output=True)
+
+
+def main() -> int:
+    work, frameworks = Path(sys.argv[1]), sys.argv[2:]
+    tools = {t: shutil.which(t) for t in ("buildah", "podman", "debootstrap")}
+    missing = [t for t, p in tools.items() if p is None]
+    if missing:
+        print(f"missing {', '.join(missing)} (apt-get install buildah podman debootstrap)", file=sys.stderr)
+        return 2
+    buildah, podman, debootstrap = (str(tools[t]) for t in ("buildah", "podman", "debootstrap"))
+    ensure_base(podman, debootstrap, work)
+    base = image_size(podman, BASE)
+    print(f"base {BASE}: {base / MB:.1f} MB", flush=True)
+    rows = []
+    for fw in frameworks:
+        model = model_for(fw, work)
+        sha = hashlib.sha256(model.read_bytes()).hexdigest()
+        variants = {
+            "naive single-stage": naive_context(fw, model, work / f"{fw}-naive"),
+            "mlinfra, model baked": write_build_context(
+                work / f"{fw}-baked",
+                service="bench",
+                model_uri=str(model),
+                framework=fw,
+                gpu=False,
+                bake_model=True,
+                model_sha256=sha,
+                base_image=BASE,
+            ),
+            "mlinfra, model from S3 at start": write_build_context(
+                work / f"{fw}-s3",
+                service="bench",
+                model_uri=f"s3://bench-models/{fw}/{model.name}",
+                framework=fw,
+                gpu=False,
+                model_sha256=sha,
+                base_image=BASE,
+            ),
+        }
+        sizes: dict[str, int] = {}
+        for variant, dockerfile in variants.items():
+            tag = f"localhost/mlinfra-bench-{fw}:{hashlib.sha256(variant.encode()).hexdigest()[:8]}"
+            started = time.monotonic()
+            build(buildah, tag, dockerfile, timeout=3000)
+            sizes[variant] = image_size(podman, tag) - base
+            where = biggest_packages(buildah, tag)
+            print(
+                f"{fw} / {variant}: {sizes[variant] / MB:.1f} MB above the base "
+                f"(built in {time.monotonic() - started:.0f} s); largest in site-packages, MB: {where}",
+                flush=True,
+            )
+            subprocess.run([buildah, *STORAGE, "rmi", tag], capture_output=True)
+        naive = sizes["naive single-stage"]
+        for variant, size in sizes.items():
+            rows.append(f"| {fw} | {variant} | {size / MB:.1f} | {size / naive:.2f}x |")
+    print()
+    print("| framework | image | MB above the base (uncompressed) | ratio to naive |")
+    print("|---|---|---|---|")
+    print("\n".join(rows))
+    print("goal: the CPU image at most 0.6x the naive image's bytes above the base")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
