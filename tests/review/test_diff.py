@@ -40,7 +40,7 @@ def test_diff_lists_the_real_differences_of_the_examples(stack_diff: dict[str, A
     assert types == (["g5.xlarge", "g5.2xlarge"], ["g5.2xlarge", "g5.4xlarge"])
     assert gpu["spec.limits['nvidia.com/gpu']"] == ("3", "6")
     assert _props(stack_diff, "fraud-detector-scaledobject")["spec.minReplicaCount"] == (1, 3)
-    assert _props(stack_diff, "search-ranker-deployment")["spec.replicas"] == (1, 3)
+    assert _props(stack_diff, "search-ranker-rollout")["spec.replicas"] == (1, 3)
     # prod has one NAT gateway per zone, staging a single one; only prod names a hosted zone
     added = {r["urn"].rsplit("::", 1)[-1] for r in stack_diff["added"]}
     assert added == {

@@ -46,8 +46,8 @@ def _ha(res: Resource, g: Graph) -> list[str]:
             return []
         low = number(i.get("minCapacity")) or 0
         return [] if low >= 2 else [f"minCapacity {low:g} < 2 in prod"]
-    n = number(i.get("desiredCount", 1)) or 0
-    return [] if n >= 2 or g.dependents(res, SCALING_TARGET) else [f"desiredCount {n:g} < 2 in prod"]
+    desired = number(i.get("desiredCount", 1)) or 0
+    return [] if desired >= 2 or g.dependents(res, SCALING_TARGET) else [f"desiredCount {desired:g} < 2 in prod"]
 
 
 @rule(
