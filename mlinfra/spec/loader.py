@@ -200,16 +200,17 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
             problems += _baked_file_problems(root, spec, overrides, where, raw.file)
             services.append(spec)
     if settings is not None:
-        for name in sorted(set(settings.services) - set(seen)):
-            declared = ", ".join(sorted(seen)) or "none"
-            problems.append(
-                Problem(
-                    raw.file,
-                    f"{NAMESPACE}:services.{name}",
-                    name,
-                    f"override of an unknown service; declared services: {declared}",
+        declared = ", ".join(sorted(seen)) or "none"
+        for key, what in (("services", "override"), ("releases", "pinned release")):
+            for name in sorted(set(getattr(settings, key)) - set(seen)):
+                problems.append(
+                    Problem(
+                        raw.file,
+                        f"{NAMESPACE}:{key}.{name}",
+                        name,
+                        f"{what} of an unknown service; declared services: {declared}",
+                    )
                 )
-            )
         problems += _capacity_problems(settings, services, declarations, raw.file)
         problems += alerting_problems(
             settings.alerting, settings.platform, services, set(settings.secrets) | set(settings.secret_arns), raw.file

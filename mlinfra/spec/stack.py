@@ -14,6 +14,7 @@ from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
 from mlinfra.spec.eks_versions import KUBERNETES_VERSIONS, MANAGED_ADDONS, NEWEST_VERSION, version_problem
+from mlinfra.spec.release import ReleasePin
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
@@ -261,6 +262,8 @@ class StackSettings(StrictModel):
     """Alert receivers and routes (see `mlinfra.spec.alerting`). Default: nobody is told."""
     ecs: EcsSettings = Field(default_factory=EcsSettings)
     """ECS platform settings, only with platform ecs (see `mlinfra.spec.ecs`)."""
+    releases: dict[str, ReleasePin] = Field(default_factory=dict)
+    """Images pinned by `mlinfra rollback` / `mlinfra promote`, by service name (`mlinfra.spec.release`)."""
 
     @field_validator("alerting", mode="before")
     @classmethod
