@@ -12,7 +12,6 @@ import copy
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -73,7 +72,10 @@ def _edits(text: str, pins: dict[str, str]) -> list[tuple[int, int, str]]:
     if isinstance(node, yaml.MappingNode) and node.flow_style and not node.value:  # `mlinfra:releases: {}`
         indent = key_node.start_mark.column + 2
         body = "".join(_service_block(indent, s, pins[s]) for s in sorted(pins))
-        return [(node.start_mark.index, node.end_mark.index, "\n" + body.rstrip("\n"))]
+        start = node.start_mark.index
+        while start > 0 and text[start - 1] == " ":
+            start -= 1
+        return [(start, node.end_mark.index, "\n" + body.rstrip("\n"))]
     if not isinstance(node, yaml.MappingNode):
         raise PinWriteError(f"its `{RELEASES_KEY}` is not a mapping")
     new: list[str] = []
@@ -140,8 +142,3 @@ def write_pins(path: Path, pins: dict[str, str], shown: str) -> None:
     text = path.read_text(encoding="utf-8")
     write_atomically(path, pinned_text(text, pins, shown))
 
-
-def current_pins(doc: Any) -> dict[str, str]:
-    """Service -> pinned image ref, from a parsed stack file."""
-    releases = ((doc or {}).get("config") or {}).get(RELEASES_KEY) or {}
-    return {str(s): str(v["image"]) for s, v in releases.items() if isinstance(v, dict) and "image" in v}
