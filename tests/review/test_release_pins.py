@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlinfra.engine.diff import diff_documents
 from mlinfra.engine.release_pins import PinWriteError, pinned_text, write_pins
 from tests.review.conftest import assert_bad_input, mlinfra
 
@@ -68,6 +69,9 @@ def test_a_pinned_release_is_deployed_and_recorded_without_a_new_image(
     assert before == after
     # the other service still runs its own build
     assert _container_image(doc, "search-ranker") == _container_image(plans["staging"], "search-ranker")
+    # the diff reads it as a release, not as a changed container image
+    summary = {s["service"]: s["changes"] for s in diff_documents(plans["staging"], doc)["summary"]}
+    assert summary == {"fraud-detector": ["image pinned to sha256:abababababab…, rolling"]}
 
 
 def test_a_bad_pin_is_bad_input_naming_the_field(project: Path) -> None:
