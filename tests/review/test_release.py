@@ -207,3 +207,21 @@ def test_promote_refuses_an_image_ecr_no_longer_has(moto: str, ecr: Any, project
     proc = _cli(moto, project, "promote", "--from", "staging", "--to", "prod")
     assert_bad_input(proc, "stack staging", "service fraud-detector", f1, "not in ECR's recorded history", f2[:19])
     assert prod_file.read_bytes() == before
+
+
+def test_ecr_errors_and_ambiguous_repositories_are_refused(moto: str, ecr: Any, project: Path) -> None:
+    repo = _repository(ecr, "staging", "fraud-detector")
+    _push(ecr, repo, 1)
+    stack_file = project / "stacks" / "Pulumi.staging.yaml"
+    gone = repo["repositoryUri"].replace("fraud-detector-repo-staging1a2b", "deleted-repo") + "@sha256:" + "e" * 64
+    stack_file.write_text(stack_file.read_text() + f"  mlinfra:releases:\n    fraud-detector:\n      image: {gone}\n")
+    proc = _cli(moto, project, "rollback", "--stack", "staging", "--service", "fraud-detector")
+    assert_bad_input(proc, "ECR describe_repositories in us-east-1 failed: RepositoryNotFoundException")
+
+    ecr.create_repository(
+        repositoryName="other-project-fraud-detector",
+        tags=[{"Key": "mlinfra:service", "Value": "fraud-detector"}, {"Key": "mlinfra:stack", "Value": "prod"}],
+    )
+    _repository(ecr, "prod", "fraud-detector")
+    twice = _cli(moto, project, "rollback", "--stack", "prod", "--service", "fraud-detector")
+    assert_bad_input(twice, "several ECR repositories", "fraud-detector-repo-prod1a2b, other-project-fraud-detector")
