@@ -14,7 +14,13 @@ from mlinfra.components.ecs_alb import LoadBalancerArgs, SharedLoadBalancer
 from mlinfra.components.ecs_cluster import EcsCluster, EcsClusterArgs
 from mlinfra.components.ecs_monitoring import EcsMonitoring, EcsMonitoringArgs
 from mlinfra.components.ecs_platform import EcsPlatform
-from mlinfra.components.ecs_service import EcsModelService, EcsServiceArgs
+from mlinfra.components.ecs_service import (
+    EcsClusterRef,
+    EcsModelService,
+    EcsServiceArgs,
+    LoadBalancerRef,
+    MonitoringRef,
+)
 from mlinfra.components.eks_cluster import EksCluster, EksClusterArgs
 from mlinfra.components.eks_platform import EksPlatform
 from mlinfra.components.image import ServiceImage, ServiceImageArgs
@@ -27,6 +33,7 @@ __all__ = [
     "ClusterRef",
     "EcsCluster",
     "EcsClusterArgs",
+    "EcsClusterRef",
     "EcsModelService",
     "EcsMonitoring",
     "EcsMonitoringArgs",
@@ -38,6 +45,8 @@ __all__ = [
     "KubernetesModelService",
     "KubernetesServiceArgs",
     "LoadBalancerArgs",
+    "LoadBalancerRef",
+    "MonitoringRef",
     "Network",
     "NetworkArgs",
     "Platform",

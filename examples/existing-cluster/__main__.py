@@ -14,7 +14,6 @@ import pulumi_kubernetes as k8s
 
 from mlinfra import ServiceSpec
 from mlinfra.aws import KubernetesModelService, KubernetesServiceArgs
-from mlinfra.spec.stack import StackSettings
 
 config = pulumi.Config()
 cluster_stack = pulumi.StackReference(config.get("clusterStack") or "acme/platform/prod")
@@ -37,24 +36,20 @@ cluster = ExistingCluster(
 spec = ServiceSpec(
     name="fraud", model_uri="s3://acme-models/fraud/v12/model.skops", replicas=2, request_timeout_seconds=5
 )
-settings = StackSettings(
-    region="us-east-1",
-    tier="prod",
-    domain="ml.acme.example",
-    certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b5c6d2e-1f3a-4b7c-9d8e-2a4f6b8c0d1e",
-)
 service = KubernetesModelService(
     "fraud",
     KubernetesServiceArgs(
         stack=pulumi.get_stack(),
-        settings=settings,
         spec=spec,
         cluster=cluster,
         image_ref="123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud@sha256:" + "0" * 64,
+        domain="ml.acme.example",
+        certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b5c6d2e-1f3a-4b7c-9d8e-2a4f6b8c0d1e",
         # Where the cluster's ALBs sit (its load balancer subnets; the whole VPC if they are unknown):
         # the only sources the service's NetworkPolicy admits besides Prometheus.
         load_balancer_cidrs=["10.20.0.0/16"],
         access_logs_bucket=cluster_stack.require_output("alb_logs_bucket"),
+        production=True,
     ),
 )
 pulumi.export("endpoint", f"https://{service.hostname}")

@@ -122,7 +122,6 @@ class EcsPlatform(pulumi.ComponentResource):
             spec.name,
             EcsServiceArgs(
                 stack=args.stack,
-                settings=args.settings,
                 spec=spec,
                 cluster=self.cluster,
                 load_balancer=self.load_balancers["public" if spec.public else "internal"],
@@ -130,8 +129,15 @@ class EcsPlatform(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 private_subnet_ids=self.network.private_subnet_ids,
                 image_ref=image_ref,
+                region=args.settings.region,
+                domain=args.settings.domain,
+                routing=args.settings.ecs.alb.routing,
+                log_retention_days=args.settings.ecs.log_retention_days,
+                alb_idle_timeout_seconds=args.settings.ecs.alb.idle_timeout_seconds,
+                collector_image=args.settings.ecs.collector_image,
                 secret_arns={n: self.secret_arns[n] for n in spec.secrets if n in self.secret_arns},
                 secrets_key_arn=self.secrets_key_arn,
+                secrets_kms_key_arns=args.settings.ecs.secrets_kms_key_arns,
             ),
         )
         self._record(service.hostname, "public" if spec.public else "internal")

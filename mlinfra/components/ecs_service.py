@@ -4,16 +4,16 @@ autoscaling and alert rules."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import pulumi
 import pulumi_aws as aws
 
 from mlinfra.components.base import TOKEN_PREFIX, child, physical_name, tags
-from mlinfra.components.ecs_alb import SharedLoadBalancer
-from mlinfra.components.ecs_cluster import FARGATE, EcsCluster
-from mlinfra.components.ecs_monitoring import EcsMonitoring, rule_group_yaml
+from mlinfra.components.ecs_cluster import FARGATE
+from mlinfra.components.ecs_monitoring import rule_group_yaml
 from mlinfra.components.ecs_task import (
     MODEL_CONTAINER,
     SCRATCH_VOLUME,
@@ -29,19 +29,19 @@ from mlinfra.components.policies import (
 )
 from mlinfra.serving.contract import READY_PATH
 from mlinfra.spec.ecs import (
+    ADOT_IMAGE,
     cpu_units,
     deployment_timeout_seconds,
     deregistration_delay_seconds,
     listener_rule_priority,
 )
 from mlinfra.spec.service import Autoscaling, ServiceSpec
-from mlinfra.spec.stack import StackSettings
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 
 def secret_decrypt_statements(
-    region: str, own_key_arn: pulumi.Input[str] | None, config_key_arns: tuple[str, ...]
+    region: str, own_key_arn: pulumi.Input[str] | None, config_key_arns: Sequence[str]
 ) -> list[dict[str, Any]]:
     """kms:Decrypt for the keys that encrypt the service's secrets, only via Secrets Manager.
 
@@ -82,21 +82,94 @@ def deployment_percents(spec: ServiceSpec) -> tuple[int, int]:
     return (100 * (count - 1)) // count, 100
 
 
+class EcsClusterRef(Protocol):
+    """What a service needs of its ECS cluster. `EcsCluster` is one; so is any object with
+    these attributes over a cluster created elsewhere."""
+
+    @property
+    def cluster_arn(self) -> pulumi.Input[str]: ...
+
+    @property
+    def cluster_name(self) -> str:
+        """Plain name: Application Auto Scaling addresses the service as `service/<cluster>/<name>`."""
+        ...
+
+    @property
+    def gpu_providers(self) -> Mapping[str, str]:
+        """Capacity provider name per GPU type (only GPU services use them)."""
+        ...
+
+    @property
+    def capacity_providers(self) -> pulumi.Resource | None:
+        """The cluster's capacity-provider association, which the service must wait for."""
+        ...
+
+
+class LoadBalancerRef(Protocol):
+    """The shared ALB a service attaches to. `SharedLoadBalancer` is one."""
+
+    @property
+    def https_listener_arn(self) -> pulumi.Input[str]: ...
+
+    @property
+    def security_group_id(self) -> pulumi.Input[str]:
+        """The ALB's security group: the only source the tasks admit."""
+        ...
+
+    @property
+    def arn_suffix(self) -> pulumi.Input[str]:
+        """`app/<name>/<id>`, the dimension of request-count scaling."""
+        ...
+
+
+class MonitoringRef(Protocol):
+    """Where a service's metrics and rules go. `EcsMonitoring` is one."""
+
+    @property
+    def workspace_id(self) -> pulumi.Input[str]:
+        """Amazon Managed Prometheus workspace that holds the service's alert rules."""
+        ...
+
+    @property
+    def workspace_arn(self) -> pulumi.Input[str]: ...
+
+    @property
+    def remote_write_url(self) -> pulumi.Input[str]: ...
+
+    @property
+    def telemetry_key_arn(self) -> pulumi.Input[str]:
+        """KMS key of the service's log group."""
+        ...
+
+
 @dataclass(frozen=True)
 class EcsServiceArgs:
+    """What one service needs on ECS, and nothing of mlinfra's stack layout."""
+
     stack: str
-    settings: StackSettings
+    """Stack name: physical names and tags."""
     spec: ServiceSpec
-    cluster: EcsCluster
-    load_balancer: SharedLoadBalancer
-    monitoring: EcsMonitoring
+    cluster: EcsClusterRef
+    load_balancer: LoadBalancerRef
+    monitoring: MonitoringRef
     vpc_id: pulumi.Input[str]
-    private_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     image_ref: pulumi.Input[str]
+    region: str
+    domain: str
+    """Host routing answers at `<service>.<domain>`, path routing at `<domain>/<service>/`."""
+    routing: Literal["host", "path"] = "host"
+    log_retention_days: int = 90
+    alb_idle_timeout_seconds: int = 60
+    """The ALB's idle timeout, which the runtime's keep-alive must outlast."""
+    collector_image: str = ADOT_IMAGE
+    """The metrics sidecar (ADOT collector) image."""
     secret_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """The service's secrets by name: created by the stack or existing ARNs."""
     secrets_key_arn: pulumi.Input[str] | None = None
     """KMS key of the stack-created secrets, which the execution role must decrypt with."""
+    secrets_kms_key_arns: Sequence[str] = ()
+    """Customer keys of existing secrets the execution role must decrypt with."""
 
 
 class EcsModelService(pulumi.ComponentResource):
@@ -111,9 +184,8 @@ class EcsModelService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}EcsModelService", name, None, opts)
-        spec, settings = args.spec, args.settings
-        ecs = settings.ecs
-        region = settings.region
+        spec = args.spec
+        region = args.region
         service_tags = tags(args.stack, service=spec.name)
         gpu = spec.gpu_type is not None
         account = aws.get_caller_identity_output()
@@ -122,7 +194,7 @@ class EcsModelService(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name="/" + physical_name(args.stack, spec.name, sep="/"),
-            retention_in_days=ecs.log_retention_days,
+            retention_in_days=args.log_retention_days,
             kms_key_id=args.monitoring.telemetry_key_arn,
             tags=service_tags,
             opts=child(self, delete_before_replace=True),
@@ -158,7 +230,7 @@ class EcsModelService(pulumi.ComponentResource):
         )
         if args.secret_arns:
             statements = secret_read_statements([args.secret_arns[n] for n in sorted(args.secret_arns)])
-            statements += secret_decrypt_statements(region, args.secrets_key_arn, ecs.secrets_kms_key_arns)
+            statements += secret_decrypt_statements(region, args.secrets_key_arn, args.secrets_kms_key_arns)
             aws.iam.RolePolicy(
                 f"{name}-execution-secrets",
                 role=execution_role.id,
@@ -174,8 +246,8 @@ class EcsModelService(pulumi.ComponentResource):
             log_group=log_group.name,
             secret_arns=args.secret_arns,
             remote_write_url=args.monitoring.remote_write_url,
-            collector_image=ecs.collector_image,
-            alb_idle_timeout=ecs.alb.idle_timeout_seconds,
+            collector_image=args.collector_image,
+            alb_idle_timeout=args.alb_idle_timeout_seconds,
         )
         task = aws.ecs.TaskDefinition(
             f"{name}-task",
@@ -245,8 +317,8 @@ class EcsModelService(pulumi.ComponentResource):
             opts=child(self),
         )
 
-        routing = ecs.alb.routing
-        self.hostname = f"{spec.name}.{settings.domain}" if routing == "host" else settings.domain
+        routing = args.routing
+        self.hostname = f"{spec.name}.{args.domain}" if routing == "host" else args.domain
         self.url = f"https://{self.hostname}" if routing == "host" else f"https://{self.hostname}/{spec.name}/"
         conditions = [
             aws.lb.ListenerRuleConditionArgs(
@@ -336,7 +408,7 @@ class EcsModelService(pulumi.ComponentResource):
             # `replicas` stays managed here so edits take effect.
             opts=child(
                 self,
-                depends_on=[rule, args.cluster.capacity_providers],
+                depends_on=[rule] + ([args.cluster.capacity_providers] if args.cluster.capacity_providers else []),
                 ignore_changes=["desiredCount"] if spec.autoscaling is not None else None,
                 custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
             ),

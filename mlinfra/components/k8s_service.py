@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,7 +39,6 @@ from mlinfra.serving.contract import (
 )
 from mlinfra.spec.quantities import format_cpu, format_memory
 from mlinfra.spec.service import ServiceSpec
-from mlinfra.spec.stack import StackSettings
 
 SECRETS_MOUNT = "/var/run/secrets/mlinfra"
 # The ALB closes idle connections after 60 s; the runtime keeps them longer (see
@@ -69,14 +69,29 @@ class ClusterRef(Protocol):
 
 @dataclass(frozen=True)
 class KubernetesServiceArgs:
+    """What one service needs, and nothing of mlinfra's stack layout: a program of your own
+    fills these from its own config (see `examples/existing-cluster/`)."""
+
     stack: str
-    settings: StackSettings
+    """Stack name: labels, tags and the ALB group (`mlinfra-<stack>-public|internal`)."""
     spec: ServiceSpec
     cluster: ClusterRef
     image_ref: pulumi.Input[str]
+    """Image to run, by digest (`<repo>@sha256:...`)."""
+    domain: str
+    """The service answers at `<service>.<domain>`."""
+    certificate_arn: pulumi.Input[str]
+    """ACM certificate of the HTTPS listener (it must cover `<service>.<domain>`)."""
     load_balancer_cidrs: list[str]
+    """Where the cluster's ALBs sit: the only sources the NetworkPolicy admits besides Prometheus."""
     access_logs_bucket: pulumi.Input[str]
-    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    """Bucket the ALB writes access logs to (its policy admits `AWSLogs/<account>/`)."""
+    production: bool = False
+    """Production ALBs carry deletion protection."""
+    secret_arns: Mapping[str, str] = field(default_factory=dict)
+    """Existing Secrets Manager secrets by name; the pod's role may read those in `spec.secrets`."""
+    secret_values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Values of secrets by name, stored as a Kubernetes Secret mounted as files."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -198,14 +213,18 @@ def pod_spec(
 
 
 def ingress_annotations(
-    spec: ServiceSpec, settings: StackSettings, stack: str, access_logs_bucket: pulumi.Input[str]
+    spec: ServiceSpec,
+    stack: str,
+    certificate_arn: pulumi.Input[str],
+    access_logs_bucket: pulumi.Input[str],
+    production: bool,
 ) -> dict[str, pulumi.Input[str]]:
     attributes = [
         f"idle_timeout.timeout_seconds={ALB_IDLE_TIMEOUT_SECONDS}",
         "routing.http.drop_invalid_header_fields.enabled=true",
         "routing.http.desync_mitigation_mode=defensive",
     ]
-    if settings.production:
+    if production:
         attributes.append("deletion_protection.enabled=true")
     annotations: dict[str, pulumi.Input[str]] = {
         "alb.ingress.kubernetes.io/scheme": "internet-facing" if spec.public else "internal",
@@ -214,7 +233,7 @@ def ingress_annotations(
         "alb.ingress.kubernetes.io/group.name": f"mlinfra-{stack}-{'public' if spec.public else 'internal'}",
         "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
         "alb.ingress.kubernetes.io/ssl-redirect": "443",
-        "alb.ingress.kubernetes.io/certificate-arn": settings.certificate_arn,
+        "alb.ingress.kubernetes.io/certificate-arn": certificate_arn,
         "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
         "alb.ingress.kubernetes.io/healthcheck-path": READY_PATH,
         "alb.ingress.kubernetes.io/success-codes": "200",
@@ -242,11 +261,11 @@ class KubernetesModelService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubernetesServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}KubernetesModelService", name, None, opts)
-        spec, settings = args.spec, args.settings
+        spec = args.spec
         provider = args.cluster.provider
         k8s_opts = {"provider": provider}
         self.namespace = namespace(spec.name)
-        self.hostname = f"{spec.name}.{settings.domain}"
+        self.hostname = f"{spec.name}.{args.domain}"
         labels = labels_for(spec)
         meta_labels = {**labels, "mlinfra.io/stack": args.stack}
 
@@ -270,7 +289,7 @@ class KubernetesModelService(pulumi.ComponentResource):
         def meta(obj_name: str, **extra: object) -> dict[str, object]:
             return {"name": obj_name, "namespace": self.namespace, "labels": meta_labels, **extra}
 
-        secret_arns = {n: settings.secret_arns[n] for n in spec.secrets if n in settings.secret_arns}
+        secret_arns = {n: args.secret_arns[n] for n in spec.secrets if n in args.secret_arns}
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=irsa_trust_policy(
@@ -292,7 +311,7 @@ class KubernetesModelService(pulumi.ComponentResource):
             opts=ns_opts,
         )
 
-        k8s_secret_names = [n for n in spec.secrets if n in settings.secrets]
+        k8s_secret_names = [n for n in spec.secrets if n in args.secret_values]
         secret_name: str | None = None
         if k8s_secret_names:
             secret_name = f"{spec.name}-secrets"
@@ -333,7 +352,10 @@ class KubernetesModelService(pulumi.ComponentResource):
         k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata=meta(
-                spec.name, annotations=ingress_annotations(spec, settings, args.stack, args.access_logs_bucket)
+                spec.name,
+                annotations=ingress_annotations(
+                    spec, args.stack, args.certificate_arn, args.access_logs_bucket, args.production
+                ),
             ),
             spec={
                 "ingressClassName": "alb",
