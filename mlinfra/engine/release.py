@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.engine.release_pins import write_pins
-from mlinfra.errors import MlinfraError, Problem, SpecError
+from mlinfra.errors import Problem, ReleaseError, SpecError
 from mlinfra.spec.loader import Deployment, load_deployment, read_stack_file, stack_file
 from mlinfra.spec.release import DIGEST
 
 STACK_TAG = "mlinfra:stack"
 SERVICE_TAG = "mlinfra:service"
 SHOWN_IMAGES = 5
-
-
-class ReleaseError(MlinfraError):
-    """The release asked for is not one ECR has recorded (or ECR cannot say)."""
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from mlinfra.errors import MlinfraError
+from mlinfra.errors import PinWriteError
 
 RELEASES_KEY = "mlinfra:releases"
-
-
-class PinWriteError(MlinfraError):
-    """The stack file has a shape the pin cannot be spliced into without rewriting it."""
 
 
 def _key(mapping: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.Node] | None:
