@@ -42,7 +42,7 @@ def test_plan_json_is_complete_and_byte_identical(stack: str) -> None:
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     doc = json.loads(first.stdout)
-    assert set(doc) >= {"project", "stack", "resources", "outputs", "cost", "policies"}
+    assert set(doc) >= {"project", "stack", "resources", "outputs", "releases", "cost", "policies"}
     types = {r["type"] for r in doc["resources"]}
     assert types >= REQUIRED_TYPES
     for res in doc["resources"]:
