@@ -92,7 +92,9 @@ def explained_values(a: dict[str, Any] | None, b: dict[str, Any] | None) -> set[
     for side in (a, b):
         if side:
             # the model's prefix too: the runtime's read grant (`arn:aws:s3:::bucket/prefix/*`) follows it
-            prefix = side["modelUri"].split("://", 1)[-1].rsplit("/", 1)[0]
+            # (only a real prefix: a bare bucket name would hide unrelated changes that mention it)
+            path = side["modelUri"].split("://", 1)[-1]
+            prefix = path.rsplit("/", 1)[0] if path.count("/") > 1 else ""
             out |= {v for v in (side["modelUri"], prefix, side["modelSha256"], side["image"].get("pinned")) if v}
     return out
 

@@ -70,3 +70,12 @@ def test_a_new_model_version_reads_as_one_release_line(tmp_path: Path) -> None:
     assert "fraud-detector: model v12 \u2192 v13, rolling" in table.stdout
     plan = mlinfra("plan", "--stack", "staging", cwd=repo)
     assert "fraud-detector: model v13 (sha256 9b8c7d6e\u2026), image built from this tree, rolling" in plan.stdout
+
+
+def test_only_what_the_release_explains_is_folded_into_it() -> None:
+    from mlinfra.engine.release_view import explained_values
+
+    a = {"model": "v1", "modelUri": "s3://bucket/model.skops", "modelSha256": "", "image": {"build": "x"}}
+    b = {**a, "model": "v2", "modelUri": "s3://bucket/v2/model.skops"}
+    # a model at the bucket's root: the bucket name alone must not hide other changes
+    assert explained_values(a, b) == {"s3://bucket/model.skops", "s3://bucket/v2/model.skops", "bucket/v2"}
