@@ -225,3 +225,14 @@ def test_ecr_errors_and_ambiguous_repositories_are_refused(moto: str, ecr: Any, 
     _repository(ecr, "prod", "fraud-detector")
     twice = _cli(moto, project, "rollback", "--stack", "prod", "--service", "fraud-detector")
     assert_bad_input(twice, "several ECR repositories", "fraud-detector-repo-prod1a2b, other-project-fraud-detector")
+
+
+def test_rollback_by_digest_finds_an_image_promoted_from_another_stack(moto: str, ecr: Any, project: Path) -> None:
+    # prod's pins from the pipeline are not in git: the digest comes from `pulumi stack output releases`
+    staging = _repository(ecr, "staging", "fraud-detector")
+    prod = _repository(ecr, "prod", "fraud-detector")
+    s1, _ = _push(ecr, staging, 2, label="s")
+    _push(ecr, prod, 1, label="p")
+    proc = _cli(moto, project, "rollback", "--stack", "prod", "--service", "fraud-detector", "--to", s1)
+    assert proc.returncode == 0, proc.stderr
+    assert _pins(project, "prod") == {"fraud-detector": f"{staging['repositoryUri']}@{s1}"}
