@@ -79,3 +79,11 @@ def test_only_what_the_release_explains_is_folded_into_it() -> None:
     b = {**a, "model": "v2", "modelUri": "s3://bucket/v2/model.skops"}
     # a model at the bucket's root: the bucket name alone must not hide other changes
     assert explained_values(a, b) == {"s3://bucket/model.skops", "s3://bucket/v2/model.skops", "bucket/v2"}
+
+
+def test_rollout_phrase_of_the_real_rollout_field() -> None:
+    # `mlinfra.spec.rollout` arrives with the rollouts branch (issue 14, delivery half)
+    rollout = pytest.importorskip("mlinfra.spec.rollout", reason="the `rollout=` field is not merged yet").Rollout
+    assert rollout_phrase(rollout()) == "canary 10/50/100 over 10 min"
+    assert rollout_phrase(rollout(steps=(10, 100), bake_minutes=15)) == "canary 10/100 over 15 min"
+    assert rollout_phrase(rollout(strategy="rolling")) == "rolling"
