@@ -48,6 +48,9 @@ CHARTS = {
     # (appVersion v0.83.0 both): a release of their own, because Helm never upgrades a chart's
     # crds/ directory and nothing may render a ServiceMonitor before the CRD exists.
     "prometheus-operator-crds": Chart("prometheus-operator-crds", "21.0.0", PROMETHEUS_COMMUNITY, "monitoring"),
+    # Pod autoscaling (components/k8s_scaling.py). Its CRDs are chart templates, so Helm
+    # upgrades them with the chart.
+    "keda": Chart("keda", "2.20.2", "https://kedacore.github.io/charts", "keda"),
 }
 # What each release waits for besides the cluster's system nodes and core add-ons. Charts that
 # render ServiceMonitors or PrometheusRules wait for the CRDs; nothing waits for the load
@@ -60,8 +63,15 @@ RELEASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "kube-prometheus-stack": ("prometheus-operator-crds",),
     "nvidia-device-plugin": (),
     "dcgm-exporter": ("prometheus-operator-crds",),
+    # KEDA queries Prometheus only once a ScaledObject exists, and services wait for every release.
+    "keda": (),
 }
 MONITORING_NAMESPACE = "monitoring"
+KEDA_NAMESPACE = "keda"
+# kube-prometheus-stack names its Prometheus Service `<fullname>-prometheus`, where fullname is
+# the release name when that contains the chart name (truncated to 26 characters), on
+# `prometheus.service.port` (9090 by default). KEDA's Prometheus triggers query it.
+PROMETHEUS_ADDRESS = f"http://kube-prometheus-stack-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
@@ -144,6 +154,12 @@ def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
     }
 
 
+def keda_values() -> dict[str, Any]:
+    # The chart's defaults: operator, metrics API server and admission webhooks, one replica
+    # each (KEDA runs one active operator; the HPAs it owns keep scaling while it restarts).
+    return {}
+
+
 def nvidia_device_plugin_values() -> dict[str, Any]:
     return {"tolerations": GPU_TOLERATION, "nodeSelector": GPU_NODES}
 
@@ -170,7 +186,7 @@ class ClusterAddonsArgs:
 
 class ClusterAddons(pulumi.ComponentResource):
     """NVIDIA device plugin and DCGM exporter (GPU stacks), load balancer controller,
-    metrics-server, prometheus-operator CRDs and kube-prometheus-stack."""
+    metrics-server, prometheus-operator CRDs, kube-prometheus-stack and KEDA."""
 
     releases: dict[str, k8s.helm.v3.Release]
     """Every Helm release by chart name, so services can depend on them."""
@@ -226,6 +242,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 args.settings, cluster.cluster_name, args.vpc_id, lbc_role.arn
             ),
             "metrics-server": metrics_server_values,
+            "keda": keda_values,
             # Routing, receivers and dashboards (mlinfra.monitoring) over the platform values.
             "kube-prometheus-stack": lambda: monitoring.deep_merge(
                 kube_prometheus_stack_values(args.settings), monitoring.kube_prometheus_stack_values(args.settings)
@@ -234,7 +251,13 @@ class ClusterAddons(pulumi.ComponentResource):
         if args.settings.gpu_node_groups:
             builders["nvidia-device-plugin"] = nvidia_device_plugin_values
             builders["dcgm-exporter"] = dcgm_exporter_values
+        keda_ns = k8s.core.v1.Namespace(
+            f"{name}-keda-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=KEDA_NAMESPACE),
+            opts=child(self, **k8s_opts),
+        )
         extra_deps: dict[str, list[pulumi.Resource]] = {
+            "keda": [keda_ns],
             "kube-prometheus-stack": [
                 grafana_admin,
                 storage_class,

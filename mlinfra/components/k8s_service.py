@@ -12,10 +12,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from mlinfra.components.addons import PROMETHEUS_ADDRESS
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.contract import TLS_POLICY, namespace, runtime_env
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL
 from mlinfra.components.irsa import irsa_trust_policy
+from mlinfra.components.k8s_scaling import (
+    SCALED_OBJECT_API_VERSION,
+    SCALED_OBJECT_KIND,
+    scale_target_ref,
+    scaled_object_spec,
+)
 from mlinfra.components.k8s_traffic import (
     READINESS_GATE_LABEL,
     default_deny_policy,
@@ -41,6 +48,9 @@ from mlinfra.spec.quantities import format_cpu, format_memory
 from mlinfra.spec.service import ServiceSpec
 
 SECRETS_MOUNT = "/var/run/secrets/mlinfra"
+# The service's workload (apiVersion, kind), which its ScaledObject scales.
+WORKLOAD = ("apps/v1", "Deployment")
+LEGACY_HPA_TYPE = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 # The ALB closes idle connections after 60 s; the runtime keeps them longer (see
 # `serving.contract.keepalive_timeout_s`), so the ALB, not the server, always closes first.
 ALB_IDLE_TIMEOUT_SECONDS = 60
@@ -93,6 +103,15 @@ class KubernetesServiceArgs:
     secret_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Values of secrets by name, stored as a Kubernetes Secret mounted as files."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    prometheus_address: str = PROMETHEUS_ADDRESS
+    """The Prometheus KEDA queries for an autoscaled service (the cluster must run KEDA): by
+    default the one mlinfra's EKS platform installs."""
+
+
+def deployment_replicas(spec: ServiceSpec) -> dict[str, int]:
+    """`replicas` when the count is fixed; none when KEDA's HPA owns it (a static value would
+    reset the autoscaler on every `pulumi up`)."""
+    return {} if spec.autoscaling is not None else {"replicas": spec.replicas}
 
 
 def labels_for(spec: ServiceSpec) -> dict[str, str]:
@@ -324,10 +343,10 @@ class KubernetesModelService(pulumi.ComponentResource):
             )
 
         k8s.apps.v1.Deployment(
-            f"{name}-deployment",
+            f"{name}-deployment",  # kind and apiVersion: WORKLOAD
             metadata=meta(spec.name),
             spec={
-                # No `replicas`: the HPA owns the count; a static value would fight it.
+                **deployment_replicas(spec),
                 "selector": {"matchLabels": labels},
                 "revisionHistoryLimit": 5,
                 "progressDeadlineSeconds": spec.expected_load_seconds + 600,
@@ -376,31 +395,27 @@ class KubernetesModelService(pulumi.ComponentResource):
             },
             opts=ns_opts,
         )
-        metrics: list[dict[str, object]] = [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {
-                        "type": "Utilization",
-                        "averageUtilization": spec.autoscaling.target_cpu_percent if spec.autoscaling else 70,
-                    },
-                },
-            }
-        ]
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=meta(spec.name),
-            spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
-                "minReplicas": spec.min_replicas,
-                "maxReplicas": spec.max_replicas,
-                "metrics": metrics,
-                # Scale up fast, down slowly: model start-up is expensive.
-                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
-            },
-            opts=ns_opts,
-        )
+        if spec.autoscaling is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-scaledobject",
+                api_version=SCALED_OBJECT_API_VERSION,
+                kind=SCALED_OBJECT_KIND,
+                metadata=meta(spec.name),
+                spec=scaled_object_spec(
+                    spec, self.namespace, scale_target_ref(*WORKLOAD, spec.name), args.prometheus_address
+                ),
+                opts=pulumi.ResourceOptions.merge(
+                    ns_opts,
+                    pulumi.ResourceOptions(
+                        # The ScaledObject replaces the HPA `<name>-hpa` of earlier versions. KEDA
+                        # refuses a ScaledObject whose workload another HPA still scales, so the
+                        # old HPA is deleted first: same resource (alias), replaced on the kind change.
+                        aliases=[pulumi.Alias(type_=LEGACY_HPA_TYPE, name=f"{name}-hpa")],
+                        replace_on_changes=["kind", "apiVersion"],
+                        delete_before_replace=True,
+                    ),
+                ),
+            )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=meta(spec.name),

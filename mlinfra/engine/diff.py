@@ -177,6 +177,8 @@ def _describe(change: dict[str, Any]) -> tuple[list[str], list[str]]:
     kind = change["type"].rsplit(":", 1)[-1]
     if kind == "HorizontalPodAutoscaler":
         pair("spec.minReplicas", "spec.maxReplicas", "replicas")
+    elif kind == "ScaledObject":
+        pair("spec.minReplicaCount", "spec.maxReplicaCount", "replicas")
     elif kind == "NodeGroup":
         pair("scalingConfig.minSize", "scalingConfig.maxSize", f"{change['name']} nodes")
     for path, p in props.items():

@@ -29,7 +29,7 @@ class RecordedResource:
     provider: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     """Resource options the engine acts on: ignoreChanges, protect, customTimeouts,
-    deleteBeforeReplace, retainOnDelete (only those that are set)."""
+    deleteBeforeReplace, retainOnDelete, replaceOnChanges, aliases (only those that are set)."""
 
 
 def _short_hash(*parts: str) -> str:
@@ -242,6 +242,13 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
+def _alias(alias: Any) -> str:
+    """An alias as `<type>::<name>` (spec form) or the URN it names."""
+    if alias.urn:
+        return str(alias.urn)
+    return f"{alias.spec.type}::{alias.spec.name}"
+
+
 def _options(request: Any) -> dict[str, Any]:
     """The resource options of a RegisterResource request that change what `up`/`destroy` do."""
     out: dict[str, Any] = {}
@@ -253,6 +260,11 @@ def _options(request: Any) -> dict[str, Any]:
         out["deleteBeforeReplace"] = True
     if getattr(request, "retainOnDelete", False):
         out["retainOnDelete"] = True
+    if request.replaceOnChanges:
+        out["replaceOnChanges"] = sorted(request.replaceOnChanges)
+    aliases = [_alias(a) for a in getattr(request, "aliases", [])] + list(getattr(request, "aliasURNs", []))
+    if aliases:
+        out["aliases"] = aliases
     timeouts = request.customTimeouts
     if timeouts is not None and (timeouts.create or timeouts.update or timeouts.delete):
         out["customTimeouts"] = {

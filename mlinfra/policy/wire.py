@@ -13,6 +13,9 @@ from mlinfra.serving.contract import API_KEYS_ENV
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+# Each scaler type's minimum-replicas field and its default.
+SCALER_MIN = {HPA: ("minReplicas", 1), SCALED_OBJECT: ("minReplicaCount", 0)}
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -41,6 +44,7 @@ NAMESPACED_KINDS = (
     "kubernetes:policy/",
     "kubernetes:networking.k8s.io/",
     "kubernetes:monitoring.coreos.com/",
+    "kubernetes:keda.sh/",
 )
 NAMESPACED_CORE = (
     "kubernetes:core/v1:Service",
@@ -82,12 +86,18 @@ def same_ns(a: Resource, b: Resource) -> bool:
     return meta(a).get("namespace") == meta(b).get("namespace")
 
 
-def hpa_for(dep: Resource, g: Graph) -> Resource | None:
-    for hpa in g.of_type(HPA):
-        ref = (inputs(hpa).get("spec") or {}).get("scaleTargetRef") or {}
-        if same_ns(hpa, dep) and ref.get("kind") == "Deployment" and ref.get("name") == meta(dep).get("name"):
-            return hpa
+def scaler_for(dep: Resource, g: Graph) -> Resource | None:
+    """The ScaledObject or HPA that scales this Deployment, if any."""
+    for scaler in (*g.of_type(SCALED_OBJECT), *g.of_type(HPA)):
+        ref = (inputs(scaler).get("spec") or {}).get("scaleTargetRef") or {}
+        if same_ns(scaler, dep) and ref.get("kind") == "Deployment" and ref.get("name") == meta(dep).get("name"):
+            return scaler
     return None
+
+
+def scaler_min_replicas(scaler: Resource) -> float:
+    key, default = SCALER_MIN[scaler["type"]]
+    return number((inputs(scaler).get("spec") or {}).get(key, default)) or 0
 
 
 def security_context_value(container: dict[str, Any], pod: dict[str, Any], key: str) -> Any:

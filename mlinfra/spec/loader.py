@@ -507,7 +507,7 @@ _REQUIRED_HINTS = {
     "domain": "; allowed: a lowercase DNS domain such as ml.example.com",
     "certificate_arn": "; allowed: an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>",
     "model_uri": f"; allowed: {ALLOWED_URI}",
-    "min_replicas": "; allowed: an integer from 1 to 1000",
+    "min_replicas": "; allowed: an integer from 0 to 1000",
     "max_replicas": "; allowed: an integer from 1 to 1000",
     "reason": "; allowed: a written reason of at least 10 characters",
     "id": "; allowed: the policy rule id to suppress",

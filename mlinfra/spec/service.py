@@ -52,12 +52,18 @@ def split_s3_uri(model_uri: str) -> tuple[str, str]:
 class Autoscaling(StrictModel):
     """Horizontal autoscaling bounds. Default when omitted: a fixed size of `replicas`."""
 
-    min_replicas: Annotated[int, Field(ge=1, le=1000)]
+    min_replicas: Annotated[int, Field(ge=0, le=1000)]
+    """0 (scale to zero) only on EKS, for a service that is neither public nor in prod."""
     max_replicas: Annotated[int, Field(ge=1, le=1000)]
     target_cpu_percent: Annotated[int, Field(ge=10, le=95)] = 70
-    """Average CPU utilisation the autoscaler aims for (default 70)."""
+    """Average CPU utilisation the autoscaler aims for (default 70; CPU services only on EKS)."""
     target_requests_per_second: Annotated[int, Field(ge=1)] | None = None
-    """Requests per second per replica; default: scale on CPU only."""
+    """Requests per second per replica; default: not a scaling signal."""
+    target_inflight_requests: Annotated[int, Field(ge=1, le=10000)] | None = None
+    """EKS: requests in flight per replica (default: the service's max_batch_size)."""
+    target_gpu_percent: Annotated[int, Field(ge=10, le=100)] | None = None
+    """EKS, GPU services: average GPU utilisation (dcgm-exporter) to aim for; default: not a
+    scaling signal."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -278,6 +284,14 @@ class ServiceSpec(StrictModel):
             )
         if self.public and self.auth == "none":
             problems.append(("auth", "none", "a public endpoint requires authentication; allowed: api_key"))
+        if self.autoscaling and self.autoscaling.target_gpu_percent is not None and self.gpu is False:
+            problems.append(
+                (
+                    "autoscaling.target_gpu_percent",
+                    self.autoscaling.target_gpu_percent,
+                    "GPU utilisation is a scaling signal for GPU services only; set gpu or remove it",
+                )
+            )
         if self.auth == "api_key" and API_KEYS_SECRET not in self.secrets:
             problems.append(
                 (

@@ -20,7 +20,7 @@ REQUIRED_TYPES = {
     "kubernetes:apps/v1:Deployment",
     "kubernetes:core/v1:Service",
     "kubernetes:networking.k8s.io/v1:Ingress",
-    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:keda.sh/v1alpha1:ScaledObject",
     "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule",

@@ -50,6 +50,7 @@ def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
     assert set(releases) == {
         "aws-load-balancer-controller",
         "dcgm-exporter",
+        "keda",
         "kube-prometheus-stack",
         "metrics-server",
         "nvidia-device-plugin",
@@ -97,7 +98,7 @@ def test_image_is_built_from_generated_context_and_pinned_by_digest(staging: Off
 
 def test_deployment_is_hardened(staging: OfflineRun) -> None:
     dep = _deployment(staging, "fraud-detector")
-    assert "replicas" not in dep["spec"], "the HPA owns the replica count"
+    assert "replicas" not in dep["spec"], "KEDA's HPA owns the replica count"
     pod = dep["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == "fraud-detector"
@@ -199,16 +200,20 @@ def test_prod_ingress_has_deletion_protection(prod: OfflineRun, staging: Offline
     assert "deletion_protection" not in staging_ing["metadata"]["annotations"][key]
 
 
-def test_hpa_pdb_netpol_and_monitoring_per_service(staging: OfflineRun, prod: OfflineRun) -> None:
-    hpa = only(prod, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "fraud-detector-hpa").inputs["spec"]
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 12)
-    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
+def test_scaler_pdb_netpol_and_monitoring_per_service(staging: OfflineRun, prod: OfflineRun) -> None:
+    scaler = only(prod, "kubernetes:keda.sh/v1alpha1:ScaledObject", "fraud-detector-scaledobject").inputs["spec"]
+    assert (scaler["minReplicaCount"], scaler["maxReplicaCount"]) == (3, 12)
+    [cpu] = [t for t in scaler["triggers"] if t["type"] == "cpu"]
+    assert cpu["metadata"]["value"] == "60"
     assert (
-        only(staging, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "fraud-detector-hpa").inputs["spec"][
-            "minReplicas"
+        only(staging, "kubernetes:keda.sh/v1alpha1:ScaledObject", "fraud-detector-scaledobject").inputs["spec"][
+            "minReplicaCount"
         ]
         == 1
     )
+    # A fixed-size service has no scaler: its Deployment carries the count.
+    assert not [r for r in all_of(prod, "kubernetes:keda.sh/v1alpha1:ScaledObject") if "search-ranker" in r.name]
+    assert _deployment(prod, "search-ranker")["spec"]["replicas"] == 3
     pdb = only(prod, "kubernetes:policy/v1:PodDisruptionBudget", "fraud-detector-pdb").inputs["spec"]
     assert pdb["maxUnavailable"] == 1
     netpol = only(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "fraud-detector-netpol").inputs["spec"]

@@ -354,14 +354,33 @@ CASES = [
         "arn:aws:iam::123456789012:role/deployer",
     ),
     Bad(
-        "eks-rps-autoscaling",
+        "scale-to-zero-public",
         both(
-            replace(FRAUD, '"target_cpu_percent": 60', '"target_cpu_percent": 60, "target_requests_per_second": 50'),
+            fraud_arg('public=True, auth="api_key"'),
+            replace(FRAUD, '["fraud-api-key"]', '["api-keys", "fraud-api-key"]'),
+            config("mlinfra:secrets/api-keys", "k1"),
+            config("mlinfra:services/fraud-detector/autoscaling/minReplicas", 0),
+        ),
+        FRAUD,
+        ".autoscaling.min_replicas",
+        "refused for a service that is public",
+    ),
+    Bad(
+        "scale-to-zero-in-prod",
+        both(config("mlinfra:tier", "prod"), config("mlinfra:services/fraud-detector/autoscaling/minReplicas", 0)),
+        FRAUD,
+        ".autoscaling.min_replicas",
+        "allowed: an integer from 1 to 1000",
+    ),
+    Bad(
+        "gpu-utilisation-on-a-cpu-service",
+        both(
+            replace(FRAUD, '"target_cpu_percent": 60', '"target_cpu_percent": 60, "target_gpu_percent": 70'),
             config("mlinfra:services/fraud-detector", DELETE),
         ),
         FRAUD,
-        ".autoscaling.target_requests_per_second",
-        "allowed: remove it (keep target_cpu_percent)",
+        "autoscaling.target_gpu_percent",
+        "GPU services only",
     ),
     Bad(
         "eks-too-many-source-cidrs",
@@ -481,6 +500,12 @@ NEAR_MISSES: dict[str, list[Edit]] = {
         config("mlinfra:services/fraud-detector", DELETE),
         fraud_arg("port=1024"),
     ],
+    # Request rate is a KEDA trigger on EKS (it was refused before KEDA).
+    "rps-autoscaling-on-eks": [
+        replace(FRAUD, '"target_cpu_percent": 60', '"target_cpu_percent": 60, "target_requests_per_second": 50'),
+        config("mlinfra:services/fraud-detector", DELETE),
+    ],
+    "scale-to-zero-internal-staging": [config("mlinfra:services/fraud-detector/autoscaling/minReplicas", 0)],
     "public-with-api-key": [
         fraud_arg('public=True, auth="api_key", allowed_cidrs=["203.0.113.0/24"]'),
         replace(FRAUD, '["fraud-api-key"]', '["api-keys", "fraud-api-key"]'),

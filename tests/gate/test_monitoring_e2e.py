@@ -36,6 +36,7 @@ import yaml
 from mlinfra.serving import metric_names as m
 from tests.gate import tools
 from tests.gate.conftest import ROOT
+from tests.support.promql import metric_names
 
 pytestmark = [pytest.mark.slow, pytest.mark.tools]
 STACK = "prod"
@@ -298,7 +299,7 @@ def test_every_dashboard_query_parses_and_names_only_exported_metrics(stack_runn
             )
             assert resp.status_code == 200, (board.name, expr, resp.text)
             assert resp.json()["status"] == "success", (board.name, expr, resp.text)
-            for name in set(re.findall(r"\b(mlinfra_[a-z_]+|DCGM_[A-Z_]+)\b", expr)):
+            for name in metric_names(expr):
                 if name.startswith("DCGM_"):
                     assert name in m.DCGM_METRICS, (board.name, name)
                 else:

@@ -57,7 +57,7 @@ def test_layout_has_every_artifact_kind(render_stack: Callable[[str], Path], sta
         "Service",
         "ServiceAccount",
         "Ingress",
-        "HorizontalPodAutoscaler",
+        "ScaledObject",
         "PodDisruptionBudget",
         "NetworkPolicy",
         "ServiceMonitor",
@@ -110,11 +110,10 @@ def test_one_document_per_object_with_integers_as_integers(render_stack: Callabl
     assert type(container["ports"][0]["containerPort"]) is int
     assert type(pod["terminationGracePeriodSeconds"]) is int
     assert type(pod["securityContext"]["runAsUser"]) is int
-    hpa = yaml.safe_load(
-        (out / "kubernetes" / "ml-fraud-detector.horizontalpodautoscaler.fraud-detector.yaml").read_text()
-    )
-    assert type(hpa["spec"]["minReplicas"]) is int
-    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+    scaler = yaml.safe_load((out / "kubernetes" / "ml-fraud-detector.scaledobject.fraud-detector.yaml").read_text())
+    assert type(scaler["spec"]["minReplicaCount"]) is int
+    assert type(scaler["spec"]["pollingInterval"]) is int
+    assert "replicas" not in deployment["spec"], "KEDA's HPA owns the replica count"
 
 
 @pytest.mark.parametrize("stack", ECS_STACKS)

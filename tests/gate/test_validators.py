@@ -30,6 +30,8 @@ def kubernetes_version(stack: str) -> str:
 
 
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
+# Validated against the pinned KEDA release's CRD schema (test below, tests/upstream/test_keda.py).
+KEDA_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
 
 # checkov check id -> why it is skipped for every manifest. Empty: nothing is skipped.
 CHECKOV_SKIPS: dict[str, str] = {}
@@ -84,7 +86,8 @@ def _manifests(out: Path) -> list[tuple[Path, dict[str, Any]]]:
 def test_kubernetes_validate_strict(render_stack: Callable[[str], Path], stack: str) -> None:
     out = render_stack(stack)
     exe = tools.python_tool("kubernetes-validate")
-    built_in = [str(p) for p, doc in _manifests(out) if (doc["apiVersion"], doc["kind"]) not in CRD_KINDS]
+    custom = CRD_KINDS | KEDA_KINDS
+    built_in = [str(p) for p, doc in _manifests(out) if (doc["apiVersion"], doc["kind"]) not in custom]
     result = _run([exe, "-k", kubernetes_version(stack), "--strict", "--quiet", *built_in])
     assert result.returncode == 0, result.stdout + result.stderr
     # kubernetes-validate only warns on kinds it has no schema for; such a kind must be one
@@ -92,9 +95,21 @@ def test_kubernetes_validate_strict(render_stack: Callable[[str], Path], stack: 
     unknown = [
         p
         for p, doc in _manifests(out)
-        if (doc["apiVersion"], doc["kind"]) not in CRD_KINDS and "Couldn't find schema" in result.stdout + result.stderr
+        if (doc["apiVersion"], doc["kind"]) not in custom and "Couldn't find schema" in result.stdout + result.stderr
     ]
     assert not unknown
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
+def test_rendered_scaled_objects_validate_against_the_pinned_keda_crd(
+    render_stack: Callable[[str], Path], stack: str
+) -> None:
+    from tests.upstream.test_keda import schema_problems
+
+    docs = [(p, doc) for p, doc in _manifests(render_stack(stack)) if (doc["apiVersion"], doc["kind"]) in KEDA_KINDS]
+    assert docs
+    problems = [f"{p.name}: {problem}" for p, doc in docs for problem in schema_problems(doc)]
+    assert not problems
 
 
 @pytest.mark.parametrize("stack", EKS_STACKS)

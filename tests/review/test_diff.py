@@ -38,8 +38,8 @@ def test_diff_lists_the_real_differences_of_the_examples(stack_diff: dict[str, A
     gpu = _props(stack_diff, "platform-eks-gpu-a10g")
     assert gpu["instanceTypes"] == (["g5.xlarge"], ["g5.2xlarge"])
     assert gpu["scalingConfig.maxSize"] == (2, 8)
-    assert _props(stack_diff, "fraud-detector-hpa")["spec.minReplicas"] == (1, 3)
-    assert _props(stack_diff, "search-ranker-hpa")["spec.minReplicas"] == (1, 3)
+    assert _props(stack_diff, "fraud-detector-scaledobject")["spec.minReplicaCount"] == (1, 3)
+    assert _props(stack_diff, "search-ranker-deployment")["spec.replicas"] == (1, 3)
     # prod has one NAT gateway per zone, staging a single one
     added = {r["urn"].rsplit("::", 1)[-1] for r in stack_diff["added"]}
     assert added == {"platform-network-nat-b", "platform-network-nat-c"}
@@ -160,16 +160,13 @@ def test_base_diff_unchanged_then_exactly_one_replica_change(repo: Path) -> None
     result = json.loads(edited.stdout)
     assert (result["added"], result["removed"]) == ([], [])
     assert [(c["urn"].rsplit("::", 1)[-1], c["properties"]) for c in result["changed"]] == [
-        (
-            "search-ranker-hpa",
-            [{"path": "spec.maxReplicas", "a": 1, "b": 2}, {"path": "spec.minReplicas", "a": 1, "b": 2}],
-        )
+        ("search-ranker-deployment", [{"path": "spec.replicas", "a": 1, "b": 2}])
     ]
     summary = {s["service"]: s for s in result["summary"]}
-    assert summary["search-ranker"]["changes"] == ["replicas 1\u20131 \u2192 2\u20132"]
+    assert summary["search-ranker"]["changes"] == ["replicas 1 \u2192 2"]
     assert summary["search-ranker"]["cost_delta"]["min"] == pytest.approx(1.006 * 730, abs=0.05)
     markdown = mlinfra("diff", "--base", "HEAD", "--stack", "staging", "--format", "markdown", cwd=repo)
-    assert "- search-ranker: replicas 1\u20131 \u2192 2\u20132, +$734.38/month" in markdown.stdout
+    assert "- search-ranker: replicas 1 \u2192 2, +$734.38/month" in markdown.stdout
     # the temporary worktree is gone again
     listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True, check=True)
     assert len(listed.stdout.strip().splitlines()) == 1

@@ -72,7 +72,7 @@ EKS_CASES: dict[str, Callable[[Res], None]] = {
     ),
     "MLI-K8S-007": lambda r: container(r)["securityContext"].update(readOnlyRootFilesystem=False),
     "MLI-K8S-008": lambda r: pod(r).update(serviceAccountName="default"),
-    "MLI-K8S-009": lambda r: one(r, ":HorizontalPodAutoscaler")["inputs"]["metadata"].update(namespace="default"),
+    "MLI-K8S-009": lambda r: one(r, ":ScaledObject")["inputs"]["metadata"].update(namespace="default"),
     "MLI-K8S-010": lambda r: one(r, ":Deployment")["inputs"]["spec"].update(replicas=3),
     "MLI-K8S-011": lambda r: container(r).update(lifecycle={"preStop": {"sleep": {"seconds": 999}}}),
     "MLI-K8S-012": lambda r: drop(r, ":PodDisruptionBudget", "fraud-detector-pdb"),
@@ -103,8 +103,8 @@ EKS_CASES: dict[str, Callable[[Res], None]] = {
     "MLI-IAM-002": lambda r: _policy(r, {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}),
 }
 PROD_CASES: dict[str, Callable[[Res], None]] = {
-    "MLI-PROD-001": lambda r: one(r, ":HorizontalPodAutoscaler", "fraud-detector-hpa")["inputs"]["spec"].update(
-        minReplicas=1
+    "MLI-PROD-001": lambda r: one(r, ":ScaledObject", "fraud-detector-scaledobject")["inputs"]["spec"].update(
+        minReplicaCount=1
     ),
     "MLI-PROD-002": lambda r: set_annotation(
         r, ANN + "load-balancer-attributes", "routing.http.drop_invalid_header_fields.enabled=true"
@@ -310,7 +310,7 @@ def test_strict_exits_1_on_violation_and_0_when_suppressed(project: Path) -> Non
     lax = mlinfra("plan", "--stack", "prod", "--format", "json", cwd=project)
     assert lax.returncode == 0, lax.stderr
     ids = {(f["id"], f["urn"].rsplit("::", 1)[-1]) for f in json.loads(lax.stdout)["policies"]["findings"]}
-    assert ids == {("MLI-PROD-001", "search-ranker-hpa")}
+    assert ids == {("MLI-PROD-001", "search-ranker-deployment")}
     strict = mlinfra("plan", "--stack", "prod", "--strict", cwd=project)
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert "MLI-PROD-001" in strict.stdout

@@ -51,7 +51,9 @@ def test_pack_passes_the_example_stacks(plans: dict[str, Any], stack: str) -> No
 
 def test_pack_reports_a_violation_on_the_offending_resource(plans: dict[str, Any]) -> None:
     resources = copy.deepcopy(plans["prod"]["resources"])
-    [hpa] = [r for r in resources if r["name"] == "fraud-detector-hpa"]
-    hpa["inputs"]["spec"]["minReplicas"] = 1.0  # the real engine gives floats
-    assert _violations(resources, "prod") == [("[MLI-PROD-001] HPA minReplicas 1 < 2 in prod", hpa["urn"])]
+    [scaler] = [r for r in resources if r["name"] == "fraud-detector-scaledobject"]
+    scaler["inputs"]["spec"]["minReplicaCount"] = 1.0  # the real engine gives floats
+    assert _violations(resources, "prod") == [
+        ("[MLI-PROD-001] ScaledObject minReplicaCount 1 < 2 in prod", scaler["urn"])
+    ]
     assert _violations(resources, "staging") == []

@@ -32,18 +32,29 @@ def _ingress_group(res: dict[str, Any]) -> str | None:
     return str((meta.get("annotations") or {}).get(_ALB_GROUP) or f"{meta.get('namespace')}/{meta.get('name')}")
 
 
+# What scales a Deployment: KEDA's ScaledObject (mlinfra's own) or a plain HPA, with the
+# names each gives its bounds.
+_SCALERS = {
+    "kubernetes:keda.sh/v1alpha1:ScaledObject": ("minReplicaCount", "maxReplicaCount"),
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("minReplicas", "maxReplicas"),
+}
+
+
 def replica_range(deployment: dict[str, Any], g: Graph) -> tuple[int, int]:
-    """(min, max) replicas: from the HPA that targets the Deployment, else its static count."""
+    """(min, max) replicas: from the scaler that targets the Deployment, else its static count."""
     meta = deployment["inputs"].get("metadata") or {}
-    for hpa in g.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
-        hmeta, hspec = hpa["inputs"].get("metadata") or {}, hpa["inputs"].get("spec") or {}
-        target = hspec.get("scaleTargetRef") or {}
-        if (
-            hmeta.get("namespace") == meta.get("namespace")
-            and target.get("kind") == "Deployment"
-            and target.get("name") == meta.get("name")
-        ):
-            return int(hspec.get("minReplicas", 1)), int(hspec.get("maxReplicas", 1))
+    for scaler_type, (low_key, high_key) in _SCALERS.items():
+        for scaler in g.of_type(scaler_type):
+            smeta, sspec = scaler["inputs"].get("metadata") or {}, scaler["inputs"].get("spec") or {}
+            target = sspec.get("scaleTargetRef") or {}
+            if (
+                smeta.get("namespace") == meta.get("namespace")
+                and target.get("kind") == "Deployment"
+                and target.get("name") == meta.get("name")
+            ):
+                # KEDA's minReplicaCount defaults to 0, an HPA's minReplicas to 1.
+                low_default = 0 if low_key == "minReplicaCount" else 1
+                return int(sspec.get(low_key, low_default)), int(sspec.get(high_key, 100))
     n = int((deployment["inputs"].get("spec") or {}).get("replicas", 1))
     return n, n
 

@@ -12,11 +12,11 @@ from mlinfra.policy.wire import (
     K8S_SECRET,
     NETPOL,
     PDB,
+    SCALED_OBJECT,
     SERVICE_ACCOUNT,
     annotations_of,
     containers,
     ecs_containers,
-    hpa_for,
     inputs,
     literal_secret_envs,
     meta,
@@ -24,6 +24,7 @@ from mlinfra.policy.wire import (
     pod_spec,
     prestop_seconds,
     same_ns,
+    scaler_for,
     security_context_value,
     selects,
 )
@@ -125,6 +126,7 @@ def _service_account(res: Resource, g: Graph) -> list[str]:
     "namespaced objects are not in the default namespace",
     DEPLOYMENT,
     HPA,
+    SCALED_OBJECT,
     PDB,
     NETPOL,
     INGRESS,
@@ -140,10 +142,12 @@ def _namespace(res: Resource, g: Graph) -> list[str]:
     return [] if ns and ns != "default" else [f"{res['type'].rsplit(':', 1)[-1]} is in the default namespace"]
 
 
-@rule("MLI-K8S-010", "medium", "no static replicas on an HPA-managed Deployment", DEPLOYMENT)
+@rule("MLI-K8S-010", "medium", "no static replicas on an autoscaled Deployment", DEPLOYMENT)
 def _static_replicas(res: Resource, g: Graph) -> list[str]:
-    if hpa_for(res, g) is not None and "replicas" in (inputs(res).get("spec") or {}):
-        return ["spec.replicas is set although an HPA owns the count; every deploy resets the autoscaler"]
+    scaler = scaler_for(res, g)
+    if scaler is not None and "replicas" in (inputs(res).get("spec") or {}):
+        kind = scaler["type"].rsplit(":", 1)[-1]
+        return [f"spec.replicas is set although a {kind} owns the count; every deploy resets the autoscaler"]
     return []
 
 

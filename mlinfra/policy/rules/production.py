@@ -9,11 +9,13 @@ from mlinfra.policy.wire import (
     HPA,
     INGRESS,
     LOAD_BALANCERS,
+    SCALED_OBJECT,
     SCALING_TARGET,
     alb_attributes,
-    hpa_for,
     inputs,
     number,
+    scaler_for,
+    scaler_min_replicas,
 )
 
 
@@ -22,6 +24,7 @@ from mlinfra.policy.wire import (
     "high",
     "production runs at least 2 replicas",
     HPA,
+    SCALED_OBJECT,
     DEPLOYMENT,
     ECS_SERVICE,
     SCALING_TARGET,
@@ -29,11 +32,12 @@ from mlinfra.policy.wire import (
 )
 def _ha(res: Resource, g: Graph) -> list[str]:
     i = inputs(res)
-    if res["type"] == HPA:
-        low = number((i.get("spec") or {}).get("minReplicas", 1))
-        return [] if (low or 0) >= 2 else [f"HPA minReplicas {low:g} < 2 in prod"]
+    if res["type"] in (HPA, SCALED_OBJECT):
+        low = scaler_min_replicas(res)
+        key = "minReplicas" if res["type"] == HPA else "minReplicaCount"
+        return [] if low >= 2 else [f"{res['type'].rsplit(':', 1)[-1]} {key} {low:g} < 2 in prod"]
     if res["type"] == DEPLOYMENT:
-        if hpa_for(res, g) is not None:
+        if scaler_for(res, g) is not None:
             return []
         n = number((i.get("spec") or {}).get("replicas", 1)) or 1
         return [] if n >= 2 else [f"replicas {n:g} < 2 in prod"]

@@ -22,6 +22,7 @@ from mlinfra.spec.ecs import (
     listener_rule_priority,
     stop_timeout_seconds,
 )
+from mlinfra.spec.platforms import scaling
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
@@ -69,6 +70,7 @@ def problems(
     for spec in services:
         at = where.get(spec.name, file)
         field = f"ModelService({spec.name!r})"
+        found += scaling.ecs_problems(spec, where)
         units = cpu_units(spec.cpu)
         if spec.gpu_type is None:
             allowed = fargate_allowed(units, spec.memory)

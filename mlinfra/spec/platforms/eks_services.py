@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlinfra.errors import Problem
+from mlinfra.spec.platforms import scaling
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
@@ -15,17 +16,7 @@ MAX_SOURCE_CIDRS = 3
 
 def service_problems(settings: StackSettings, spec: ServiceSpec, where: Mapping[str, str]) -> list[Problem]:
     at, field = where.get(spec.name, "services/"), f"ModelService({spec.name!r})"
-    found = []
-    if spec.autoscaling is not None and spec.autoscaling.target_requests_per_second is not None:
-        found.append(
-            Problem(
-                at,
-                f"{field}.autoscaling.target_requests_per_second",
-                spec.autoscaling.target_requests_per_second,
-                "not supported on EKS yet: its HPA scales on CPU only; allowed: remove it "
-                "(keep target_cpu_percent), or use mlinfra:platform ecs",
-            )
-        )
+    found = scaling.eks_problems(settings, spec, where)
     if len(spec.allowed_cidrs) > MAX_SOURCE_CIDRS:
         found.append(
             Problem(
