@@ -54,7 +54,13 @@ def access_log_policy(
 
 
 class AccessLogsBucket(pulumi.ComponentResource):
-    """Private, versioned, SSE-S3 bucket for ALB access logs (ALB logging supports only SSE-S3)."""
+    """Private, versioned, SSE-S3 bucket for ALB access logs (ALB logging supports only SSE-S3).
+
+    Lifecycle by tier, the same on both platforms: outside production `destroy` empties and
+    deletes the bucket (it always holds logs, so without `force_destroy` destroy fails); in
+    production the whole component is protected, so `destroy` stops at it and the logs stay
+    (an audit trail outlives the stack; remove the protection deliberately to delete them).
+    """
 
     bucket_name: pulumi.Output[str]
     """The bucket name the load balancers log to."""
@@ -68,13 +74,14 @@ class AccessLogsBucket(pulumi.ComponentResource):
         stack: str,
         retention_days: int,
         *,
-        force_destroy: bool = False,
+        production: bool,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        """`force_destroy`: destroy empties the bucket (it always holds logs) instead of failing."""
+        # Children inherit `protect` from this component.
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=production))
         super().__init__(f"{TOKEN_PREFIX}AccessLogsBucket", name, None, opts)
         base_tags = tags(stack)
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, tags=base_tags, opts=child(self))
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=not production, tags=base_tags, opts=child(self))
         aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
             bucket=bucket.id,

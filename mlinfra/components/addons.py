@@ -14,7 +14,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
+from mlinfra.components.eks_alerts import AlertTopics
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, EksCluster
+from mlinfra.components.eks_dns import external_dns_role, external_dns_values
+from mlinfra.components.eks_logs import PodLogs, fluent_bit_values
 from mlinfra.components.irsa import irsa_trust_policy
 from mlinfra.components.policies import load_balancer_controller_policy
 from mlinfra.monitoring import eks as monitoring
@@ -44,6 +47,10 @@ CHARTS = {
         "metrics-server", "3.12.2", "https://kubernetes-sigs.github.io/metrics-server/", "kube-system"
     ),
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "75.15.1", PROMETHEUS_COMMUNITY, "monitoring"),
+    # Route 53 records for the services' names (only with mlinfra:hostedZoneId).
+    "external-dns": Chart("external-dns", "1.21.1", "https://kubernetes-sigs.github.io/external-dns/", "kube-system"),
+    # Pod logs to CloudWatch Logs.
+    "aws-for-fluent-bit": Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts", "kube-system"),
     # The prometheus-operator CRDs of the operator version kube-prometheus-stack 75.15.1 runs
     # (appVersion v0.83.0 both): a release of their own, because Helm never upgrades a chart's
     # crds/ directory and nothing may render a ServiceMonitor before the CRD exists.
@@ -63,6 +70,8 @@ RELEASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "kube-prometheus-stack": ("prometheus-operator-crds",),
     "nvidia-device-plugin": (),
     "dcgm-exporter": ("prometheus-operator-crds",),
+    "external-dns": (),
+    "aws-for-fluent-bit": (),
     # KEDA queries Prometheus only once a ScaledObject exists, and services wait for every release.
     "keda": (),
 }
@@ -186,7 +195,8 @@ class ClusterAddonsArgs:
 
 class ClusterAddons(pulumi.ComponentResource):
     """NVIDIA device plugin and DCGM exporter (GPU stacks), load balancer controller,
-    metrics-server, prometheus-operator CRDs, kube-prometheus-stack and KEDA."""
+    metrics-server, prometheus-operator CRDs, kube-prometheus-stack (Alertmanager with its SNS
+    topics), KEDA, Fluent Bit with the pod log group, external-dns (with a hosted zone)."""
 
     releases: dict[str, k8s.helm.v3.Release]
     """Every Helm release by chart name, so services can depend on them."""
@@ -223,6 +233,11 @@ class ClusterAddons(pulumi.ComponentResource):
             policy=json.dumps(load_balancer_controller_policy(), sort_keys=True),
             opts=child(self),
         )
+        oidc = (cluster.oidc_provider_arn, cluster.oidc_issuer)
+        pod_logs = PodLogs(name, self, args.stack, args.settings, *oidc)
+        alert_topics = AlertTopics(
+            name, self, args.stack, args.settings, args.secret_values, pod_logs.key, oidc, MONITORING_NAMESPACE
+        )
         grafana_admin = self._grafana_admin_secret(name, monitoring_ns, cluster)
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
@@ -245,9 +260,14 @@ class ClusterAddons(pulumi.ComponentResource):
             "keda": keda_values,
             # Routing, receivers and dashboards (mlinfra.monitoring) over the platform values.
             "kube-prometheus-stack": lambda: monitoring.deep_merge(
-                kube_prometheus_stack_values(args.settings), monitoring.kube_prometheus_stack_values(args.settings)
+                kube_prometheus_stack_values(args.settings),
+                monitoring.kube_prometheus_stack_values(args.settings, alert_topics.topic_arns, alert_topics.role_arn),
             ),
+            "aws-for-fluent-bit": lambda: fluent_bit_values(args.settings, pod_logs.log_group_name, pod_logs.role_arn),
         }
+        if args.settings.hosted_zone_id:
+            dns_role = external_dns_role(name, self, args.stack, args.settings, *oidc)
+            builders["external-dns"] = lambda: external_dns_values(args.settings, cluster.cluster_name, dns_role.arn)
         if args.settings.gpu_node_groups:
             builders["nvidia-device-plugin"] = nvidia_device_plugin_values
             builders["dcgm-exporter"] = dcgm_exporter_values

@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
+from mlinfra.components.alert_topics import subscribe
 from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.contract import namespace
+from mlinfra.components.policies import telemetry_key_policy
 from mlinfra.monitoring.alerts import rule_groups
 from mlinfra.monitoring.routing import alertmanager_config
-from mlinfra.spec.alerting import SecretRef
 from mlinfra.spec.service import ServiceSpec
 from mlinfra.spec.stack import StackSettings
 
@@ -35,41 +36,6 @@ def alertmanager_yaml(settings: StackSettings, topic_arns: dict[str, str]) -> st
     """AMP alert manager definition: the stack's routing, each receiver its SNS topic."""
     config = alertmanager_config(settings.alerting, platform="ecs", region=settings.region, topic_arns=topic_arns)
     return yaml.safe_dump({"alertmanager_config": yaml.safe_dump(config, sort_keys=True)}, sort_keys=True)
-
-
-def telemetry_key_policy(account_id: str, region: str) -> dict[str, object]:
-    """The account administers the key; CloudWatch Logs may use it only for this account's log
-    groups, and AMP only to publish alerts to the encrypted SNS topic."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "CloudWatchLogs",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
-                },
-            },
-            {
-                "Sid": "AmpPublishesAlerts",
-                "Effect": "Allow",
-                "Principal": {"Service": "aps.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            },
-        ],
-    }
 
 
 @dataclass(frozen=True)
@@ -103,7 +69,7 @@ class EcsMonitoring(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=account.account_id.apply(
-                lambda acct: json.dumps(telemetry_key_policy(acct, settings.region), sort_keys=True)
+                lambda acct: json.dumps(telemetry_key_policy(acct, settings.region, amp_alerts=True), sort_keys=True)
             ),
             tags=base_tags,
             opts=child(self),
@@ -132,7 +98,7 @@ class EcsMonitoring(pulumi.ComponentResource):
                     continue
                 arn = self._topic(f"{name}-alerts-{receiver}", key, workspace.arn, account, base_tags)
                 topic_arns[receiver] = arn
-                self._subscribe(f"{name}-alerts-{receiver}", arn, sns.email, sns.https, args)
+                subscribe(f"{name}-alerts-{receiver}", self, arn, sns.email, sns.https, settings, args.secret_values)
         aws.amp.AlertManagerDefinition(
             f"{name}-alertmanager",
             workspace_id=workspace.id,
@@ -171,31 +137,3 @@ class EcsMonitoring(pulumi.ComponentResource):
             opts=child(self),
         )
         return topic.arn
-
-    def _subscribe(
-        self,
-        name: str,
-        topic_arn: pulumi.Output[str],
-        emails: tuple[str, ...],
-        https: tuple[str | SecretRef, ...],
-        args: EcsMonitoringArgs,
-    ) -> None:
-        """E-mail addresses must confirm the subscription mail before they receive anything."""
-        for i, address in enumerate(emails):
-            aws.sns.TopicSubscription(
-                f"{name}-email-{i}", topic=topic_arn, protocol="email", endpoint=address, opts=child(self)
-            )
-        for i, url in enumerate(https):
-            endpoint: pulumi.Input[str] = url if isinstance(url, str) else _secret_value(url.secret, args)
-            aws.sns.TopicSubscription(
-                f"{name}-https-{i}", topic=topic_arn, protocol="https", endpoint=endpoint, opts=child(self)
-            )
-
-
-def _secret_value(name: str, args: EcsMonitoringArgs) -> pulumi.Output[str]:
-    """A stack secret's value as a Pulumi secret: from `mlinfra:secrets`, or read from Secrets
-    Manager (`mlinfra:secretArns`) at deploy time."""
-    if name in args.secret_values:
-        return pulumi.Output.secret(args.secret_values[name])
-    version = aws.secretsmanager.get_secret_version_output(secret_id=args.settings.secret_arns[name])
-    return pulumi.Output.secret(version.secret_string)

@@ -84,8 +84,8 @@ class EcsPlatform(pulumi.ComponentResource):
                 f"{name}-alb-logs",
                 stack,
                 ACCESS_LOG_RETENTION_DAYS,
-                force_destroy=not settings.production,
-                opts=child(self, protect=settings.production),
+                production=settings.production,
+                opts=child(self),
             )
             logs_bucket, logs_ready = bucket.bucket_name, [bucket.policy]
         self.load_balancers = {}

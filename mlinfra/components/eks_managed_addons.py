@@ -14,21 +14,17 @@ import pulumi_aws as aws
 
 from mlinfra.components.base import child, tags
 from mlinfra.components.irsa import irsa_trust_policy
-from mlinfra.spec.eks_versions import MANAGED_ADDONS, ManagedAddon
+from mlinfra.spec.eks_versions import ADDON_VERSIONS, MANAGED_ADDONS, ManagedAddon
 from mlinfra.spec.stack import StackSettings
 
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 
 
-def addon_version(addon: str, settings: StackSettings) -> pulumi.Input[str]:
-    pinned = settings.eks.addon_versions.get(addon)
-    if pinned:
-        return pinned
-    # EKS's default build for this Kubernetes version (what the console would install).
-    return aws.eks.get_addon_version_output(
-        addon_name=addon, kubernetes_version=settings.eks.version, most_recent=False
-    ).version
+def addon_version(addon: str, settings: StackSettings) -> str:
+    """The stack's pin, else the table's build for the cluster's version (the loader refuses a
+    version with neither)."""
+    return settings.eks.addon_versions.get(addon) or ADDON_VERSIONS[settings.eks.version][addon]
 
 
 def managed_addons(

@@ -36,6 +36,7 @@ class EksPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN_PREFIX}EksPlatform", name, None, opts)
         self._args = args
+        self._dns: dict[str, str] = {}
         self.network = Network(f"{name}-network", NetworkArgs(args.stack, args.settings), opts=child(self))
         stack_endpoints(f"{name}-endpoints", args.stack, args.settings, self.network, self)
         self.cluster = EksCluster(
@@ -61,7 +62,11 @@ class EksPlatform(pulumi.ComponentResource):
         )
         self.images_key_arn = key.arn
         self.access_logs_bucket = AccessLogsBucket(
-            f"{name}-alb-logs", args.stack, ACCESS_LOG_RETENTION_DAYS, opts=child(self)
+            f"{name}-alb-logs",
+            args.stack,
+            ACCESS_LOG_RETENTION_DAYS,
+            production=args.settings.production,
+            opts=child(self),
         ).bucket_name
         self.register_outputs({"cluster_name": self.cluster.cluster_name})
 
@@ -85,7 +90,13 @@ class EksPlatform(pulumi.ComponentResource):
                 depends_on=list(self.addons.releases.values()),
             ),
         )
+        zone = args.settings.hosted_zone_id
+        self._dns[service.hostname] = (
+            f"Route 53 record in {zone} by external-dns -> the service's ALB"
+            if zone
+            else "left to you (mlinfra:hostedZoneId is not set): point it at the service's Ingress ALB"
+        )
         return f"https://{service.hostname}"
 
     def outputs(self) -> Mapping[str, pulumi.Input[object]]:
-        return {"cluster_name": self.cluster.cluster_name}
+        return {"cluster_name": self.cluster.cluster_name, "dns": dict(sorted(self._dns.items()))}

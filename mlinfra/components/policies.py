@@ -47,6 +47,43 @@ def service_policy(spec: ServiceSpec, secret_arns: Sequence[pulumi.Input[str]]) 
     return policy_document(statements) if statements else None
 
 
+def telemetry_key_policy(account_id: str, region: str, *, amp_alerts: bool) -> dict[str, object]:
+    """The account administers the key (so IAM policies grant its use, as to the publishers of
+    an encrypted topic); CloudWatch Logs may use it only for this account's log groups, and,
+    with `amp_alerts` (ECS), AMP only to publish alerts to the encrypted SNS topic."""
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
+            },
+        },
+    ]
+    if amp_alerts:
+        statements.append(
+            {
+                "Sid": "AmpPublishesAlerts",
+                "Effect": "Allow",
+                "Principal": {"Service": "aps.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 # The AWS Load Balancer Controller's own IAM policy (docs/install/iam_policy.json of the
 # kubernetes-sigs repository at the chart's appVersion), vendored unchanged: anything narrower
 # fails silently at runtime (no SG rule for the pods, no rule re-ordering). tests/upstream/ holds

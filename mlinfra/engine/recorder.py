@@ -188,16 +188,6 @@ class RecordingMocks(mocks.Mocks):
                 "versionId": "offline",
                 "versionStages": ["AWSCURRENT"],
             }
-        if token == "aws:eks/getAddonVersion:getAddonVersion":
-            addon, version = args.args.get("addonName"), args.args.get("kubernetesVersion")
-            # EKS's default build is only known live; offline plans show where it goes.
-            return {
-                "addonName": addon,
-                "kubernetesVersion": version,
-                "version": f"eks-default-for-{version}",
-                "mostRecent": False,
-                "id": addon,
-            }
         if token == "aws:ssm/getParameter:getParameter":
             name = str(args.args.get("name", ""))
             return {

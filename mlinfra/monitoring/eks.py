@@ -8,6 +8,7 @@ tests/gate/test_alerting.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -15,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlinfra.monitoring.dashboards import DASHBOARD_LABEL
-from mlinfra.monitoring.routing import RECEIVER_SECRET, alertmanager_config, secret_key
+from mlinfra.monitoring.routing import ALERTMANAGER_SERVICE_ACCOUNT, RECEIVER_SECRET, alertmanager_config, secret_key
 from mlinfra.spec.stack import StackSettings
 
 
@@ -31,17 +32,24 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
+def kube_prometheus_stack_values(
+    settings: StackSettings,
+    topic_arns: Mapping[str, pulumi.Input[str]] | None = None,
+    alertmanager_role_arn: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
     """Values merged over the platform's (`components/addons.py`, which also turns off the
     control-plane scrapes EKS does not expose): routing, the receivers Secret mount, and
-    dashboards from every namespace."""
+    dashboards from every namespace. With sns receivers: their topics (`topic_arns`) and the
+    Alertmanager service account carrying the IRSA role that may publish to them."""
     alerting = settings.alerting
     spec: dict[str, Any] = {}
     if alerting is not None and any(r.secret_refs() for r in alerting.receivers.values()):
         spec["secrets"] = [RECEIVER_SECRET]
     values: dict[str, Any] = {
         "alertmanager": {
-            "config": alertmanager_config(alerting, platform="eks", region=settings.region, topic_arns={})
+            "config": alertmanager_config(
+                alerting, platform="eks", region=settings.region, topic_arns=dict(topic_arns or {})
+            )
         },
         "grafana": {
             "sidecar": {
@@ -56,6 +64,12 @@ def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
     }
     if spec:
         values["alertmanager"]["alertmanagerSpec"] = spec
+    if alertmanager_role_arn is not None:
+        values["alertmanager"]["serviceAccount"] = {
+            "create": True,
+            "name": ALERTMANAGER_SERVICE_ACCOUNT,
+            "annotations": {"eks.amazonaws.com/role-arn": alertmanager_role_arn},
+        }
     return values
 
 

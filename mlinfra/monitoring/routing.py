@@ -2,12 +2,14 @@
 
 EKS runs kube-prometheus-stack's Alertmanager; ECS runs AMP's alert manager, which accepts
 the same configuration but delivers to SNS only. Credentials never appear in the config: on
-EKS a receiver reads them from a file of a mounted Kubernetes Secret (`*_file` settings), on
-ECS they are SNS subscription endpoints, outside the config altogether.
+EKS a Slack or PagerDuty receiver reads them from a file of a mounted Kubernetes Secret
+(`*_file` settings), an SNS receiver signs with the Alertmanager's IRSA role; SNS subscription
+endpoints (both platforms) are outside the config altogether.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mlinfra.spec.alerting import AlertingSettings, Receiver, Route
@@ -17,6 +19,8 @@ NULL_RECEIVER = "null"
 # at /etc/alertmanager/secrets/<name>/<key>.
 RECEIVER_SECRET = "mlinfra-alert-receivers"
 SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVER_SECRET}"
+# EKS: the Alertmanager's service account, which carries the IRSA role of sns receivers.
+ALERTMANAGER_SERVICE_ACCOUNT = "mlinfra-alertmanager"
 # kube-prometheus-stack's own defaults, kept: its Watchdog alert always fires by design (a
 # dead man's switch) and goes nowhere unless someone wires it to an external checker.
 CHART_TEMPLATES = ["/etc/alertmanager/config/*.tmpl"]
@@ -44,7 +48,9 @@ def secret_key(receiver: str) -> str:
     return receiver
 
 
-def receiver_config(name: str, receiver: Receiver, *, topic_arn: str | None, region: str) -> dict[str, Any]:
+def receiver_config(name: str, receiver: Receiver, *, topic_arn: object | None, region: str) -> dict[str, Any]:
+    """`topic_arn`: the sns receiver's topic, a string or (EKS, a topic the stack creates) a
+    Pulumi Output of one, resolved where the config is rendered."""
     if receiver.slack is not None:
         slack: dict[str, Any] = {"api_url_file": f"{SECRETS_DIR}/{secret_key(name)}", "send_resolved": True}
         if receiver.slack.channel:
@@ -80,11 +86,11 @@ def _matchers(route: Route) -> list[str]:
 
 
 def alertmanager_config(
-    alerting: AlertingSettings | None, *, platform: str, region: str, topic_arns: dict[str, str]
+    alerting: AlertingSettings | None, *, platform: str, region: str, topic_arns: Mapping[str, object]
 ) -> dict[str, Any]:
-    """The whole configuration. `topic_arns`: sns receiver -> its topic (resolved). Without
-    `mlinfra:alerting` there is one receiver: on ECS the stack's topic (`topic_arns["sns"]`),
-    on EKS the chart's `null`."""
+    """The whole configuration. `topic_arns`: sns receiver -> its topic (an ARN, or on EKS an
+    Output of one). Without `mlinfra:alerting` there is one receiver: on ECS the stack's topic
+    (`topic_arns["sns"]`), on EKS the chart's `null`."""
     on_eks = platform == "eks"
     route: dict[str, Any] = {
         "group_by": ["alertname", "service"],

@@ -193,16 +193,6 @@ def alerting_problems(
                     "ECS: sns (subscribe the PagerDuty or chat endpoint to it under https)",
                 )
             )
-        if platform == "eks" and receiver.kind == "sns":
-            problems.append(
-                Problem(
-                    file,
-                    f"{key}.receivers.{name}.sns",
-                    "sns",
-                    "SNS receivers are not done yet on EKS (Alertmanager would need an AWS identity to "
-                    "publish); allowed on EKS: slack, pagerduty",
-                )
-            )
         for secret in receiver.secret_refs():
             if secret not in secret_names:
                 problems.append(

@@ -1,9 +1,9 @@
 """The EKS facts mlinfra depends on, as dated data: Kubernetes versions and managed add-ons.
 
-Both tables were checked against their upstream sources on `CHECKED` (the test suite holds them
-against the fixtures under tests/fixtures/upstream/eks/ and fails once `REVIEW_BY` has passed,
-naming the date). Refreshing means: rerun tests/fixtures/upstream/refresh.py, update the rows
-here, move `CHECKED`.
+The version table is the EKS calendar as of `CHECKED` (held against tests/fixtures/upstream/eks/;
+the suite fails once `REVIEW_BY` has passed, naming the date). The add-on builds are pinned per
+Kubernetes version as of `ADDONS_CHECKED` (held against tests/fixtures/upstream/eks-addons/).
+Refreshing means: rerun tests/fixtures/upstream/refresh.py, update the rows here, move the dates.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class ManagedAddon:
 
 
 # The core add-ons as EKS managed add-ons, so `pulumi up` upgrades them with the cluster.
-# Versions: EKS's default build for the cluster's Kubernetes version, looked up at deploy time
-# (aws.eks.get_addon_version), unless the stack pins one in mlinfra:eks.addonVersions.
+# Versions: ADDON_VERSIONS for the cluster's Kubernetes version, unless the stack pins a build
+# in mlinfra:eks.addonVersions.
 MANAGED_ADDONS: dict[str, ManagedAddon] = {
     a.name: a
     for a in (
@@ -69,6 +69,57 @@ MANAGED_ADDONS: dict[str, ManagedAddon] = {
         ManagedAddon("aws-ebs-csi-driver", False, {}),
     )
 }
+
+
+# The date of the add-on data (tests/fixtures/upstream/eks-addons/ORIGIN.md). No review-by date:
+# an EKS add-on build stays installable after newer ones ship; what goes stale is a Kubernetes
+# version without a row, and the test suite fails for that.
+ADDONS_CHECKED = date(2026, 7, 18)
+# Kubernetes version -> EKS add-on -> the build `pulumi up` installs. A fixed build, so a second
+# `pulumi up` never changes an add-on because EKS moved its default; bumping a row is a deliberate
+# change that shows in `mlinfra diff`.
+ADDON_VERSIONS: dict[str, dict[str, str]] = {
+    "1.35": {
+        "vpc-cni": "v1.21.1-eksbuild.1",
+        "kube-proxy": "v1.35.0-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
+        "coredns": "v1.13.2-eksbuild.3",
+        "aws-ebs-csi-driver": "v1.57.1-eksbuild.1",
+    },
+    "1.34": {
+        "vpc-cni": "v1.20.4-eksbuild.2",
+        "kube-proxy": "v1.34.0-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
+        "coredns": "v1.12.3-eksbuild.1",
+        "aws-ebs-csi-driver": "v1.56.0-eksbuild.1",
+    },
+    "1.33": {
+        "vpc-cni": "v1.20.4-eksbuild.2",
+        "kube-proxy": "v1.33.3-eksbuild.4",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
+        "coredns": "v1.12.1-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.56.0-eksbuild.1",
+    },
+    "1.32": {
+        "vpc-cni": "v1.20.4-eksbuild.2",
+        "kube-proxy": "v1.32.6-eksbuild.12",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
+        "coredns": "v1.11.4-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.56.0-eksbuild.1",
+    },
+}
+# What a stack gets without mlinfra:eks.version: the newest version with pinned add-on builds
+# (1.36 is in the calendar, but the add-on data has no row for it yet).
+DEFAULT_VERSION = max(
+    (v for v in KUBERNETES_VERSIONS if v in ADDON_VERSIONS), key=lambda v: tuple(int(p) for p in v.split("."))
+)
+
+
+def missing_addon_pins(version: str, stack_pins: dict[str, str]) -> list[str]:
+    """The managed add-ons that would have no build on `version`: neither a row here nor a
+    stack pin."""
+    row = ADDON_VERSIONS.get(version, {})
+    return [a for a in MANAGED_ADDONS if a not in stack_pins and a not in row]
 
 
 def version_problem(version: str, extended_support: bool, today: date) -> str | None:
@@ -90,7 +141,7 @@ def stale_tables(today: date) -> list[str]:
     """What makes the tables out of date on `today`, each naming the date that passed."""
     problems = []
     if today > REVIEW_BY:
-        problems.append(f"the EKS version and add-on tables (checked {CHECKED}) were due for review on {REVIEW_BY}")
+        problems.append(f"the EKS version table (checked {CHECKED}) was due for review on {REVIEW_BY}")
     newest = KUBERNETES_VERSIONS[NEWEST_VERSION]
     if today > newest.standard_support_until:
         problems.append(

@@ -13,7 +13,15 @@ from mlinfra.spec.alerting import AlertingSettings
 from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool, NodeGroupSize, check_instance_types
 from mlinfra.spec.ecs import EcsSettings
-from mlinfra.spec.eks_versions import KUBERNETES_VERSIONS, MANAGED_ADDONS, NEWEST_VERSION, version_problem
+from mlinfra.spec.eks_versions import (
+    ADDON_VERSIONS,
+    ADDONS_CHECKED,
+    DEFAULT_VERSION,
+    KUBERNETES_VERSIONS,
+    MANAGED_ADDONS,
+    missing_addon_pins,
+    version_problem,
+)
 from mlinfra.spec.release import ReleasePin
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
@@ -127,10 +135,10 @@ class GpuNodeGroup(GpuPool):
 
 
 class EksSettings(StrictModel):
-    """Cluster. Default: the newest Kubernetes version on standard support, an API endpoint
+    """Cluster. Default: the newest Kubernetes version with pinned add-on builds, an API endpoint
     reachable only from `deployer_cidrs`, all control-plane logs, KMS-encrypted secrets."""
 
-    version: str = NEWEST_VERSION
+    version: str = DEFAULT_VERSION
     """A version from mlinfra.spec.eks_versions (the EKS calendar, dated)."""
     extended_support: bool = False
     """Stay on a version past its standard support, at the extended-support price. Default
@@ -144,8 +152,8 @@ class EksSettings(StrictModel):
     """IAM role or user ARNs given cluster-admin through EKS access entries; must include the
     identity that runs `pulumi up` (CI role, humans)."""
     addon_versions: dict[str, str] = Field(default_factory=dict)
-    """Pin an EKS managed add-on build (e.g. vpc-cni: v1.20.4-eksbuild.2); default: EKS's
-    default build for the cluster's version."""
+    """Pin an EKS managed add-on build (e.g. vpc-cni: v1.20.4-eksbuild.2); default: the build
+    mlinfra.spec.eks_versions.ADDON_VERSIONS pins for the cluster's version."""
     system_nodes: SystemNodes = Field(default_factory=SystemNodes)
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
 
@@ -201,6 +209,15 @@ class EksSettings(StrictModel):
         problem = version_problem(self.version, self.extended_support, datetime.now(UTC).date())
         if problem:
             return f"version {self.version}: {problem}"
+        missing = missing_addon_pins(self.version, self.addon_versions)
+        if missing:
+            pinned = ", ".join(sorted(ADDON_VERSIONS))
+            return (
+                f"version {self.version}: no pinned EKS add-on builds for {', '.join(missing)} (the add-on "
+                f"table of {ADDONS_CHECKED} pins {pinned}); allowed: one of those versions, or a build "
+                "for each under addonVersions (aws eks describe-addon-versions --kubernetes-version "
+                f"{self.version})"
+            )
         if not self.deployer_cidrs:
             where = (
                 "public egress CIDRs of your CI runners and admins"
@@ -245,8 +262,9 @@ class StackSettings(StrictModel):
     domain: str
     """DNS zone for host routing: each service answers at `<service>.<domain>`."""
     hosted_zone_id: str | None = None
-    """Route 53 hosted zone of `domain` (ECS): alias records point each service's name at its
-    load balancer. Default: none, and DNS is left to you (the plan says so)."""
+    """Route 53 hosted zone of `domain` (or of a parent): each service's name points at its load
+    balancer (ECS: alias records; EKS: external-dns, records owned by this stack). Default: none,
+    and DNS is left to you (the stack's `dns` output says so)."""
     vpc: VpcSettings = Field(default_factory=VpcSettings)
     eks: EksSettings = Field(default_factory=EksSettings)
     gpu_node_groups: dict[str, GpuNodeGroup] = Field(default_factory=dict)
@@ -295,15 +313,10 @@ class StackSettings(StrictModel):
 
     @field_validator("hosted_zone_id")
     @classmethod
-    def _zone(cls, v: str | None, info: ValidationInfo) -> str | None:
+    def _zone(cls, v: str | None) -> str | None:
         v = v or None  # Pulumi.yaml's default is the empty string
         if v is not None and not re.match(r"^Z[0-9A-Z]{1,31}$", v):
             raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
-        if v is not None and info.data.get("platform", "eks") != "ecs":
-            raise ValueError(
-                "Route 53 records are only created on ECS stacks so far (external-dns on "
-                "EKS is not done); remove it and point the names at the ALB yourself"
-            )
         return v
 
     @field_validator("secret_arns")

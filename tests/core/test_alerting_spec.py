@@ -72,10 +72,6 @@ def test_routing_from_config(project) -> None:  # type: ignore[no-untyped-def]
             "not e-mail addresses: ['not-an-address']",
         ),
         (
-            "    receivers:\n      mail: {sns: {email: [a@b.co]}}\n    defaultReceiver: mail\n",
-            "mlinfra:alerting.receivers.mail.sns = 'sns': SNS receivers are not done yet on EKS",
-        ),
-        (
             "    receivers:\n      chat: {slack: {webhookUrl: {secret: hook}}}\n    defaultReceiver: chat\n"
             "    groupWait: soon\n",
             "mlinfra:alerting.groupWait = 'soon': must be a duration such as 30s, 5m or 4h",

@@ -14,7 +14,7 @@ def _deployment(run: OfflineRun, service: str) -> dict:
 
 def test_eks_cluster_is_hardened(staging: OfflineRun) -> None:
     cluster = only(staging, "aws:eks/cluster:Cluster").inputs
-    assert cluster["version"] == "1.36"
+    assert cluster["version"] == "1.35"
     assert sorted(cluster["enabledClusterLogTypes"]) == [
         "api",
         "audit",
@@ -48,6 +48,7 @@ def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) ->
 def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
     assert set(releases) == {
+        "aws-for-fluent-bit",
         "aws-load-balancer-controller",
         "dcgm-exporter",
         "keda",

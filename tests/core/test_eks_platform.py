@@ -6,10 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from mlinfra.components.addons import RELEASE_DEPENDENCIES, release_order
 from mlinfra.components.eks_access import CLUSTER_ADMIN_POLICY, kubeconfig_exec, provider_identity
 from mlinfra.engine.runner import OfflineRun, run_offline
-from mlinfra.spec.eks_versions import MANAGED_ADDONS, NEWEST_VERSION
+from mlinfra.errors import SpecError
+from mlinfra.spec.eks_versions import ADDON_VERSIONS, DEFAULT_VERSION, KUBERNETES_VERSIONS, MANAGED_ADDONS
 from tests.core.conftest import STACK_HEADER, all_of, only
 
 SERVICE = {"a.py": 'from mlinfra import ModelService\nModelService("a", model_uri="s3://b-1/m/x.onnx")\n'}
@@ -101,7 +104,7 @@ def test_private_endpoint_opens_the_cluster_sg_to_the_in_vpc_deployer(project: C
 
 def test_version_upgrade_policy_and_node_groups_follow_the_table(staging: OfflineRun) -> None:
     cluster = only(staging, "aws:eks/cluster:Cluster").inputs
-    assert cluster["version"] == NEWEST_VERSION
+    assert cluster["version"] == DEFAULT_VERSION
     assert cluster["upgradePolicy"] == {"supportType": "STANDARD"}
     for group in all_of(staging, "aws:eks/nodeGroup:NodeGroup"):
         assert group.inputs["version"] == cluster["version"], group.name
@@ -164,7 +167,31 @@ def test_addon_version_can_be_pinned(project: Callable[..., Path]) -> None:
     )
     versions = {r.inputs["addonName"]: r.inputs["addonVersion"] for r in all_of(run, "aws:eks/addon:Addon")}
     assert versions["vpc-cni"] == "v1.20.4-eksbuild.2"
-    assert versions["coredns"] == f"eks-default-for-{NEWEST_VERSION}"  # offline stand-in for EKS's default
+    assert versions["coredns"] == ADDON_VERSIONS[DEFAULT_VERSION]["coredns"]  # the table's, no deploy-time lookup
+
+
+def test_a_version_without_pinned_addon_builds_is_refused_unless_the_stack_pins_them(
+    project: Callable[..., Path],
+) -> None:
+    unpinned = sorted(set(KUBERNETES_VERSIONS) - set(ADDON_VERSIONS))
+    assert unpinned, "every calendar version has add-on pins: pick another case"
+    version = unpinned[-1]
+    eks = (
+        "  mlinfra:eks:\n    deployerCidrs: [203.0.113.0/24]\n"
+        "    admins: [arn:aws:iam::123456789012:role/mlinfra-deployer]\n"
+        f'    version: "{version}"\n'
+    )
+    header = STACK_HEADER.split("  mlinfra:eks:\n")[0]
+    root = project(services=SERVICE, stacks={"s": header + eks})
+    with pytest.raises(SpecError) as refused:
+        run_offline(root, "s")
+    text = "\n".join(p.render() for p in refused.value.problems)
+    assert f"version {version}: no pinned EKS add-on builds for" in text
+    assert "addonVersions" in text
+    builds = {a: f"v9.9.9-eksbuild.{i}" for i, a in enumerate(MANAGED_ADDONS)}
+    pins = "    addonVersions: {" + ", ".join(f"{a}: {b}" for a, b in builds.items()) + "}\n"
+    run = run_offline(project(services=SERVICE, stacks={"s": header + eks + pins}), "s")
+    assert {r.inputs["addonName"]: r.inputs["addonVersion"] for r in all_of(run, "aws:eks/addon:Addon")} == builds
 
 
 def test_release_graph_is_explicit_and_crds_come_first(staging: OfflineRun) -> None:
@@ -246,3 +273,16 @@ def test_internal_load_balancers_get_subnets_of_their_own(staging: OfflineRun) -
     pods = [ipaddress.ip_network(s["cidrBlock"]) for n, s in subnets.items() if "-private-" in n]
     lbs = [ipaddress.ip_network(subnets[n]["cidrBlock"]) for n in tagged]
     assert not any(p.overlaps(lb) for p in pods for lb in lbs)
+
+
+def test_access_log_bucket_is_emptied_on_destroy_outside_prod_and_kept_in_prod(
+    staging: OfflineRun, prod: OfflineRun
+) -> None:
+    """Without force_destroy a non-prod `destroy` fails on a bucket that always holds logs;
+    in prod every resource of the bucket is protected, so the logs outlive the stack."""
+    for run, production in ((staging, False), (prod, True)):
+        bucket = only(run, "aws:s3/bucket:Bucket", "platform-alb-logs-bucket")
+        assert bucket.inputs["forceDestroy"] is (not production), run.stack
+        parts = [r for r in run.resources if r.name.startswith("platform-alb-logs-")]
+        assert len(parts) >= 7, [r.name for r in parts]  # bucket, policy, lifecycle, ...
+        assert {r.name: bool(r.options.get("protect")) for r in parts} == {r.name: production for r in parts}

@@ -92,9 +92,8 @@ def _settings(**extra: Any) -> dict[str, Any]:
     }
 
 
-def test_hosted_zone_is_refused_where_nothing_would_use_it() -> None:
-    with pytest.raises(ValidationError, match="only created on ECS stacks so far"):
-        StackSettings.model_validate(_settings(hostedZoneId=ZONE))
+def test_hosted_zone_is_a_route53_zone_id_on_both_platforms() -> None:
+    assert StackSettings.model_validate(_settings(hostedZoneId=ZONE)).hosted_zone_id == ZONE  # EKS: external-dns
     with pytest.raises(ValidationError, match="hosted zone id"):
         StackSettings.model_validate(_settings(platform="ecs", hostedZoneId="zone-1"))
     assert StackSettings.model_validate(_settings(hostedZoneId="")).hosted_zone_id is None

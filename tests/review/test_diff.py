@@ -40,9 +40,15 @@ def test_diff_lists_the_real_differences_of_the_examples(stack_diff: dict[str, A
     assert gpu["scalingConfig.maxSize"] == (2, 8)
     assert _props(stack_diff, "fraud-detector-scaledobject")["spec.minReplicaCount"] == (1, 3)
     assert _props(stack_diff, "search-ranker-deployment")["spec.replicas"] == (1, 3)
-    # prod has one NAT gateway per zone, staging a single one
+    # prod has one NAT gateway per zone, staging a single one; only prod names a hosted zone
     added = {r["urn"].rsplit("::", 1)[-1] for r in stack_diff["added"]}
-    assert added == {"platform-network-nat-b", "platform-network-nat-c"}
+    assert added == {
+        "platform-network-nat-b",
+        "platform-network-nat-c",
+        "platform-addons-external-dns",
+        "platform-addons-external-dns-role",
+        "platform-addons-external-dns-policy",
+    }
     # the Kubernetes Secret exists only where the secret value lives in stack config (staging)
     assert [r["urn"].rsplit("::", 1)[-1] for r in stack_diff["removed"]] == ["fraud-detector-secrets"]
 

@@ -86,3 +86,43 @@ def test_gpu_alert_selects_the_label_dcgm_exporter_attaches(eks_runs: dict[str, 
     assert rules
     for rule in rules:
         assert f'{labels["namespaceAttribute"]}="' in rule["expr"], rule["expr"]
+
+
+def test_addon_pins_are_the_upstream_builds_for_each_version() -> None:
+    """Each pinned build is the one the upstream data gives for that Kubernetes version and
+    add-on; a row edited (or a version added) without refreshing the fixture fails here."""
+    fixture = load_json(UPSTREAM / "eks-addons" / "versions.json")
+    assert set(fixture["addons"]) == set(table.MANAGED_ADDONS)
+    for version, row in table.ADDON_VERSIONS.items():
+        assert version in fixture["versions"], f"no upstream add-on data for {version}: refresh the fixture"
+        assert row == fixture["versions"][version], version
+
+
+def test_every_version_eks_still_creates_has_pins_unless_upstream_has_none() -> None:
+    """A calendar version gets its row as soon as the upstream data has one; the default
+    version always has one for every managed add-on."""
+    fixture = load_json(UPSTREAM / "eks-addons" / "versions.json")["versions"]
+    for version in table.KUBERNETES_VERSIONS:
+        if version in fixture:
+            assert version in table.ADDON_VERSIONS, f"{version} has upstream add-on builds but no pinned row"
+    assert not table.missing_addon_pins(table.DEFAULT_VERSION, {})
+    newest_with_data = max(
+        (v for v in table.KUBERNETES_VERSIONS if v in fixture), key=lambda v: tuple(map(int, v.split(".")))
+    )
+    assert newest_with_data == table.DEFAULT_VERSION
+
+
+def test_addon_table_date_is_the_upstream_data_date() -> None:
+    assert origin(UPSTREAM / "eks-addons")["date"] == str(table.ADDONS_CHECKED)
+
+
+def test_every_addon_the_stacks_install_is_a_pinned_upstream_build(eks_runs: dict[str, OfflineRun]) -> None:
+    fixture = load_json(UPSTREAM / "eks-addons" / "versions.json")["versions"]
+    for stack, run in eks_runs.items():
+        [cluster] = [r for r in run.resources if r.type == "aws:eks/cluster:Cluster"]
+        addons = {
+            r.inputs["addonName"]: r.inputs["addonVersion"] for r in run.resources if r.type == "aws:eks/addon:Addon"
+        }
+        assert set(table.MANAGED_ADDONS) <= set(addons), stack
+        for name in table.MANAGED_ADDONS:
+            assert addons[name] == fixture[cluster.inputs["version"]][name], (stack, name)
