@@ -55,6 +55,8 @@ CHARTS = {
     # (appVersion v0.83.0 both): a release of their own, because Helm never upgrades a chart's
     # crds/ directory and nothing may render a ServiceMonitor before the CRD exists.
     "prometheus-operator-crds": Chart("prometheus-operator-crds", "21.0.0", PROMETHEUS_COMMUNITY, "monitoring"),
+    # Argo Rollouts v1.9.0: canary releases of the services (mlinfra.components.k8s_rollout).
+    "argo-rollouts": Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "kube-system"),
     # Pod autoscaling (components/k8s_scaling.py). Its CRDs are chart templates, so Helm
     # upgrades them with the chart.
     "keda": Chart("keda", "2.20.2", "https://kedacore.github.io/charts", "keda"),
@@ -72,6 +74,8 @@ RELEASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "dcgm-exporter": ("prometheus-operator-crds",),
     "external-dns": (),
     "aws-for-fluent-bit": (),
+    # Its controller's ServiceMonitor needs the CRD; services' Rollouts need its CRDs.
+    "argo-rollouts": ("prometheus-operator-crds",),
     # KEDA queries Prometheus only once a ScaledObject exists, and services wait for every release.
     "keda": (),
 }
@@ -82,6 +86,20 @@ KEDA_NAMESPACE = "keda"
 # `prometheus.service.port` (9090 by default). KEDA's Prometheus triggers query it.
 PROMETHEUS_ADDRESS = f"http://kube-prometheus-stack-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+
+# Traffic routers Argo Rollouts' chart grants RBAC for by default; mlinfra routes with the ALB only.
+ARGO_TRAFFIC_PROVIDERS = (
+    "istio",
+    "smi",
+    "ambassador",
+    "awsLoadBalancerController",
+    "awsAppMesh",
+    "traefik",
+    "apisix",
+    "contour",
+    "glooPlatform",
+    "gatewayAPI",
+)
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 PROMETHEUS_STORAGE_CLASS = "gp3"
@@ -163,6 +181,24 @@ def kube_prometheus_stack_values(settings: StackSettings) -> dict[str, Any]:
     }
 
 
+def argo_rollouts_values(production: bool) -> dict[str, Any]:
+    return {
+        # The CRDs are chart templates here (not crds/), so Helm upgrades them with the chart.
+        "installCRDs": True,
+        "keepCRDs": True,
+        "controller": {
+            # Leader election: the second replica takes over within seconds, mid-release.
+            "replicas": 2 if production else 1,
+            "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
+        },
+        "dashboard": {"enabled": False},
+        # Ingress patching is in the chart's base rules; the ALB provider adds endpoints and
+        # TargetGroupBinding reads. Every other router's rules stay off.
+        "providerRBAC": {
+            "enabled": True,
+            "providers": {p: p == "awsLoadBalancerController" for p in ARGO_TRAFFIC_PROVIDERS},
+        },
+    }
 def keda_values() -> dict[str, Any]:
     # The chart's defaults: operator, metrics API server and admission webhooks, one replica
     # each (KEDA runs one active operator; the HPAs it owns keep scaling while it restarts).
@@ -257,6 +293,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 args.settings, cluster.cluster_name, args.vpc_id, lbc_role.arn
             ),
             "metrics-server": metrics_server_values,
+            "argo-rollouts": lambda: argo_rollouts_values(args.settings.production),
             "keda": keda_values,
             # Routing, receivers and dashboards (mlinfra.monitoring) over the platform values.
             "kube-prometheus-stack": lambda: monitoring.deep_merge(

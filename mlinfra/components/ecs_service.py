@@ -14,6 +14,13 @@ import pulumi_aws as aws
 from mlinfra.components.base import TOKEN_PREFIX, child, physical_name, tags
 from mlinfra.components.ecs_cluster import FARGATE
 from mlinfra.components.ecs_monitoring import rule_group_yaml
+from mlinfra.components.ecs_release import (
+    LOAD_BALANCER_ROLE_POLICY,
+    deployment_alarms,
+    deployment_configuration,
+    infrastructure_trust,
+    release_alarms,
+)
 from mlinfra.components.ecs_task import (
     MODEL_CONTAINER,
     SCRATCH_VOLUME,
@@ -27,17 +34,31 @@ from mlinfra.components.policies import (
     policy_document,
     secret_read_statements,
 )
+from mlinfra.errors import ComponentError
 from mlinfra.serving.contract import READY_PATH
 from mlinfra.spec.ecs import (
     ADOT_IMAGE,
+    ECS_STEPS_ALLOWED,
+    NativeDeployment,
     cpu_units,
     deployment_timeout_seconds,
     deregistration_delay_seconds,
     listener_rule_priority,
+    native_deployment,
 )
 from mlinfra.spec.service import Autoscaling, ServiceSpec
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+@dataclass(frozen=True)
+class EcsRelease:
+    """What a canary, linear or blue-green service adds to its ECS service."""
+
+    configuration: aws.ecs.ServiceDeploymentConfigurationArgs
+    alarms: aws.ecs.ServiceAlarmsArgs
+    load_balancer: aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs
+    depends_on: list[pulumi.Resource]
 
 
 def secret_decrypt_statements(
@@ -290,32 +311,46 @@ class EcsModelService(pulumi.ComponentResource):
             opts=child(self),
         )
 
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            port=spec.port,
-            protocol="HTTP",
-            protocol_version="HTTP1",
-            target_type="ip",
-            vpc_id=args.vpc_id,
-            # Shorter than the container's stopTimeout + drain: a draining task is taken out of
-            # rotation and finishes its in-flight requests before ECS stops it.
-            deregistration_delay=deregistration_delay_seconds(spec),
-            # Inference latency varies with batch size; route to the least busy replica.
-            load_balancing_algorithm_type="least_outstanding_requests",
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True,
-                path=READY_PATH,
-                port="traffic-port",
+        def target_group_for(logical: str) -> aws.lb.TargetGroup:
+            return aws.lb.TargetGroup(
+                logical,
+                port=spec.port,
                 protocol="HTTP",
-                matcher="200",
-                interval=10,
-                timeout=5,
-                healthy_threshold=2,
-                unhealthy_threshold=3,
-            ),
-            tags=service_tags,
-            opts=child(self),
-        )
+                protocol_version="HTTP1",
+                target_type="ip",
+                vpc_id=args.vpc_id,
+                # Shorter than the container's stopTimeout + drain: a draining task is taken out of
+                # rotation and finishes its in-flight requests before ECS stops it.
+                deregistration_delay=deregistration_delay_seconds(spec),
+                # Inference latency varies with batch size; route to the least busy replica.
+                load_balancing_algorithm_type="least_outstanding_requests",
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    enabled=True,
+                    path=READY_PATH,
+                    port="traffic-port",
+                    protocol="HTTP",
+                    matcher="200",
+                    interval=10,
+                    timeout=5,
+                    healthy_threshold=2,
+                    unhealthy_threshold=3,
+                ),
+                tags=service_tags,
+                opts=child(self),
+            )
+
+        rollout = spec.delivery
+        native = native_deployment(rollout)
+        if native is None:
+            # The loader reports this as an input problem; a component user gets it here.
+            raise ComponentError(
+                f"ServiceSpec({spec.name!r}).rollout.steps = {list(rollout.steps)}: {ECS_STEPS_ALLOWED}"
+            )
+        progressive = native.strategy != "ROLLING"
+        target_group = target_group_for(f"{name}-tg")
+        # A canary runs beside the current version, in the other group ("-tg2": within the
+        # 32-character target-group name with Pulumi's suffix).
+        alternate_group = target_group_for(f"{name}-tg2") if progressive else None
 
         routing = args.routing
         self.hostname = f"{spec.name}.{args.domain}" if routing == "host" else args.domain
@@ -357,7 +392,14 @@ class EcsModelService(pulumi.ComponentResource):
             transforms=transforms,
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
             tags=service_tags,
-            opts=child(self),
+            # During and after a release ECS owns the rule's weights (and which group is live):
+            # an `up` resetting them would send traffic to the group without tasks.
+            opts=child(self, ignore_changes=["actions"] if progressive else None),
+        )
+        release = (
+            self._release(name, args, native, service_tags, target_group, alternate_group, rule)
+            if progressive and alternate_group is not None
+            else None
         )
 
         minimum, maximum = deployment_percents(spec)
@@ -373,6 +415,10 @@ class EcsModelService(pulumi.ComponentResource):
             if gpu
             else None
         )
+        ignored = ["desiredCount"] if spec.autoscaling is not None else []
+        if progressive:
+            # ECS swaps the primary and alternate groups after each release.
+            ignored.append("loadBalancers")
         service = aws.ecs.Service(
             f"{name}-service",
             name=spec.name,
@@ -382,7 +428,12 @@ class EcsModelService(pulumi.ComponentResource):
             capacity_provider_strategies=[
                 aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=provider, weight=1, base=0)
             ],
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            # The circuit breaker serves rolling deployments only; a canary is judged by alarms.
+            deployment_circuit_breaker=(
+                None if progressive else aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True)
+            ),
+            deployment_configuration=release.configuration if release else None,
+            alarms=release.alarms if release else None,
             deployment_minimum_healthy_percent=minimum,
             deployment_maximum_percent=maximum,
             health_check_grace_period_seconds=health_check_grace_seconds(spec),
@@ -391,7 +442,10 @@ class EcsModelService(pulumi.ComponentResource):
             ),
             load_balancers=[
                 aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=target_group.arn, container_name=MODEL_CONTAINER, container_port=spec.port
+                    target_group_arn=target_group.arn,
+                    container_name=MODEL_CONTAINER,
+                    container_port=spec.port,
+                    advanced_configuration=release.load_balancer if release else None,
                 )
             ],
             propagate_tags="SERVICE",
@@ -408,8 +462,10 @@ class EcsModelService(pulumi.ComponentResource):
             # `replicas` stays managed here so edits take effect.
             opts=child(
                 self,
-                depends_on=[rule] + ([args.cluster.capacity_providers] if args.cluster.capacity_providers else []),
-                ignore_changes=["desiredCount"] if spec.autoscaling is not None else None,
+                depends_on=[rule]
+                + ([args.cluster.capacity_providers] if args.cluster.capacity_providers else [])
+                + (release.depends_on if release else []),
+                ignore_changes=ignored or None,
                 custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
             ),
         )
@@ -426,6 +482,48 @@ class EcsModelService(pulumi.ComponentResource):
             opts=child(self),
         )
         self.register_outputs({"url": self.url, "service_name": self.service_name})
+
+    def _release(
+        self,
+        name: str,
+        args: EcsServiceArgs,
+        native: NativeDeployment,
+        service_tags: dict[str, str],
+        target_group: aws.lb.TargetGroup,
+        alternate_group: aws.lb.TargetGroup,
+        rule: aws.lb.ListenerRule,
+    ) -> EcsRelease:
+        """The role ECS shifts traffic with, the alarms it watches, and the configuration."""
+        spec = args.spec
+        rollout = spec.delivery
+        role = aws.iam.Role(
+            f"{name}-release-role",
+            assume_role_policy=infrastructure_trust(),
+            description=f"mlinfra {spec.name}: ECS shifts release traffic between target groups",
+            tags=service_tags,
+            opts=child(self),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-release-managed", role=role.name, policy_arn=LOAD_BALANCER_ROLE_POLICY, opts=child(self)
+        )
+        alarms = release_alarms(
+            self,
+            name,
+            args.stack,
+            spec.name,
+            rollout,
+            args.load_balancer.arn_suffix,
+            {"blue": target_group.arn_suffix, "green": alternate_group.arn_suffix},
+            service_tags,
+        )
+        return EcsRelease(
+            configuration=deployment_configuration(native, rollout),
+            alarms=deployment_alarms([a.name for a in alarms]),
+            load_balancer=aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
+                alternate_target_group_arn=alternate_group.arn, production_listener_rule=rule.arn, role_arn=role.arn
+            ),
+            depends_on=[attachment, *alarms],
+        )
 
     def _autoscaling(
         self,

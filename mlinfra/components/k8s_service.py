@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,6 +17,19 @@ from mlinfra.components.base import TOKEN_PREFIX, child, tags
 from mlinfra.components.contract import TLS_POLICY, namespace, runtime_env
 from mlinfra.components.eks_cluster import GPU_TAINT_KEY, GPU_TYPE_LABEL
 from mlinfra.components.irsa import irsa_trust_policy
+from mlinfra.components.k8s_rollout import (
+    METRICS_SERVICE_LABEL,
+    POD_TEMPLATE_HASH,
+    ROLLOUT_API_VERSION,
+    action_annotation,
+    analysis_template_spec,
+    canary_service,
+    forward_action,
+    metrics_service,
+    progressive,
+    rollout_spec,
+    rollout_workload,
+)
 from mlinfra.components.k8s_scaling import (
     SCALED_OBJECT_API_VERSION,
     SCALED_OBJECT_KIND,
@@ -265,6 +278,10 @@ def ingress_annotations(
         ),
         **source_ip_conditions(spec),
     }
+    if progressive(spec):
+        # Seeded at 100% stable so the load balancer controller never sees the rule's
+        # `use-annotation` backend without its action; Argo rewrites the weights per step.
+        annotations[action_annotation(spec)] = forward_action(spec)
     return dict(sorted(annotations.items()))
 
 
@@ -346,7 +363,8 @@ class KubernetesModelService(pulumi.ComponentResource):
             f"{name}-deployment",  # kind and apiVersion: WORKLOAD
             metadata=meta(spec.name),
             spec={
-                **deployment_replicas(spec),
+                # Under canary delivery the Rollout carries the count; Argo scales this to zero.
+                **({} if progressive(spec) else deployment_replicas(spec)),
                 "selector": {"matchLabels": labels},
                 "revisionHistoryLimit": 5,
                 "progressDeadlineSeconds": spec.expected_load_seconds + 600,
@@ -358,17 +376,32 @@ class KubernetesModelService(pulumi.ComponentResource):
             },
             opts=ns_opts,
         )
+        http_port = [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
         k8s.core.v1.Service(
             f"{name}-svc",
             metadata=meta(spec.name),
-            spec={
-                "type": "ClusterIP",
-                "selector": labels,
-                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
-            },
+            spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
             opts=ns_opts,
         )
-        k8s.networking.v1.Ingress(
+        k8s.core.v1.Service(
+            f"{name}-metrics-svc",
+            metadata={**meta(metrics_service(spec)), "labels": {**meta_labels, METRICS_SERVICE_LABEL: "true"}},
+            spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
+            opts=ns_opts,
+        )
+        ingress_opts = ns_opts
+        if progressive(spec):
+            # Argo points this one at the canary's pods during a release (the stable one, above,
+            # at the stable version's); the ALB weighs the two. The Ingress's forward action
+            # names it, so it exists first.
+            canary = k8s.core.v1.Service(
+                f"{name}-canary-svc",
+                metadata=meta(canary_service(spec)),
+                spec={"type": "ClusterIP", "selector": labels, "ports": http_port},
+                opts=ns_opts,
+            )
+            ingress_opts = pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[canary]))
+        ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata=meta(
                 spec.name,
@@ -386,15 +419,24 @@ class KubernetesModelService(pulumi.ComponentResource):
                                 {
                                     "path": "/",
                                     "pathType": "Prefix",
-                                    "backend": {"service": {"name": spec.name, "port": {"name": "http"}}},
+                                    # `use-annotation`: the forward action (stable/canary
+                                    # weights) in the annotation named after this service.
+                                    "backend": {
+                                        "service": {
+                                            "name": spec.name,
+                                            "port": {"name": "use-annotation" if progressive(spec) else "http"},
+                                        }
+                                    },
                                 }
                             ]
                         },
                     }
                 ],
             },
-            opts=ns_opts,
+            opts=ingress_opts,
         )
+        if progressive(spec):
+            self._rollout(name, spec, labels, meta, ns_opts, ingress, args.prometheus_address)
         if spec.autoscaling is not None:
             k8s.apiextensions.CustomResource(
                 f"{name}-scaledobject",
@@ -402,7 +444,10 @@ class KubernetesModelService(pulumi.ComponentResource):
                 kind=SCALED_OBJECT_KIND,
                 metadata=meta(spec.name),
                 spec=scaled_object_spec(
-                    spec, self.namespace, scale_target_ref(*WORKLOAD, spec.name), args.prometheus_address
+                    spec,
+                    self.namespace,
+                    scale_target_ref(*rollout_workload(spec, WORKLOAD), spec.name),
+                    args.prometheus_address,
                 ),
                 opts=pulumi.ResourceOptions.merge(
                     ns_opts,
@@ -440,8 +485,11 @@ class KubernetesModelService(pulumi.ComponentResource):
             kind="ServiceMonitor",
             metadata=meta(spec.name),
             spec={
-                "selector": {"matchLabels": labels},
+                "selector": {"matchLabels": {**labels, METRICS_SERVICE_LABEL: "true"}},
                 "endpoints": [{"port": "http", "path": METRICS_PATH, "interval": "30s"}],
+                # Each series says which version (replica set) answered: the canary analysis
+                # compares the two.
+                "podTargetLabels": [POD_TEMPLATE_HASH],
             },
             opts=ns_opts,
         )
@@ -454,3 +502,31 @@ class KubernetesModelService(pulumi.ComponentResource):
             opts=ns_opts,
         )
         self.register_outputs({"namespace": self.namespace, "role_arn": self.role_arn, "hostname": self.hostname})
+
+    def _rollout(
+        self,
+        name: str,
+        spec: ServiceSpec,
+        labels: dict[str, str],
+        meta: Callable[..., dict[str, object]],
+        opts: pulumi.ResourceOptions,
+        ingress: k8s.networking.v1.Ingress,
+        prometheus_address: str,
+    ) -> None:
+        """The AnalysisTemplate and the Rollout that releases the Deployment's pod template."""
+        template = k8s.apiextensions.CustomResource(
+            f"{name}-analysis",
+            api_version=ROLLOUT_API_VERSION,
+            kind="AnalysisTemplate",
+            metadata=meta(spec.name),
+            spec=analysis_template_spec(spec, prometheus_address),
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-rollout",
+            api_version=ROLLOUT_API_VERSION,
+            kind="Rollout",
+            metadata=meta(spec.name),
+            spec=rollout_spec(spec, labels, spec.name),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[template, ingress])),
+        )

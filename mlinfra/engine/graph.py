@@ -27,6 +27,9 @@ SERVICE_COMPONENTS = frozenset(
 )
 """Components declared once per service, named after it."""
 PLATFORM_GROUP = "(platform)"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 """The owner of everything no per-service component contains."""
 
 
@@ -57,6 +60,41 @@ class ResourceGraph:
     def dependents(self, res: Resource, *types: str) -> list[Resource]:
         """Resources of any of `types` that depend on `res`."""
         return [r for r in self.of_type(*types) if res["urn"] in (r.get("dependencies") or [])]
+
+    def rollout_of(self, deployment: Resource) -> Resource | None:
+        """The Argo Rollout that releases a Deployment's pod template (`workloadRef`), if any."""
+        meta = (deployment.get("inputs") or {}).get("metadata") or {}
+        for rollout in self.of_type(ROLLOUT):
+            r_in = rollout.get("inputs") or {}
+            ref = (r_in.get("spec") or {}).get("workloadRef") or {}
+            same_ns = (r_in.get("metadata") or {}).get("namespace") == meta.get("namespace")
+            if same_ns and ref.get("kind") == "Deployment" and ref.get("name") == meta.get("name"):
+                return rollout
+        return None
+
+    def fixed_replicas(self, deployment: Resource) -> int:
+        """A Deployment's fixed count: its own, or its Rollout's, which then owns the pods."""
+        rollout = self.rollout_of(deployment)
+        owner = rollout if rollout is not None else deployment
+        return int(((owner.get("inputs") or {}).get("spec") or {}).get("replicas", 1))
+
+    def autoscaler_of(self, deployment: Resource) -> Resource | None:
+        """The ScaledObject or HPA that scales a Deployment's pods: one targeting it, or
+        targeting the Argo Rollout that releases it (`workloadRef`), which then owns the count."""
+        meta = (deployment.get("inputs") or {}).get("metadata") or {}
+        namespace, name = meta.get("namespace"), meta.get("name")
+        targets = {("Deployment", name)}
+        rollout = self.rollout_of(deployment)
+        if rollout is not None:
+            targets.add(("Rollout", ((rollout.get("inputs") or {}).get("metadata") or {}).get("name")))
+        for scaler in self.of_type(SCALED_OBJECT, HPA):
+            s_in = scaler.get("inputs") or {}
+            target = (s_in.get("spec") or {}).get("scaleTargetRef") or {}
+            if (s_in.get("metadata") or {}).get("namespace") == namespace and (
+                (target.get("kind"), target.get("name")) in targets
+            ):
+                return scaler
+        return None
 
     def service_of(self, res: Resource) -> str:
         """The service owning `res` (its per-service component's name), else `PLATFORM_GROUP`."""

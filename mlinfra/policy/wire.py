@@ -87,12 +87,8 @@ def same_ns(a: Resource, b: Resource) -> bool:
 
 
 def scaler_for(dep: Resource, g: Graph) -> Resource | None:
-    """The ScaledObject or HPA that scales this Deployment, if any."""
-    for scaler in (*g.of_type(SCALED_OBJECT), *g.of_type(HPA)):
-        ref = (inputs(scaler).get("spec") or {}).get("scaleTargetRef") or {}
-        if same_ns(scaler, dep) and ref.get("kind") == "Deployment" and ref.get("name") == meta(dep).get("name"):
-            return scaler
-    return None
+    """The ScaledObject or HPA that scales this Deployment, if any (also through its Rollout)."""
+    return g.autoscaler_of(dep)
 
 
 def scaler_min_replicas(scaler: Resource) -> float:

@@ -50,6 +50,7 @@ class ServiceFields(TypedDict, total=False):
     max_batch_wait_ms: float
     request_timeout_seconds: float
     slo: dict[str, float]
+    rollout: dict[str, object]
 
 
 @dataclass

@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from mlinfra.spec.base import StrictModel
 from mlinfra.spec.capacity import GpuPool
+from mlinfra.spec.rollout import Rollout
 from mlinfra.spec.service import ServiceSpec
 
 # Fargate task sizes AWS accepts: CPU units -> allowed memory in MiB (ECS developer guide,
@@ -245,7 +247,8 @@ def deployment_timeout_seconds(spec: ServiceSpec) -> int:
     if spec.gpu_type is not None:
         wave += GPU_HOST_LAUNCH_SECONDS
     # ECS's circuit breaker needs several failed tasks before it rolls back: give it a wave.
-    return (rollout_batches(spec) + 1) * wave
+    # A canary or linear release also bakes at every step before ECS reports it steady.
+    return (rollout_batches(spec) + 1) * wave + release_minutes(spec.delivery) * 60
 
 
 def listener_rule_priority(service: str) -> int:
@@ -253,3 +256,42 @@ def listener_rule_priority(service: str) -> int:
     removing a service never renumbers another's rule."""
     digest = hashlib.sha256(service.encode()).hexdigest()
     return 1 + int(digest[:8], 16) % 50000
+
+
+@dataclass(frozen=True)
+class NativeDeployment:
+    """An ECS deployment strategy (`deploymentConfiguration.strategy`) for a service's rollout."""
+
+    strategy: Literal["ROLLING", "CANARY", "LINEAR", "BLUE_GREEN"]
+    percent: float | None = None
+    """CANARY: the canary's share; LINEAR: the share added per step."""
+
+
+ECS_STEPS_ALLOWED = (
+    "on ECS: one canary step then 100 (e.g. [10, 100], ECS CANARY), equal steps (e.g. "
+    "[25, 50, 75, 100], ECS LINEAR, at least 3% each) or [100] (ECS BLUE_GREEN)"
+)
+
+
+def native_deployment(rollout: Rollout) -> NativeDeployment | None:
+    """The ECS strategy that takes the rollout's steps exactly, or None when ECS has none."""
+    steps = rollout.steps
+    if rollout.strategy == "rolling":
+        return NativeDeployment("ROLLING")
+    if steps == (100,):
+        return NativeDeployment("BLUE_GREEN")
+    if len(steps) == 2:
+        return NativeDeployment("CANARY", float(steps[0]))
+    step = steps[0]
+    if step >= 3 and steps == tuple(step * (i + 1) for i in range(len(steps))):
+        return NativeDeployment("LINEAR", float(step))
+    return None
+
+
+def release_minutes(rollout: Rollout) -> int:
+    """Minutes a healthy ECS release spends baking: per step, then once more at 100% before
+    the old tasks go (ECS's `bakeTimeInMinutes`)."""
+    native = native_deployment(rollout)
+    if native is None or native.strategy == "ROLLING":
+        return 0
+    return rollout.total_minutes + rollout.bake_minutes

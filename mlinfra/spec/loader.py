@@ -20,6 +20,7 @@ from mlinfra.errors import MISSING, Problem, SpecError, excerpt
 from mlinfra.spec.alerting import alerting_problems
 from mlinfra.spec.declare import ModelService, collecting
 from mlinfra.spec.platforms import RULES
+from mlinfra.spec.rollout import effective_rollout
 from mlinfra.spec.sandbox import run_project_file, timeout_seconds
 from mlinfra.spec.service import ALLOWED_URI, ServiceSpec, uri_scheme
 from mlinfra.spec.stack import StackSettings
@@ -198,6 +199,8 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
         problems += spec_problems
         if spec is not None:
             problems += _baked_file_problems(root, spec, overrides, where, raw.file)
+            if settings is not None and spec.rollout is None:
+                spec = spec.model_copy(update={"rollout": effective_rollout(None, settings.tier, settings.platform)})
             services.append(spec)
     if settings is not None:
         declared = ", ".join(sorted(seen)) or "none"

@@ -48,6 +48,7 @@ def test_gpu_node_group_uses_nvidia_ami_taint_and_imdsv2(staging: OfflineRun) ->
 def test_helm_releases_are_pinned_upstream_charts(staging: OfflineRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in all_of(staging, "kubernetes:helm.sh/v3:Release")}
     assert set(releases) == {
+        "argo-rollouts",
         "aws-for-fluent-bit",
         "aws-load-balancer-controller",
         "dcgm-exporter",
@@ -212,9 +213,12 @@ def test_scaler_pdb_netpol_and_monitoring_per_service(staging: OfflineRun, prod:
         ]
         == 1
     )
-    # A fixed-size service has no scaler: its Deployment carries the count.
+    # A fixed-size service has no scaler: its workload carries the count (under prod's canary
+    # delivery the Rollout, which owns the pods; the Deployment it releases carries none).
     assert not [r for r in all_of(prod, "kubernetes:keda.sh/v1alpha1:ScaledObject") if "search-ranker" in r.name]
-    assert _deployment(prod, "search-ranker")["spec"]["replicas"] == 3
+    rollout = only(prod, "kubernetes:argoproj.io/v1alpha1:Rollout", "search-ranker-rollout").inputs
+    assert rollout["spec"]["replicas"] == 3
+    assert "replicas" not in _deployment(prod, "search-ranker")["spec"]
     pdb = only(prod, "kubernetes:policy/v1:PodDisruptionBudget", "fraud-detector-pdb").inputs["spec"]
     assert pdb["maxUnavailable"] == 1
     netpol = only(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "fraud-detector-netpol").inputs["spec"]

@@ -125,8 +125,10 @@ def test_every_trigger_query_names_only_metrics_the_runtime_or_dcgm_exports(
 
 def test_fixed_size_services_carry_replicas_and_no_scaler(staging: OfflineRun) -> None:
     assert [r.name for r in all_of(staging, SCALED_OBJECT)] == ["fraud-detector-scaledobject"]
-    ranker = only(staging, "kubernetes:apps/v1:Deployment", "search-ranker-deployment").inputs["spec"]
+    # Under staging's canary delivery the Rollout owns the pods and carries the count.
+    ranker = only(staging, "kubernetes:argoproj.io/v1alpha1:Rollout", "search-ranker-rollout").inputs["spec"]
     assert ranker["replicas"] == 1
+    assert "replicas" not in only(staging, "kubernetes:apps/v1:Deployment", "search-ranker-deployment").inputs["spec"]
     assert not all_of(staging, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
 
 

@@ -22,6 +22,7 @@ ORDER = (
     "aws:lb/listener:Listener",
     "aws:lb/listenerRule:ListenerRule",
     "aws:ecs/taskDefinition:TaskDefinition",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:ecs/service:Service",
     "aws:appautoscaling/target:Target",
     "aws:appautoscaling/policy:Policy",

@@ -29,7 +29,12 @@ def kubernetes_version(stack: str) -> str:
     return f"{(config.get('mlinfra:eks') or {}).get('version', NEWEST_VERSION)}.0"
 
 
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
+PROMETHEUS_OPERATOR_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
+ARGO_ROLLOUTS_KINDS = {("argoproj.io/v1alpha1", "Rollout"), ("argoproj.io/v1alpha1", "AnalysisTemplate")}
+CRD_KINDS = PROMETHEUS_OPERATOR_KINDS | ARGO_ROLLOUTS_KINDS
 # Validated against the pinned KEDA release's CRD schema (test below, tests/upstream/test_keda.py).
 KEDA_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
 
@@ -117,9 +122,28 @@ def test_prometheus_operator_crds_match_typed_models(render_stack: Callable[[str
     tools.ensure_python_tools()
     from tests.gate.crds import crd_problems
 
-    crds = [(p, doc) for p, doc in _manifests(render_stack(stack)) if (doc["apiVersion"], doc["kind"]) in CRD_KINDS]
+    crds = [
+        (p, doc)
+        for p, doc in _manifests(render_stack(stack))
+        if (doc["apiVersion"], doc["kind"]) in PROMETHEUS_OPERATOR_KINDS
+    ]
     assert {doc["kind"] for _, doc in crds} == {"ServiceMonitor", "PrometheusRule"}
     problems = [f"{p.name}: {problem}" for p, doc in crds for problem in crd_problems(doc)]
+    assert not problems
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
+def test_rendered_argo_rollouts_resources_match_the_upstream_crds(
+    render_stack: Callable[[str], Path], stack: str
+) -> None:
+    """What `render` writes (not only what the plan records) against Argo Rollouts' CRDs at
+    the pinned controller version (tests/fixtures/upstream/charts/argo-rollouts)."""
+    from tests.upstream.test_custom_resources import problems as schema_problems
+
+    rendered = _manifests(render_stack(stack))
+    docs = [(p, doc) for p, doc in rendered if (doc["apiVersion"], doc["kind"]) in ARGO_ROLLOUTS_KINDS]
+    assert {doc["kind"] for _, doc in docs} == {"Rollout", "AnalysisTemplate"}
+    problems = [f"{p.name}: {problem}" for p, doc in docs for problem in schema_problems(doc)]
     assert not problems
 
 

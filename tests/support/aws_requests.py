@@ -62,6 +62,19 @@ def put_cluster_capacity_providers_input(inputs: dict[str, Any]) -> dict[str, An
     return out  # both lists are required by the API, even when empty
 
 
+def _deployment_configuration(value: dict[str, Any]) -> dict[str, Any]:
+    """The provider takes bake times as strings (pulumi-aws 7.x) and sends integers."""
+
+    def convert(v: Any, key: str = "") -> Any:
+        if isinstance(v, dict):
+            return {k: convert(x, k) for k, x in v.items()}
+        if isinstance(v, list):
+            return [convert(x) for x in v]
+        return int(v) if key.endswith("akeTimeInMinutes") and isinstance(v, str) else v
+
+    return dict(convert(value))
+
+
 def create_service_input(inputs: dict[str, Any]) -> dict[str, Any]:
     """`aws:ecs/service:Service` -> ecs CreateService."""
     out: dict[str, Any] = {}
@@ -79,6 +92,8 @@ def create_service_input(inputs: dict[str, Any]) -> dict[str, Any]:
             deployment["minimumHealthyPercent"] = value
         elif key == "alarms":
             deployment["alarms"] = value
+        elif key == "deploymentConfiguration":
+            deployment.update(_deployment_configuration(value))
         elif key == "capacityProviderStrategies":
             out["capacityProviderStrategy"] = value
         elif key == "orderedPlacementStrategies":
@@ -327,6 +342,41 @@ class ApiCall:
 
 
 Mapper = Callable[[dict[str, Any], str], list[ApiCall]]
+def _dimension_list(dimensions: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())]
+
+
+def put_metric_alarm_input(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """`aws:cloudwatch/metricAlarm:MetricAlarm` -> cloudwatch PutMetricAlarm."""
+    out: dict[str, Any] = {"AlarmName": inputs.get("name", name)}
+    for key, value in inputs.items():
+        if key in _PULUMI_ONLY or key == "name":
+            continue
+        if key == "tags":
+            out["Tags"] = _tags_list(value, "Key", "Value")
+        elif key == "dimensions":
+            out["Dimensions"] = _dimension_list(value)
+        elif key == "metricQueries":
+            out["Metrics"] = [_metric_query(q) for q in value]
+        else:
+            out[_pascal(key)] = value
+    return _drop_none(out)
+
+
+def _metric_query(query: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in query.items():
+        if key == "metric":
+            stat = {"Period": value["period"], "Stat": value["stat"]}
+            metric = {"Namespace": value["namespace"], "MetricName": value["metricName"]}
+            if value.get("dimensions"):
+                metric["Dimensions"] = _dimension_list(value["dimensions"])
+            out["MetricStat"] = {"Metric": metric, **stat}
+        else:
+            out[_pascal(key)] = value
+    return out
+
+
 PLACEHOLDER_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/offline/0"
 
 
@@ -371,6 +421,9 @@ MAPPERS: dict[str, Mapper] = {
     ],
     "aws:appautoscaling/policy:Policy": lambda i, n: [
         ApiCall("application-autoscaling", "PutScalingPolicy", put_scaling_policy_input(i, n))
+    ],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i, n: [
+        ApiCall("cloudwatch", "PutMetricAlarm", put_metric_alarm_input(i, n))
     ],
 }
 CHECKED_PREFIXES = ("aws:ecs/", "aws:lb/", "aws:alb/", "aws:appautoscaling/")

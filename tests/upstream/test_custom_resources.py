@@ -1,5 +1,5 @@
 """Every custom resource mlinfra emits validates against its CRD's openAPIV3Schema at the pinned
-prometheus-operator version. The API server prunes fields a structural schema does not declare,
+prometheus-operator and Argo Rollouts versions. The API server prunes fields a structural schema does not declare,
 so an unknown field is an error here, not a silent no-op there."""
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from mlinfra.components.addons import CHARTS
 from mlinfra.engine.runner import OfflineRun
 from tests.upstream.conftest import chart_fixture, load_yaml, origin
 
-CRD_FILES = {"ServiceMonitor": "crd-servicemonitors.yaml", "PrometheusRule": "crd-prometheusrules.yaml"}
+# kind -> (chart fixture, CRD file, served version)
+CRD_FILES = {
+    "ServiceMonitor": ("kube-prometheus-stack", "crd-servicemonitors.yaml", "v1"),
+    "PrometheusRule": ("kube-prometheus-stack", "crd-prometheusrules.yaml", "v1"),
+    "Rollout": ("argo-rollouts", "crd-rollouts.yaml", "v1alpha1"),
+    "AnalysisTemplate": ("argo-rollouts", "crd-analysistemplates.yaml", "v1alpha1"),
+}
+CUSTOM_API_GROUPS = ("kubernetes:monitoring.coreos.com/", "kubernetes:argoproj.io/")
 
 
 def closed(schema: Any) -> Any:
@@ -34,8 +41,9 @@ def closed(schema: Any) -> Any:
 
 
 def crd_schema(kind: str) -> dict[str, Any]:
-    crd = load_yaml(chart_fixture("kube-prometheus-stack") / CRD_FILES[kind])
-    [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    chart, path, served = CRD_FILES[kind]
+    crd = load_yaml(chart_fixture(chart) / path)
+    [version] = [v for v in crd["spec"]["versions"] if v["name"] == served]
     return dict(closed(version["schema"]["openAPIV3Schema"]))
 
 
@@ -53,7 +61,7 @@ def test_crd_fixtures_are_the_operator_version_the_crds_release_installs() -> No
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_every_rendered_custom_resource_validates(eks_runs: dict[str, OfflineRun], stack: str) -> None:
-    docs = [r for r in eks_runs[stack].resources if r.type.startswith("kubernetes:monitoring.coreos.com/")]
+    docs = [r for r in eks_runs[stack].resources if r.type.startswith(CUSTOM_API_GROUPS)]
     assert {r.inputs["kind"] for r in docs} == set(CRD_FILES)
     found = [f"{r.name}: {p}" for r in docs for p in problems(r.inputs)]
     assert not found, "\n".join(found)

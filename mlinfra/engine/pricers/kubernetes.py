@@ -42,20 +42,14 @@ _SCALERS = {
 
 def replica_range(deployment: dict[str, Any], g: Graph) -> tuple[int, int]:
     """(min, max) replicas: from the scaler that targets the Deployment, else its static count."""
-    meta = deployment["inputs"].get("metadata") or {}
-    for scaler_type, (low_key, high_key) in _SCALERS.items():
-        for scaler in g.of_type(scaler_type):
-            smeta, sspec = scaler["inputs"].get("metadata") or {}, scaler["inputs"].get("spec") or {}
-            target = sspec.get("scaleTargetRef") or {}
-            if (
-                smeta.get("namespace") == meta.get("namespace")
-                and target.get("kind") == "Deployment"
-                and target.get("name") == meta.get("name")
-            ):
-                # KEDA's minReplicaCount defaults to 0, an HPA's minReplicas to 1.
-                low_default = 0 if low_key == "minReplicaCount" else 1
-                return int(sspec.get(low_key, low_default)), int(sspec.get(high_key, 100))
-    n = int((deployment["inputs"].get("spec") or {}).get("replicas", 1))
+    scaler = g.autoscaler_of(deployment)
+    if scaler is not None:
+        low_key, high_key = _SCALERS[scaler["type"]]
+        sspec = scaler["inputs"].get("spec") or {}
+        # KEDA's minReplicaCount defaults to 0, an HPA's minReplicas to 1.
+        low_default = 0 if low_key == "minReplicaCount" else 1
+        return int(sspec.get(low_key, low_default)), int(sspec.get(high_key, 100))
+    n = g.fixed_replicas(deployment)
     return n, n
 
 

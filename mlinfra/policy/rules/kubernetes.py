@@ -135,6 +135,8 @@ def _service_account(res: Resource, g: Graph) -> list[str]:
     "kubernetes:core/v1:Service",
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    "kubernetes:argoproj.io/v1alpha1:Rollout",
+    "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate",
     HELM_RELEASE,
 )
 def _namespace(res: Resource, g: Graph) -> list[str]:

@@ -39,7 +39,7 @@ def _ha(res: Resource, g: Graph) -> list[str]:
     if res["type"] == DEPLOYMENT:
         if scaler_for(res, g) is not None:
             return []
-        n = number((i.get("spec") or {}).get("replicas", 1)) or 1
+        n = g.fixed_replicas(res)
         return [] if n >= 2 else [f"replicas {n:g} < 2 in prod"]
     if res["type"] == SCALING_TARGET:
         if "ecs:service" not in str(i.get("scalableDimension", "")):

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from mlinfra.errors import MISSING, Problem
 from mlinfra.spec.ecs import (
     DRAIN_MARGIN_SECONDS,
+    ECS_STEPS_ALLOWED,
     MAX_STOP_TIMEOUT_SECONDS,
     SIDECAR_CPU_UNITS,
     SIDECAR_PORTS,
@@ -20,6 +21,7 @@ from mlinfra.spec.ecs import (
     gpu_ami_command,
     gpus_per_instance,
     listener_rule_priority,
+    native_deployment,
     stop_timeout_seconds,
 )
 from mlinfra.spec.platforms import scaling
@@ -130,6 +132,8 @@ def problems(
                     f"{', '.join(map(str, SIDECAR_PORTS))}",
                 )
             )
+        if native_deployment(spec.delivery) is None:
+            found.append(Problem(at, f"{field}.rollout.steps", list(spec.delivery.steps), ECS_STEPS_ALLOWED))
         priority = listener_rule_priority(spec.name)
         if priority in priorities:
             found.append(
