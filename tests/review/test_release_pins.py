@@ -71,7 +71,7 @@ def test_a_pinned_release_is_deployed_and_recorded_without_a_new_image(
     assert _container_image(doc, "search-ranker") == _container_image(plans["staging"], "search-ranker")
     # the diff reads it as a release, not as a changed container image
     summary = {s["service"]: s["changes"] for s in diff_documents(plans["staging"], doc)["summary"]}
-    assert summary == {"fraud-detector": ["image pinned to sha256:abababababab…, rolling"]}
+    assert summary == {"fraud-detector": ["image pinned to sha256:abababababab\u2026, canary 10/50/100 over 10 min"]}
 
 
 def test_a_bad_pin_is_bad_input_naming_the_field(project: Path) -> None:

@@ -63,13 +63,14 @@ def test_a_new_model_version_reads_as_one_release_line(tmp_path: Path) -> None:
     result = json.loads(proc.stdout)
     summary = {s["service"]: s["changes"] for s in result["summary"]}
     # the model URI in the workload, its S3 read grant, the image tag and digest: all one line
-    assert summary == {"fraud-detector": ["model v12 \u2192 v13, rolling"]}
+    assert summary == {"fraud-detector": ["model v12 \u2192 v13, canary 10/50/100 over 10 min"]}
     assert {c["name"] for c in result["changed"]} == {"fraud-detector-deployment", "fraud-detector-policy"}
     assert result["collapsed"], "the image digest and build tag changed too, and are collapsed"
     table = mlinfra("diff", "--base", "HEAD", "--stack", "staging", cwd=repo)
-    assert "fraud-detector: model v12 \u2192 v13, rolling" in table.stdout
+    assert "fraud-detector: model v12 \u2192 v13, canary 10/50/100 over 10 min" in table.stdout
     plan = mlinfra("plan", "--stack", "staging", cwd=repo)
-    assert "fraud-detector: model v13 (sha256 9b8c7d6e\u2026), image built from this tree, rolling" in plan.stdout
+    line = "fraud-detector: model v13 (sha256 9b8c7d6e\u2026), image built from this tree, canary 10/50/100 over 10 min"
+    assert line in plan.stdout
 
 
 def test_only_what_the_release_explains_is_folded_into_it() -> None:
