@@ -202,6 +202,58 @@ def diff(
         out.print(terminal.diff_tree(result, width=None if wide else out.width))
 
 
+def _short(ref: str | None) -> str:
+    if ref is None:
+        return "its own newest build"
+    repo, _, digest = ref.rpartition("@")
+    return f"{repo.rsplit('/', 1)[-1]}@{digest[:19]}…"
+
+
+@app.command()
+def rollback(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack to roll back.")],
+    service: Annotated[str, typer.Option("--service", help="Service to roll back.")],
+    to: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--to", help="Image digest (sha256:...) to pin; default: the image before the current one."),
+    ] = None,
+    project_dir: ProjectDir = Path(),
+) -> None:
+    """Pin a service to its previous (or a named) image from ECR's history, for the next `pulumi up`."""
+    from mlinfra.engine.release import rollback as roll_back
+
+    try:
+        with err.status(f"reading {escape(service)}'s image history from ECR…"):
+            change = roll_back(project_dir, stack, service, to)
+    except MlinfraError as exc:
+        _fail(exc)
+    out.print(
+        f"{stack}: {service} pinned to {change.after} (was {_short(change.before)}); "
+        f"`pulumi up --stack {stack}` deploys it without a build",
+        markup=False,
+    )
+
+
+@app.command()
+def promote(
+    source: Annotated[str, typer.Option("--from", help="Stack whose images passed (e.g. staging).")],
+    target: Annotated[str, typer.Option("--to", help="Stack to pin them in (e.g. prod).")],
+    project_dir: ProjectDir = Path(),
+) -> None:
+    """Pin every service of one stack to exactly the image another stack runs (by digest)."""
+    from mlinfra.engine.release import promote as promote_images
+
+    try:
+        with err.status(f"reading {escape(source)}'s images from ECR…"):
+            changes = promote_images(project_dir, source, target)
+    except MlinfraError as exc:
+        _fail(exc)
+    for change in changes:
+        verb = "unchanged" if change.before == change.after else f"was {_short(change.before)}"
+        out.print(f"{target}: {change.service} pinned to {change.after} ({verb})", markup=False)
+    out.print(f"`pulumi up --stack {target}` deploys them without a build", markup=False)
+
+
 @app.command()
 def serve(
     target: Annotated[str, typer.Argument(help="services/<file>.py or a model URI (s3://, https://, file://, path).")],

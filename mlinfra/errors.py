@@ -6,6 +6,8 @@ MlinfraError                 exit code 2, one message, no traceback (the CLI's `
  ├─ RenderError               `mlinfra render` cannot write or interpret what it recorded
  ├─ LivePricesError           `--live-prices`: the Price List API gave no usable answer
  ├─ GitRefError               `mlinfra diff --base REF`: REF cannot be checked out or planned
+ ├─ ReleaseError              `mlinfra rollback` / `promote`: a digest ECR has not recorded
+ │   └─ PinWriteError         the release pin cannot be spliced into the stack file as it is
  ├─ BuildContextError         an image build context asked for with impossible arguments
  └─ ComponentError            a component used outside what it supports (e.g. `ModelService`
                               called in a Pulumi program that does not collect it)
@@ -97,6 +99,14 @@ class LivePricesError(MlinfraError):
 
 class GitRefError(MlinfraError):
     """A git ref given to `mlinfra diff --base` could not be checked out or planned."""
+
+
+class ReleaseError(MlinfraError):
+    """The release asked for is not one ECR has recorded (or ECR cannot say)."""
+
+
+class PinWriteError(ReleaseError):
+    """The stack file has a shape the pin cannot be spliced into without rewriting it."""
 
 
 class BuildContextError(MlinfraError, ValueError):

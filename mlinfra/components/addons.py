@@ -203,6 +203,8 @@ def argo_rollouts_values(production: bool) -> dict[str, Any]:
             "providers": {p: p == "awsLoadBalancerController" for p in ARGO_TRAFFIC_PROVIDERS},
         },
     }
+
+
 def keda_values() -> dict[str, Any]:
     # The chart's defaults: operator, metrics API server and admission webhooks, one replica
     # each (KEDA runs one active operator; the HPAs it owns keep scaling while it restarts).
@@ -323,7 +325,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 grafana_admin,
                 storage_class,
                 *([alert_receivers] if alert_receivers is not None else []),
-            ]
+            ],
         }
         # Add-ons need the system pool and the core add-ons (DNS, CNI), not the GPU pools: a GPU
         # capacity shortage must not hold back the load balancer controller or monitoring.

@@ -46,6 +46,8 @@ LIFECYCLE_POLICY = {
 
 
 MODEL_DIR = "model"
+_BUILD_INPUTS = ("build", "imageName", "registry")
+"""docker.Image inputs a pinned release freezes (any change to them means a new build)."""
 
 
 def image_tag(directory: Path, model_sha256: str | None) -> str:
@@ -85,6 +87,8 @@ class ServiceImageArgs:
     kms_key_arn: pulumi.Input[str]
     production: bool = False
     """Prod: the repository is protected; elsewhere destroy deletes it with its images."""
+    pinned_image: str | None = None
+    """`mlinfra:releases.<service>.image` (`repo@sha256:...`): deployed instead of this build."""
 
 
 class ServiceImage(pulumi.ComponentResource):
@@ -93,7 +97,10 @@ class ServiceImage(pulumi.ComponentResource):
     repository_url: pulumi.Output[str]
     """`<account>.dkr.ecr.<region>.amazonaws.com/<repo>`."""
     image_ref: pulumi.Output[str]
-    """The pushed image pinned by digest (`repo@sha256:...`), what pods and tasks run."""
+    """The image pinned by digest (`repo@sha256:...`), what pods and tasks run: this build's, or
+    the release pinned in the stack config."""
+    digest: pulumi.Output[str]
+    """`sha256:...` of `image_ref`."""
     context_dir: Path
     """The generated build context, kept for `mlinfra render`."""
 
@@ -149,8 +156,12 @@ class ServiceImage(pulumi.ComponentResource):
             registry=docker.RegistryArgs(
                 server=repo.repository_url, username=auth.user_name, password=pulumi.Output.secret(auth.password)
             ),
-            opts=child(self),
+            # A pinned release leaves the build as the last `up` left it: no rebuild and no push
+            # (pulumi-docker's delete is a no-op, but dropping the resource would make the next
+            # unpinned `up` push the same immutable tag again).
+            opts=child(self, ignore_changes=list(_BUILD_INPUTS) if args.pinned_image else None),
         )
         self.repository_url = repo.repository_url
-        self.image_ref = image.repo_digest
+        self.image_ref = pulumi.Output.from_input(args.pinned_image) if args.pinned_image else image.repo_digest
+        self.digest = self.image_ref.apply(lambda ref: ref.rsplit("@", 1)[-1])
         self.register_outputs({"repository_url": self.repository_url, "image": self.image_ref})

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from mlinfra.engine.cost import PLATFORM
+from mlinfra.engine.release_view import explained_values, release_change
 
 _HEX_RUN = re.compile(r"[0-9a-f]{12,}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -221,15 +222,30 @@ def _leaf(path: str) -> str:
     return re.split(r"[.\]]", path.rstrip("]'"))[-1].lstrip("[<'").removeprefix("name=") or path
 
 
+def _explained(change: dict[str, Any], values: set[str]) -> dict[str, Any]:
+    """`change` without the properties a release change accounts for (model URI, sha256, pinned image)."""
+    if not values:
+        return change
+    kept = [p for p in change["properties"] if not any(v in str(p["a"]) + str(p["b"]) for v in values)]
+    return {**change, "properties": kept}
+
+
 def summarise(result: dict[str, Any], doc_a: dict[str, Any], doc_b: dict[str, Any]) -> list[dict[str, Any]]:
-    """One entry per service (platform first): the changes in words and the monthly cost delta."""
+    """One entry per service (platform first): the changes in words and the monthly cost delta.
+    A new model or image reads as one release phrase (`model v12 → v13, canary ...`), and the
+    properties it explains are not listed again."""
     services_a = (doc_a.get("cost") or {}).get("services") or {}
     services_b = (doc_b.get("cost") or {}).get("services") or {}
+    releases_a, releases_b = doc_a.get("releases") or {}, doc_b.get("releases") or {}
     names = {c["service"] for part in ("added", "removed", "changed") for c in result[part]}
     names |= {s for s in set(services_a) | set(services_b) if services_a.get(s) != services_b.get(s)}
     out = []
     for name in sorted(names, key=lambda s: (s != PLATFORM, s)):
         changes: list[str] = []
+        release = release_change(releases_a.get(name), releases_b.get(name))
+        explained = explained_values(releases_a.get(name), releases_b.get(name)) if release else set()
+        if release:
+            changes.append(release)
         for part, verb in (("added", "added"), ("removed", "removed")):
             kinds = sorted({r["type"].rsplit(":", 1)[-1] for r in result[part] if r["service"] == name})
             count = sum(1 for r in result[part] if r["service"] == name)
@@ -237,7 +253,7 @@ def summarise(result: dict[str, Any], doc_a: dict[str, Any], doc_b: dict[str, An
                 changes.append(f"{count} resource{'s' if count != 1 else ''} {verb} ({', '.join(kinds)})")
         generic: dict[str, tuple[int, set[str]]] = {}
         for change in result["changed"]:
-            if change["service"] == name:
+            if change["service"] == name and (change := _explained(change, explained))["properties"]:
                 phrases, leaves = _describe(change)
                 changes += phrases
                 if leaves:

@@ -19,6 +19,7 @@ def service_of(run: OfflineRun, urn: str, by_urn: dict[str, Any]) -> str:
 def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None) -> dict[str, Any]:
     """The plan of one stack; `ec2_prices` (from `--live-prices`) replace the shipped EC2 rates."""
     from mlinfra.engine.cost import estimate, load_prices
+    from mlinfra.engine.release_view import releases
     from mlinfra.policy.evaluate import evaluate
 
     resources = [
@@ -42,6 +43,8 @@ def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None
         "outputs": run.outputs,
     }
     settings = run.deployment.settings
+    pins = {name: pin.image for name, pin in settings.releases.items()}
+    doc["releases"] = releases(resources, run.deployment.services, pins)
     doc["cost"] = estimate(doc, load_prices(settings.region, ec2_prices))
     if settings.platform == "eks":
         from mlinfra.spec.schedulability import proof_rows, prove

@@ -10,6 +10,7 @@ from typing import Any
 
 from mlinfra.engine.cost import money, money_range
 from mlinfra.engine.plan import summary_rows
+from mlinfra.engine.release_view import release_line
 from mlinfra.spec.schedulability import proof_lines
 
 MAX_VALUE = 80
@@ -51,6 +52,9 @@ def plan_markdown(doc: dict[str, Any]) -> str:
         for i, (t, n) in enumerate(sorted(counts.items())):
             shown = money_range(services.get(group)) if i == 0 else ""
             lines.append(f"| {group if i == 0 else ''} | `{t}` | {n} | {shown} |")
+    releases = doc.get("releases") or {}
+    if releases:
+        lines += ["", "Releases:", "", *(f"- {release_line(name, r)}" for name, r in sorted(releases.items()))]
     lines += ["", _prices_note(cost), "", *proof_markdown(doc.get("scheduling") or []), *policies_markdown(pol)]
     return "\n".join(lines) + "\n"
 

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from mlinfra.engine.cost import money_range
 from mlinfra.engine.plan import PLATFORM_GROUP
+from mlinfra.engine.release_view import release_line
 from mlinfra.spec.schedulability import proof_lines
 
 ELLIPSIS = "\u2026"
@@ -174,6 +175,11 @@ def plan_tree(doc: dict[str, Any], *, width: int | None = 80) -> Group:
     ]
     lines += [_with_cost(line, c, width, column) if c is not None else line for line, c in body]
     lines.append(Text(""))
+    if doc.get("releases"):
+        lines.append(Text("Releases", style="bold"))
+        for name, release in sorted(doc["releases"].items()):
+            lines += _prose(release_line(name, release), width, indent="  ")
+        lines.append(Text(""))
     lines += _prose(prices_note(cost), width, style="dim")
     for line in proof_lines(doc.get("scheduling") or []):
         lines += _prose(line, width)

@@ -18,6 +18,7 @@ FILES = {
     "stack-dev.yaml.tmpl": "stacks/Pulumi.dev.yaml",
     "stack-prod.yaml.tmpl": "stacks/Pulumi.prod.yaml",
     "infra-review.yml.tmpl": ".github/workflows/infra-review.yml",
+    "infra-deploy.yml.tmpl": ".github/workflows/infra-deploy.yml",
     "readme.md.tmpl": "README.md",
     "gitignore.tmpl": ".gitignore",
 }

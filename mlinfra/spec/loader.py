@@ -203,16 +203,17 @@ def load_deployment(root: Path, project: str, stack: str, raw: RawConfig) -> Dep
                 spec = spec.model_copy(update={"rollout": effective_rollout(None, settings.tier, settings.platform)})
             services.append(spec)
     if settings is not None:
-        for name in sorted(set(settings.services) - set(seen)):
-            declared = ", ".join(sorted(seen)) or "none"
-            problems.append(
-                Problem(
-                    raw.file,
-                    f"{NAMESPACE}:services.{name}",
-                    name,
-                    f"override of an unknown service; declared services: {declared}",
+        declared = ", ".join(sorted(seen)) or "none"
+        for key, what in (("services", "override"), ("releases", "pinned release")):
+            for name in sorted(set(getattr(settings, key)) - set(seen)):
+                problems.append(
+                    Problem(
+                        raw.file,
+                        f"{NAMESPACE}:{key}.{name}",
+                        name,
+                        f"{what} of an unknown service; declared services: {declared}",
+                    )
                 )
-            )
         problems += _capacity_problems(settings, services, declarations, raw.file)
         problems += alerting_problems(
             settings.alerting, settings.platform, services, set(settings.secrets) | set(settings.secret_arns), raw.file

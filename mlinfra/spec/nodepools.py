@@ -64,9 +64,7 @@ class NodePool(StrictModel):
             types = types or (default,)
             wrong = [t for t in types if t.split(".")[0] != family]
             if wrong:
-                raise ValueError(
-                    f"instance_types {wrong[:3]} do not carry a {self.gpu_type} GPU; use {family}.* types"
-                )
+                raise ValueError(f"instance_types {wrong[:3]} do not carry a {self.gpu_type} GPU; use {family}.* types")
             check_instance_types(types, family=family)
         else:
             types = types or DEFAULT_CPU_TYPES

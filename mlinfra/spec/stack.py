@@ -23,6 +23,7 @@ from mlinfra.spec.eks_versions import (
     version_problem,
 )
 from mlinfra.spec.nodepools import OLD_GPU_KEYS_MESSAGE, NodePool, check_pools, default_pools
+from mlinfra.spec.release import ReleasePin
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
@@ -276,6 +277,8 @@ class StackSettings(StrictModel):
     """Alert receivers and routes (see `mlinfra.spec.alerting`). Default: nobody is told."""
     ecs: EcsSettings = Field(default_factory=EcsSettings)
     """ECS platform settings, only with platform ecs (see `mlinfra.spec.ecs`)."""
+    releases: dict[str, ReleasePin] = Field(default_factory=dict)
+    """Images pinned by `mlinfra rollback` / `mlinfra promote`, by service name (`mlinfra.spec.release`)."""
 
     @field_validator("alerting", mode="before")
     @classmethod

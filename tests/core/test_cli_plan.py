@@ -42,7 +42,7 @@ def test_plan_json_is_complete_and_byte_identical(stack: str) -> None:
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     doc = json.loads(first.stdout)
-    assert set(doc) >= {"project", "stack", "resources", "outputs", "cost", "policies"}
+    assert set(doc) >= {"project", "stack", "resources", "outputs", "releases", "cost", "policies"}
     types = {r["type"] for r in doc["resources"]}
     assert types >= REQUIRED_TYPES
     for res in doc["resources"]:
@@ -91,10 +91,10 @@ def test_secure_config_value_never_printed() -> None:
             "service names must be unique",
         ),
         (
-                'ModelService("a", model_uri="s3://b-1/m/x.onnx", gpu=True)',
-                "",
-                "stack has no node pool for a10g GPU services",
-            ),
+            'ModelService("a", model_uri="s3://b-1/m/x.onnx", gpu=True)',
+            "",
+            "stack has no node pool for a10g GPU services",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(

@@ -76,6 +76,8 @@ def test_one_error_tree() -> None:
         "GitRefError",
         "BuildContextError",
         "ComponentError",
+        "ReleaseError",
+        "PinWriteError",
     }
     doc = errors.__doc__ or ""
     assert all(c.__name__ in doc for c in roots), "every error is drawn in the module's tree"
@@ -85,6 +87,10 @@ def test_one_error_tree() -> None:
     from mlinfra.engine.render import RenderError
 
     assert (RenderError, LivePricesError) == (errors.RenderError, errors.LivePricesError)
+    from mlinfra.engine.release import ReleaseError
+    from mlinfra.engine.release_pins import PinWriteError
+
+    assert (ReleaseError, PinWriteError) == (errors.ReleaseError, errors.PinWriteError)
 
 
 def test_bad_build_context_is_an_sdk_error(tmp_path: Path) -> None:

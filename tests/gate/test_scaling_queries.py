@@ -29,9 +29,7 @@ def test_trigger_queries_compute_what_keda_scales_on(tmp_path: Path) -> None:
         name="svc",
         model_uri="s3://b-1/m/x.pt",
         gpu=True,
-        autoscaling=Autoscaling(
-            min_replicas=1, max_replicas=4, target_requests_per_second=5, target_gpu_percent=70
-        ),
+        autoscaling=Autoscaling(min_replicas=1, max_replicas=4, target_requests_per_second=5, target_gpu_percent=70),
     )
     found = queries(spec, NS)
     assert set(found) == {"inflight", "requests-per-second", "gpu-utilisation"}

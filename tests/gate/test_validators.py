@@ -73,6 +73,7 @@ PARLIAMENT_EXCEPTIONS: dict[tuple[str, str, tuple[str, ...] | None], str] = {
     "conditioned on the cluster's tags",
 }
 
+
 def _mismatch(*pairs: tuple[str, str]) -> str:
     """A RESOURCE_MISMATCH finding's detail as parliament prints it."""
     return str([{"action": action, "required_format": form} for action, form in pairs])

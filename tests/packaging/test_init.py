@@ -90,10 +90,11 @@ def test_init_into_the_current_empty_directory(tmp_path: Path) -> None:
 
 
 @pytest.mark.tools
-def test_new_projects_review_workflow_passes_actionlint(new_project: Path) -> None:
+def test_new_projects_workflows_pass_actionlint(new_project: Path) -> None:
     from tests.review.test_workflow import _lint
 
     assert _lint(new_project / ".github" / "workflows" / "infra-review.yml") == []
+    assert _lint(new_project / ".github" / "workflows" / "infra-deploy.yml") == []
 
 
 def test_version_is_shown() -> None:

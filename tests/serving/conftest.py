@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
@@ -204,19 +203,8 @@ def self_signed_cert(d: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[str]:
-    exe = Path(sys.executable).with_name("moto_server")
-    port = helpers.free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
-            requests.get(url, timeout=1)
-            break
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.support.moto_server import running_moto
+
+    with running_moto(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url

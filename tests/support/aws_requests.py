@@ -342,6 +342,8 @@ class ApiCall:
 
 
 Mapper = Callable[[dict[str, Any], str], list[ApiCall]]
+
+
 def _dimension_list(dimensions: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())]
 

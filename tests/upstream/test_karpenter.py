@@ -138,9 +138,7 @@ def test_interruption_queue_and_rules_match_upstream(eks_runs: dict[str, Offline
     assert patterns == {json.dumps({"detail-type": [d], "source": [s]}, sort_keys=True) for s, d in rules}
     targets = of_type(run, "aws:cloudwatch/eventTarget:EventTarget")
     assert len(targets) == len(rules)
-    assert {t.inputs["arn"] for t in targets} == {
-        f"arn:aws:sqs:us-east-1:123456789012:{queue.name}"
-    }
+    assert {t.inputs["arn"] for t in targets} == {f"arn:aws:sqs:us-east-1:123456789012:{queue.name}"}
 
 
 def crd_schema(kind: str) -> dict[str, Any]:
@@ -196,9 +194,7 @@ def test_the_proof_uses_karpenters_own_vm_overhead_and_pod_density() -> None:
     assert values["settings"]["vmMemoryOverheadPercent"] == schedulability.VM_MEMORY_OVERHEAD
     limits = load_json(FIXTURE / "vpc-limits.json")
     assert limits["ref"] == f"v{KARPENTER_VERSION}"
-    density = {
-        t: v["default_card_interfaces"] * (v["ipv4_per_interface"] - 1) + 2 for t, v in limits["limits"].items()
-    }
+    density = {t: v["default_card_interfaces"] * (v["ipv4_per_interface"] - 1) + 2 for t, v in limits["limits"].items()}
     assert density == schedulability.MAX_PODS
     assert set(instance_table()) <= set(schedulability.MAX_PODS), "an instance type without its pod density"
 

@@ -31,9 +31,7 @@ def of_kind(run: OfflineRun, kind: str) -> list[RecordedResource]:
 
 def named(run: OfflineRun, type_token: str, name: str) -> dict[str, Any]:
     [found] = [
-        r.inputs
-        for r in run.resources
-        if r.type == type_token and (r.inputs.get("metadata") or {}).get("name") == name
+        r.inputs for r in run.resources if r.type == type_token and (r.inputs.get("metadata") or {}).get("name") == name
     ]
     return found
 
