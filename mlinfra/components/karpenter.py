@@ -8,6 +8,7 @@ holds each against it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,16 +199,19 @@ class Karpenter(pulumi.ComponentResource):
         )
         attachments = []
         for policy_name in json.loads(_POLICIES_FILE.read_text())["policies"]:
-            policy = aws.iam.Policy(
+            controller_policy = aws.iam.Policy(
                 f"{name}-{policy_name}",
                 description=f"Karpenter controller {policy_name} ({args.stack}), upstream v{KARPENTER_VERSION}",
-                policy=documents.apply(lambda d, n=policy_name: json.dumps(d[n], sort_keys=True)),
+                policy=documents.apply(_document_json(policy_name)),
                 tags=base_tags,
                 opts=child(self),
             )
             attachments.append(
                 aws.iam.RolePolicyAttachment(
-                    f"{name}-{policy_name}-attachment", role=role.name, policy_arn=policy.arn, opts=child(self)
+                    f"{name}-{policy_name}-attachment",
+                    role=role.name,
+                    policy_arn=controller_policy.arn,
+                    opts=child(self),
                 )
             )
 
@@ -245,3 +249,8 @@ class Karpenter(pulumi.ComponentResource):
         )
         self.ready = [crds, controller, access]
         self.register_outputs({"node_role_name": self.node_role_name})
+
+
+def _document_json(policy_name: str) -> Callable[[dict[str, Any]], str]:
+    """One upstream policy document out of the rendered set, as IAM wants it."""
+    return lambda documents: json.dumps(documents[policy_name], sort_keys=True)
