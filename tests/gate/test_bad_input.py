@@ -247,13 +247,6 @@ CASES = [
         "must be <= max_replicas",
     ),
     Bad(
-        "autoscaling-min-zero-override",
-        config("mlinfra:services/fraud-detector/autoscaling/minReplicas", 0),
-        STACK,
-        "mlinfra:services.fraud-detector.autoscaling.minReplicas",
-        "greater than or equal to 1",
-    ),
-    Bad(
         "autoscaling-target-too-high",
         both(
             replace(FRAUD, '"target_cpu_percent": 60', '"target_cpu_percent": 99'),
