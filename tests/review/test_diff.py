@@ -170,7 +170,7 @@ def test_base_diff_unchanged_then_exactly_one_replica_change(repo: Path) -> None
     result = json.loads(edited.stdout)
     assert (result["added"], result["removed"]) == ([], [])
     assert [(c["urn"].rsplit("::", 1)[-1], c["properties"]) for c in result["changed"]] == [
-        ("search-ranker-deployment", [{"path": "spec.replicas", "a": 1, "b": 2}])
+        ("search-ranker-rollout", [{"path": "spec.replicas", "a": 1, "b": 2}])
     ]
     summary = {s["service"]: s for s in result["summary"]}
     assert summary["search-ranker"]["changes"] == ["replicas 1 \u2192 2"]
