@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from mlinfra.engine.recorder import _short_hash
 from mlinfra.monitoring.alerts import rule_groups
 from mlinfra.spec.ecs import AMI_PARAMETER_GPU, listener_rule_priority
 
@@ -83,7 +84,12 @@ def test_gpu_capacity_provider_is_managed_and_protected(dev: Plan) -> None:
     assert asg_provider["managedScaling"]["targetCapacity"] == 100
     group = dev.inputs("aws:autoscaling/group:Group", "platform-ecs-gpu-a10g-asg")
     assert group["protectFromScaleIn"] is True  # required by managed termination protection
-    assert group["vpcZoneIdentifiers"] == ["platform-network-private-a-841e5e0b", "platform-network-private-b-ffe95c29"]
+    # The private subnets' ids, as the offline engine spells EC2 ids (subnet-<hash of type and name>).
+    subnet = "aws:ec2/subnet:Subnet"
+    expected = [
+        f"subnet-{_short_hash(subnet, n)}" for n in ("platform-network-private-a", "platform-network-private-b")
+    ]
+    assert group["vpcZoneIdentifiers"] == expected
     assert [o["instanceType"] for o in group["mixedInstancesPolicy"]["launchTemplate"]["overrides"]] == [
         "g5.xlarge",
         "g5.2xlarge",
