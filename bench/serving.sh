@@ -35,7 +35,7 @@ if [[ -z "${BENCH_PYTHON:-}" ]]; then
   fi
   BENCH_PYTHON=$ROOT/bench/.venv/bin/python
 fi
-PY=$BENCH_PYTHON
+PY=$(realpath -s "$BENCH_PYTHON")  # absolute: the baseline starts from bench/
 BODY='{"features": [0.49, -0.14, 0.65, 1.52, -0.23, -0.23, 1.58, 0.77, -0.47, 0.54, -0.46, -0.47, 0.24, -1.91, -1.72, -0.56, -1.01, 0.31, -0.91, -1.41]}'
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
