@@ -61,6 +61,7 @@ measure() {  # key port pid
 for fam in $FAMILIES; do
   echo "== $fam (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   MODEL=$("$PY" bench/make_model.py "$fam" "$WORK")
+  FIRST_MODEL=${FIRST_MODEL:-$MODEL}  # the floor server loads it (its /health never touches it)
   if [[ $COMPILE == 1 ]]; then
     PYTHONPATH=$ROOT "$PY" -m mlinfra.serving.compiled "$MODEL" || echo "$fam: not compiled (exit $?)"
   fi
@@ -80,6 +81,47 @@ for fam in $FAMILIES; do
   kill -TERM "$PID2"
 done
 
+# The floor: what the HTTP round trip alone allows on this machine, measured in the same run.
+# mlinfra's own GET /health (no body, no JSON, no model) bounds every /predict of this runtime;
+# nginx answering a fixed body (if installed) bounds any server on this loopback and core.
+floor() {  # key url
+  local c line
+  for c in 1 32; do
+    line=$(taskset -c 0 wrk -t1 -c"$c" -d"${DURATION}s" -s bench/floor.lua "$2" | grep MLINFRA_RESULT)
+    echo "$1 c=$c $line"
+    R[$1,$c,rps]=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
+    R[$1,$c,p99]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
+  done
+}
+FLOOR=${FLOOR:-1}
+FLOORS=()
+if [[ $FLOOR == 1 ]]; then
+  echo "== floor (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  P1=$(free_port)
+  read -r PID1 _ < <(PYTHONPATH=$ROOT "$PY" bench/start_server.py 1 "http://127.0.0.1:$P1/ready" "$WORK/mlinfra-floor.log" -- \
+    "$PY" -m mlinfra.serving --model-uri "$FIRST_MODEL" --port "$P1" --host 127.0.0.1)
+  PIDS+=("$PID1")
+  floor "mlinfra GET /health" "http://127.0.0.1:$P1/health"
+  kill -TERM "$PID1"
+  FLOORS+=("mlinfra GET /health")
+  if command -v nginx >/dev/null; then
+    P3=$(free_port)
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+daemon off; worker_processes 1; pid $WORK/nginx/pid; error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$P3; location / { return 200 '{"predictions":[1]}'; } } }
+CONF
+    taskset -c 1 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+    PIDS+=("$!")
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P3/" >/dev/null && break; sleep 0.05; done
+    floor "nginx, fixed body" "http://127.0.0.1:$P3/predict"
+    kill -TERM "${PIDS[-1]}"
+    FLOORS+=("nginx, fixed body")
+  fi
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo; echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (other processes on this machine skew both columns)"
 echo "| family | req/s 1 conn: mlinfra / baseline (ratio) | req/s 32 conns: mlinfra / baseline (ratio) | p99 ms 32 conns: mlinfra / baseline | p99 ms 1 conn | ready s: mlinfra / baseline | RSS MB: mlinfra / baseline | errors |"
@@ -88,4 +130,17 @@ for fam in $FAMILIES; do
   m=$fam/mlinfra b=$fam/baseline
   echo "| $fam | ${R[$m,1,rps]} / ${R[$b,1,rps]} (**$(ratio "${R[$m,1,rps]}" "${R[$b,1,rps]}")x**) | ${R[$m,32,rps]} / ${R[$b,32,rps]} (**$(ratio "${R[$m,32,rps]}" "${R[$b,32,rps]}")x**) | ${R[$m,32,p99]} / ${R[$b,32,p99]} | ${R[$m,1,p99]} | ${R[$m,cold]} / ${R[$b,cold]} | ${R[$m,rss]} / ${R[$b,rss]} | $((${R[$m,1,err]} + ${R[$m,32,err]})) / $((${R[$b,1,err]} + ${R[$b,32,err]})) |"
 done
+if ((${#FLOORS[@]})); then
+  echo
+  echo "| floor (same run) | req/s 1 conn | req/s 32 conns | p99 ms 32 conns |"
+  echo "|---|---|---|---|"
+  for k in "${FLOORS[@]}"; do echo "| $k | ${R[$k,1,rps]} | ${R[$k,32,rps]} | ${R[$k,32,p99]} |"; done
+  echo "| family | 3x baseline, 1 conn | 15x baseline, 32 conns |"
+  echo "|---|---|---|"
+  for fam in $FAMILIES; do
+    b=$fam/baseline
+    echo "| $fam | $(awk -v a="${R[$b,1,rps]}" 'BEGIN { printf "%.0f", 3 * a }') | $(awk -v a="${R[$b,32,rps]}" 'BEGIN { printf "%.0f", 15 * a }') |"
+  done
+  echo "(a goal above a floor's req/s cannot be met by any /predict behind that floor)"
+fi
 echo "goals: 1 conn >= 3x, 32 conns >= 15x with p99 < 10 ms, ready < 0.6 s, RSS < 100 MB"

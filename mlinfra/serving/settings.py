@@ -37,10 +37,15 @@ class ServingSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies: 413.")
     max_batch_size: int = Field(default=32, ge=1, description="Rows per model call.")
     max_batch_wait_ms: float = Field(
-        default=1.0,
+        # 0: callers that wait for their answer before sending again (every HTTP client with a
+        # connection pool) cannot add rows while the model sits idle, so a timed wait only idles
+        # the core: 1 ms capped a 32-connection load at ~14k req/s for every family measured.
+        default=0.0,
         ge=0.0,
         description="Extra wait to fill a batch; only applied while requests arrive together "
-        "(previous batch and queue both hold more than one), so a lone request never waits.",
+        "(previous batch and queue both hold more than one), so a lone request never waits. "
+        "Worth setting only for models whose batch call costs little more than one row (GPUs) "
+        "under many independent callers.",
     )
     max_queue: int = Field(default=256, ge=1, description="Requests waiting for the model; beyond it: 429.")
     request_timeout_s: float = Field(default=10.0, gt=0.0, description="Beyond it: 504.")

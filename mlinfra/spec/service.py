@@ -136,7 +136,10 @@ class ServiceSpec(StrictModel):
     allowed_cidrs: tuple[str, ...] = ()
     """Source CIDRs allowed on a public endpoint (default: any)."""
     max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
-    max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 2.0
+    max_batch_wait_ms: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
+    """Extra wait to fill a batch while requests arrive together (the runtime's
+    `MLINFRA_MAX_BATCH_WAIT_MS`). Default 0: concurrent requests still share model calls; a
+    timed wait pays only for models whose batch call costs little more than one row (GPUs)."""
     request_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 30.0
     slo: Objectives = Field(default_factory=Objectives)
     """Availability and latency objectives (see `Objectives` for the defaults)."""
