@@ -26,6 +26,9 @@ from mlinfra.serving.frameworks import FRAMEWORKS, infer_framework
 _SERVICE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _RUNTIME_DIR = Path(__file__).resolve().parent.parent / "serving"
+# A held-out sample shipped beside a local model: `<model file>.sample.npy`.
+SAMPLE_SUFFIX = ".sample.npy"
+SAMPLE_DIR = "/opt/compile-sample"  # build stage only
 _EPOCH = 315532800  # 1980-01-01, the earliest time zip-based tools accept
 
 
@@ -51,6 +54,9 @@ def write_build_context(
     `model_file`, the copy the deployer downloaded and verified (`mlinfra.image.stage`), so
     the build itself needs no credentials. Without `model_file` the context is complete except
     for the model (what the offline plan writes). Default: the model is fetched at start-up.
+    Held-out sample: a local baked model `X` with a file `X.sample.npy` beside it (2-D rows
+    of the model's inputs, no pickles) has the compiled form verified on those rows too; the
+    sample stays in the build stage, never in the image.
     `base_image`: default a digest-pinned python:3.11-slim-bookworm, for GPU images too (the
     GPU wheels carry their CUDA libraries: `mlinfra.image.bases`); any Debian bookworm image
     with python3 and venv works.
@@ -100,6 +106,9 @@ def write_build_context(
     reqs = list(RUNTIME_REQUIREMENTS) + ([] if compiled else framework_reqs)
     if scheme == "s3" and not bake_model:  # a baked model is read from the image, not S3
         reqs += S3_REQUIREMENTS
+    sample = local_path.with_name(local_path.name + SAMPLE_SUFFIX) if compiled and local else None
+    if sample is not None and not sample.is_file():
+        sample = None
     spec = ImageSpec(
         base_image=base_image or CPU_BASE,
         kind=base_kind(),
@@ -111,6 +120,7 @@ def write_build_context(
         needs_libgomp=framework == "lightgbm",
         compile_model=f"{BAKED_MODEL_DIR}/{filename}" if compiled else None,
         compile_trusted_pickle=trusted_pickle,
+        compile_sample=f"{SAMPLE_DIR}/{filename}{SAMPLE_SUFFIX}" if sample is not None else None,
     )
 
     files: dict[str, bytes] = {
@@ -137,6 +147,8 @@ def write_build_context(
         os.utime(target, (_EPOCH, _EPOCH))
     if baked_file is not None and source is not None:
         _place_model(source, out_dir / baked_file)
+    if sample is not None:
+        _place_model(sample, out_dir / "sample" / f"{filename}{SAMPLE_SUFFIX}")
     return out_dir / "Dockerfile"
 
 

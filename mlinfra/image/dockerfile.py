@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ class ImageSpec:
     # compiled form is not exact. Needs `requirements-framework.txt` in the context.
     compile_model: str | None = None  # path of the baked model inside the build stage
     compile_trusted_pickle: bool = False
+    compile_sample: str | None = None  # held-out rows (.npy) inside the build stage, if shipped
     gpu: bool = False
 
 
@@ -47,9 +49,14 @@ _PIP = "pip install --no-cache-dir --disable-pip-version-check"
 _PIP_RUNTIME = f"/opt/pip/bin/pip --python /opt/venv/bin/python {_PIP.removeprefix('pip ')}"
 
 
-def _compile_step(model: str, trusted_pickle: bool) -> list[str]:
+def _compile_step(model: str, trusted_pickle: bool, sample: str | None) -> list[str]:
     flag = " --trusted-pickle" if trusted_pickle else ""
+    copy_sample: list[str] = []
+    if sample is not None:
+        flag += f" --sample {json.dumps(sample)}"
+        copy_sample = [f"COPY sample/ {posixpath.dirname(sample)}/\n"]
     return [
+        *copy_sample,
         "COPY requirements-framework.txt ./\n",
         "RUN python3 -m venv /opt/compile \\\n"
         f"    && /opt/compile/bin/{_PIP} -r requirements.txt -r requirements-framework.txt\n",
@@ -90,7 +97,7 @@ def render(spec: ImageSpec) -> str:
     if spec.baked_file is not None:
         out.append(f"COPY {spec.baked_file} /opt/model/\n")
     if spec.compile_model is not None:
-        out += _compile_step(spec.compile_model, spec.compile_trusted_pickle)
+        out += _compile_step(spec.compile_model, spec.compile_trusted_pickle, spec.compile_sample)
     out += ["\n", f"FROM {spec.base_image}\n", 'SHELL ["/bin/sh", "-eu", "-c"]\n']
     if run_pkgs:
         out.append(_apt(run_pkgs))

@@ -432,3 +432,27 @@ def test_apt_steps_leave_no_package_lists_or_caches(tmp_path: Path) -> None:
     for block in apt_runs:
         cleanup = block.split("&& rm -rf ", 1)[1].split("\n", 1)[0].split()
         assert {"/var/lib/apt/lists/*", "/var/cache/apt/*.bin", "/var/cache/apt/archives/*.deb"} <= set(cleanup)
+
+
+def test_held_out_sample_beside_the_model_is_verified_on_in_the_build_stage_only(tmp_path: Path) -> None:
+    model = tmp_path / "m.skops"
+    model.write_bytes(b"model-bytes")
+    (tmp_path / "m.skops.sample.npy").write_bytes(b"rows")
+    df = write_build_context(
+        tmp_path / "ctx", service="fraud", model_uri=str(model), framework="sklearn", gpu=False, bake_model=True
+    )
+    text = df.read_text()
+    assert (df.parent / "sample/m.skops.sample.npy").read_bytes() == b"rows"
+    [run] = _compile_run_lines(text)
+    assert '-m mlinfra.serving.compiled "/opt/model/m.skops" --sample "/opt/compile-sample/m.skops.sample.npy"' in run
+    build_stage, final_stage = text.split("\nFROM ", 2)[1:]
+    assert "COPY sample/ /opt/compile-sample/\n" in build_stage
+    assert "compile-sample" not in final_stage  # verification data never ships
+
+    # without the file (or for a model fetched at start-up) nothing changes
+    (tmp_path / "m.skops.sample.npy").unlink()
+    plain = write_build_context(
+        tmp_path / "p", service="fraud", model_uri=str(model), framework="sklearn", gpu=False, bake_model=True
+    )
+    assert "--sample" not in plain.read_text()
+    assert not (plain.parent / "sample").exists()
