@@ -41,20 +41,28 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 declare -A R
+load() {  # key url script: wrk at 1 and 32 connections into R[key,c,*]
+  local c line
+  for c in 1 32; do
+    line=$(taskset -c 0 wrk -t1 -c"$c" -d"${DURATION}s" -s "$3" "$2" | grep MLINFRA_RESULT)
+    echo "$1 c=$c $line"
+    R[$1,$c,rps]=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
+    R[$1,$c,p50]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
+    R[$1,$c,p99]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
+    R[$1,$c,err]=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")
+  done
+}
+start_mlinfra() {  # port logfile model: prints "pid seconds-to-ready"
+  PYTHONPATH=$ROOT "$PY" bench/start_server.py 1 "http://127.0.0.1:$1/ready" "$2" -- \
+    "$PY" -m mlinfra.serving --model-uri "$3" --port "$1" --host 127.0.0.1
+}
 measure() {  # key port pid
   local key=$1 port=$2 pid=$3 url="http://127.0.0.1:$2/predict"
   local got; got=$(curl -sf -XPOST -H 'content-type: application/json' -d "$BODY" "$url")
   echo "$key sample response: $got"
   R[$key,answer]=$got
   taskset -c 0 wrk -t1 -c32 -d2s -s bench/predict.lua "$url" >/dev/null  # warm-up
-  for c in 1 32; do
-    local line; line=$(taskset -c 0 wrk -t1 -c"$c" -d"${DURATION}s" -s bench/predict.lua "$url" | grep MLINFRA_RESULT)
-    echo "$key c=$c $line"
-    R[$key,$c,rps]=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
-    R[$key,$c,p50]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
-    R[$key,$c,p99]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
-    R[$key,$c,err]=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")
-  done
+  load "$key" "$url" bench/predict.lua
   R[$key,rss]=$(rss_mb "$pid")
 }
 
@@ -66,8 +74,7 @@ for fam in $FAMILIES; do
     PYTHONPATH=$ROOT "$PY" -m mlinfra.serving.compiled "$MODEL" || echo "$fam: not compiled (exit $?)"
   fi
   P1=$(free_port)
-  read -r PID1 COLD1 < <(PYTHONPATH=$ROOT "$PY" bench/start_server.py 1 "http://127.0.0.1:$P1/ready" "$WORK/mlinfra-$fam.log" -- \
-    "$PY" -m mlinfra.serving --model-uri "$MODEL" --port "$P1" --host 127.0.0.1)
+  read -r PID1 COLD1 < <(start_mlinfra "$P1" "$WORK/mlinfra-$fam.log" "$MODEL")
   PIDS+=("$PID1"); R[$fam/mlinfra,cold]=$COLD1
   measure "$fam/mlinfra" "$P1" "$PID1"
   kill -TERM "$PID1"
@@ -84,24 +91,14 @@ done
 # The floor: what the HTTP round trip alone allows on this machine, measured in the same run.
 # mlinfra's own GET /health (no body, no JSON, no model) bounds every /predict of this runtime;
 # nginx answering a fixed body (if installed) bounds any server on this loopback and core.
-floor() {  # key url
-  local c line
-  for c in 1 32; do
-    line=$(taskset -c 0 wrk -t1 -c"$c" -d"${DURATION}s" -s bench/floor.lua "$2" | grep MLINFRA_RESULT)
-    echo "$1 c=$c $line"
-    R[$1,$c,rps]=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
-    R[$1,$c,p99]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
-  done
-}
 FLOOR=${FLOOR:-1}
 FLOORS=()
 if [[ $FLOOR == 1 ]]; then
   echo "== floor (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   P1=$(free_port)
-  read -r PID1 _ < <(PYTHONPATH=$ROOT "$PY" bench/start_server.py 1 "http://127.0.0.1:$P1/ready" "$WORK/mlinfra-floor.log" -- \
-    "$PY" -m mlinfra.serving --model-uri "$FIRST_MODEL" --port "$P1" --host 127.0.0.1)
+  read -r PID1 _ < <(start_mlinfra "$P1" "$WORK/mlinfra-floor.log" "$FIRST_MODEL")
   PIDS+=("$PID1")
-  floor "mlinfra GET /health" "http://127.0.0.1:$P1/health"
+  load "mlinfra GET /health" "http://127.0.0.1:$P1/health" bench/floor.lua
   kill -TERM "$PID1"
   FLOORS+=("mlinfra GET /health")
   if command -v nginx >/dev/null; then
@@ -116,7 +113,7 @@ CONF
     taskset -c 1 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
     PIDS+=("$!")
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P3/" >/dev/null && break; sleep 0.05; done
-    floor "nginx, fixed body" "http://127.0.0.1:$P3/predict"
+    load "nginx, fixed body" "http://127.0.0.1:$P3/predict" bench/floor.lua
     kill -TERM "${PIDS[-1]}"
     FLOORS+=("nginx, fixed body")
   fi

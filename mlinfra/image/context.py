@@ -28,7 +28,6 @@ _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _RUNTIME_DIR = Path(__file__).resolve().parent.parent / "serving"
 # A held-out sample shipped beside a local model: `<model file>.sample.npy`.
 SAMPLE_SUFFIX = ".sample.npy"
-SAMPLE_DIR = "/opt/compile-sample"  # build stage only
 _EPOCH = 315532800  # 1980-01-01, the earliest time zip-based tools accept
 
 
@@ -106,9 +105,8 @@ def write_build_context(
     reqs = list(RUNTIME_REQUIREMENTS) + ([] if compiled else framework_reqs)
     if scheme == "s3" and not bake_model:  # a baked model is read from the image, not S3
         reqs += S3_REQUIREMENTS
-    sample = local_path.with_name(local_path.name + SAMPLE_SUFFIX) if compiled and local else None
-    if sample is not None and not sample.is_file():
-        sample = None
+    sample = local_path.with_name(local_path.name + SAMPLE_SUFFIX)
+    sample_file = f"sample/{sample.name}" if compiled and local and sample.is_file() else None
     spec = ImageSpec(
         base_image=base_image or CPU_BASE,
         kind=base_kind(),
@@ -120,7 +118,7 @@ def write_build_context(
         needs_libgomp=framework == "lightgbm",
         compile_model=f"{BAKED_MODEL_DIR}/{filename}" if compiled else None,
         compile_trusted_pickle=trusted_pickle,
-        compile_sample=f"{SAMPLE_DIR}/{filename}{SAMPLE_SUFFIX}" if sample is not None else None,
+        compile_sample=sample_file,
     )
 
     files: dict[str, bytes] = {
@@ -147,8 +145,8 @@ def write_build_context(
         os.utime(target, (_EPOCH, _EPOCH))
     if baked_file is not None and source is not None:
         _place_model(source, out_dir / baked_file)
-    if sample is not None:
-        _place_model(sample, out_dir / "sample" / f"{filename}{SAMPLE_SUFFIX}")
+    if sample_file is not None:
+        _place_model(sample, out_dir / sample_file)
     return out_dir / "Dockerfile"
 
 

@@ -27,7 +27,7 @@ class ImageSpec:
     # compiled form is not exact. Needs `requirements-framework.txt` in the context.
     compile_model: str | None = None  # path of the baked model inside the build stage
     compile_trusted_pickle: bool = False
-    compile_sample: str | None = None  # held-out rows (.npy) inside the build stage, if shipped
+    compile_sample: str | None = None  # held-out rows (.npy) in the context (`sample/<name>`)
     gpu: bool = False
 
 
@@ -49,12 +49,15 @@ _PIP = "pip install --no-cache-dir --disable-pip-version-check"
 _PIP_RUNTIME = f"/opt/pip/bin/pip --python /opt/venv/bin/python {_PIP.removeprefix('pip ')}"
 
 
+_SAMPLE_DIR = "/opt/compile-sample"
+
+
 def _compile_step(model: str, trusted_pickle: bool, sample: str | None) -> list[str]:
     flag = " --trusted-pickle" if trusted_pickle else ""
     copy_sample: list[str] = []
-    if sample is not None:
-        flag += f" --sample {json.dumps(sample)}"
-        copy_sample = [f"COPY sample/ {posixpath.dirname(sample)}/\n"]
+    if sample is not None:  # build stage only: verification data never reaches the image
+        flag += f" --sample {json.dumps(f'{_SAMPLE_DIR}/{posixpath.basename(sample)}')}"
+        copy_sample = [f"COPY {posixpath.dirname(sample)}/ {_SAMPLE_DIR}/\n"]
     return [
         *copy_sample,
         "COPY requirements-framework.txt ./\n",
