@@ -65,6 +65,7 @@ class EksPlatform(pulumi.ComponentResource):
                 self.cluster,
                 self.karpenter.node_role_name,
                 self.karpenter.ready,
+                args.settings.eks.ami_version,
             ),
             opts=child(self),
         )

@@ -16,10 +16,7 @@ from mlinfra.spec.nodepools import NodePool
 NODEPOOL_API = "karpenter.sh/v1"
 NODECLASS_API = "karpenter.k8s.aws/v1"
 NODEPOOL_LABEL = "karpenter.sh/nodepool"  # set by Karpenter on every node it launches
-# AL2023, newest EKS-optimized release: Karpenter picks the NVIDIA variant for GPU instance
-# types itself. A new AMI release drifts the nodes, which Karpenter replaces within the
-# pools' disruption budgets.
-AMI_ALIAS = "al2023@latest"
+AMI_FAMILY = "al2023"
 CONSOLIDATION = {"when-empty": "WhenEmpty", "when-empty-or-underutilized": "WhenEmptyOrUnderutilized"}
 # How long a node must be empty / underused before Karpenter removes it: long enough that a
 # brief dip in traffic does not cost a GPU node and its model load.
@@ -39,8 +36,17 @@ def placement(pool_name: str, pool: NodePool) -> dict[str, Any]:
     }
 
 
+def ami_alias(release: str) -> str:
+    """The EC2NodeClass alias of an EKS-optimized AL2023 release (mlinfra:eks.amiVersion).
+    Karpenter resolves it per node to the release's AMI for the cluster's Kubernetes version,
+    the NVIDIA variant for GPU instance types; a new release drifts the nodes, which Karpenter
+    replaces within the pools' disruption budgets."""
+    return f"{AMI_FAMILY}@{release}"
+
+
 def node_class_spec(
     pool: NodePool,
+    ami_release: str,
     role: pulumi.Input[str],
     subnet_ids: list[pulumi.Output[str]],
     security_group_id: pulumi.Input[str],
@@ -48,7 +54,7 @@ def node_class_spec(
 ) -> dict[str, Any]:
     return {
         "role": role,
-        "amiSelectorTerms": [{"alias": AMI_ALIAS}],
+        "amiSelectorTerms": [{"alias": ami_alias(ami_release)}],
         "subnetSelectorTerms": pulumi.Output.all(*subnet_ids).apply(lambda ids: [{"id": i} for i in ids]),
         "securityGroupSelectorTerms": [{"id": security_group_id}],
         # Hop limit 1: pods cannot reach the node's instance role through IMDS.
@@ -120,6 +126,7 @@ class NodePoolsArgs:
     cluster: EksCluster
     node_role_name: pulumi.Input[str]
     depends_on: list[pulumi.Resource]
+    ami_release: str
 
 
 class KarpenterNodePools(pulumi.ComponentResource):
@@ -139,7 +146,12 @@ class KarpenterNodePools(pulumi.ComponentResource):
                 kind="EC2NodeClass",
                 metadata={"name": pool_name},
                 spec=node_class_spec(
-                    pool, args.node_role_name, cluster.private_subnet_ids, cluster.security_group_id, args.stack
+                    pool,
+                    args.ami_release,
+                    args.node_role_name,
+                    cluster.private_subnet_ids,
+                    cluster.security_group_id,
+                    args.stack,
                 ),
                 opts=child(self, provider=cluster.provider, depends_on=args.depends_on),
             )

@@ -3,6 +3,7 @@
 The version table is the EKS calendar as of `CHECKED` (held against tests/fixtures/upstream/eks/;
 the suite fails once `REVIEW_BY` has passed, naming the date). The add-on builds are pinned per
 Kubernetes version as of `ADDONS_CHECKED` (held against tests/fixtures/upstream/eks-addons/).
+The Karpenter nodes' AMI release is pinned here too (held against tests/fixtures/upstream/amazon-eks-ami/).
 Refreshing means: rerun tests/fixtures/upstream/refresh.py, update the rows here, move the dates.
 """
 
@@ -115,6 +116,14 @@ DEFAULT_VERSION = max(
 )
 
 
+# The EKS-optimized AL2023 AMI release Karpenter's nodes boot (alias `al2023@<release>`), and the
+# Kubernetes versions it was built for (its release notes). A fixed release, so AWS publishing an
+# AMI never replaces nodes by itself; bumping it (or mlinfra:eks.amiVersion) drifts every
+# Karpenter node to the new AMI within the pools' disruption budgets.
+NODE_AMI_RELEASE = "v20260714"
+NODE_AMI_KUBERNETES = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
+
+
 def missing_addon_pins(version: str, stack_pins: dict[str, str]) -> list[str]:
     """The managed add-ons that would have no build on `version`: neither a row here nor a
     stack pin."""
@@ -133,6 +142,20 @@ def version_problem(version: str, extended_support: bool, today: date) -> str | 
         return (
             f"standard support for {version} ended {row.standard_support_until}; upgrade, or "
             "set extendedSupport: true (billed at the extended-support rate)"
+        )
+    return None
+
+
+def node_ami_problem(release: str, version: str) -> str | None:
+    """Why Karpenter could not resolve the AMI of `release` for Kubernetes `version`. Only the
+    pinned release's versions are known here; a release the stack names itself is trusted."""
+    if release == NODE_AMI_RELEASE and version not in NODE_AMI_KUBERNETES:
+        return (
+            f"the AL2023 AMI release {release} has no image for Kubernetes {version} (it was built for "
+            f"{', '.join(NODE_AMI_KUBERNETES)}); allowed: one of those versions, or amiVersion set to a "
+            f"release built for {version} (aws ssm get-parameters-by-path --path "
+            f"/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/standard --query "
+            "'Parameters[].Name')"
         )
     return None
 

@@ -19,7 +19,9 @@ from mlinfra.spec.eks_versions import (
     DEFAULT_VERSION,
     KUBERNETES_VERSIONS,
     MANAGED_ADDONS,
+    NODE_AMI_RELEASE,
     missing_addon_pins,
+    node_ami_problem,
     version_problem,
 )
 from mlinfra.spec.nodepools import OLD_GPU_KEYS_MESSAGE, NodePool, check_pools, default_pools
@@ -27,6 +29,7 @@ from mlinfra.spec.release import ReleasePin
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
+_AMI_RELEASE = re.compile(r"^v20\d{6}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 
 
@@ -148,6 +151,10 @@ class EksSettings(StrictModel):
     addon_versions: dict[str, str] = Field(default_factory=dict)
     """Pin an EKS managed add-on build (e.g. vpc-cni: v1.20.4-eksbuild.2); default: the build
     mlinfra.spec.eks_versions.ADDON_VERSIONS pins for the cluster's version."""
+    ami_version: str = NODE_AMI_RELEASE
+    """The EKS-optimized AL2023 AMI release (vYYYYMMDD) of the Karpenter nodes, or `latest` to
+    follow every AMI AWS publishes (each one replaces the nodes). Default: the release
+    mlinfra.spec.eks_versions.NODE_AMI_RELEASE pins."""
     system_nodes: SystemNodes = Field(default_factory=SystemNodes)
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
 
@@ -157,6 +164,17 @@ class EksSettings(StrictModel):
         if v not in KUBERNETES_VERSIONS:
             allowed = ", ".join(repr(k) for k in sorted(KUBERNETES_VERSIONS))
             raise ValueError(f"{v!r} is not a version EKS creates; allowed: {allowed}")
+        return v
+
+    @field_validator("ami_version")
+    @classmethod
+    def _ami(cls, v: str) -> str:
+        # amazon-eks-ami names its releases vYYYYMMDD; Karpenter's alias is al2023@<this>.
+        if v != "latest" and not _AMI_RELEASE.match(v):
+            raise ValueError(
+                f"{v!r} is not an EKS AMI release; allowed: vYYYYMMDD (such as {NODE_AMI_RELEASE}, "
+                "from the amazon-eks-ami release notes) or latest"
+            )
         return v
 
     @field_validator("deployer_cidrs")
@@ -203,6 +221,9 @@ class EksSettings(StrictModel):
         problem = version_problem(self.version, self.extended_support, datetime.now(UTC).date())
         if problem:
             return f"version {self.version}: {problem}"
+        problem = node_ami_problem(self.ami_version, self.version)
+        if problem:
+            return f"amiVersion {self.ami_version}: {problem}"
         missing = missing_addon_pins(self.version, self.addon_versions)
         if missing:
             pinned = ", ".join(sorted(ADDON_VERSIONS))

@@ -12,7 +12,13 @@ from mlinfra.components.addons import RELEASE_DEPENDENCIES, release_order
 from mlinfra.components.eks_access import CLUSTER_ADMIN_POLICY, kubeconfig_exec, provider_identity
 from mlinfra.engine.runner import OfflineRun, run_offline
 from mlinfra.errors import SpecError
-from mlinfra.spec.eks_versions import ADDON_VERSIONS, DEFAULT_VERSION, KUBERNETES_VERSIONS, MANAGED_ADDONS
+from mlinfra.spec.eks_versions import (
+    ADDON_VERSIONS,
+    DEFAULT_VERSION,
+    KUBERNETES_VERSIONS,
+    MANAGED_ADDONS,
+    NODE_AMI_RELEASE,
+)
 from tests.core.conftest import STACK_HEADER, all_of, only
 
 SERVICE = {"a.py": 'from mlinfra import ModelService\nModelService("a", model_uri="s3://b-1/m/x.onnx")\n'}
@@ -294,3 +300,22 @@ def test_access_log_bucket_is_emptied_on_destroy_outside_prod_and_kept_in_prod(
         parts = [r for r in run.resources if r.name.startswith("platform-alb-logs-")]
         assert len(parts) >= 7, [r.name for r in parts]  # bucket, policy, lifecycle, ...
         assert {r.name: bool(r.options.get("protect")) for r in parts} == {r.name: production for r in parts}
+
+
+def test_karpenter_nodes_boot_the_pinned_ami_release_unless_the_stack_names_one(
+    project: Callable[..., Path], staging: OfflineRun
+) -> None:
+    def aliases(run: OfflineRun) -> set[str]:
+        classes = [r for r in all_of(run, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")]
+        assert classes
+        return {term["alias"] for r in classes for term in r.inputs["spec"]["amiSelectorTerms"]}
+
+    assert aliases(staging) == {f"al2023@{NODE_AMI_RELEASE}"}
+    run = _run(
+        project,
+        "  mlinfra:eks:\n    deployerCidrs: [203.0.113.0/24]\n"
+        "    admins: [arn:aws:iam::123456789012:role/mlinfra-deployer]\n"
+        "    amiVersion: v20260625\n",
+        header=STACK_HEADER.split("  mlinfra:eks:\n")[0],
+    )
+    assert aliases(run) == {"al2023@v20260625"}

@@ -319,6 +319,13 @@ CASES = [
         "set extendedSupport: true",
     ),
     Bad(
+        "eks-ami-version-not-a-release",
+        config("mlinfra:eks/amiVersion", "2026-07-14"),
+        STACK,
+        "mlinfra:eks.amiVersion",
+        "allowed: vYYYYMMDD",
+    ),
+    Bad(
         "eks-without-deployer-cidrs",
         config("mlinfra:eks/deployerCidrs", DELETE),
         STACK,

@@ -35,6 +35,29 @@ def test_table_holds_every_version_eks_still_creates_and_no_other() -> None:
     assert newest == table.NEWEST_VERSION
 
 
+def test_node_ami_pin_is_a_release_built_for_every_version_in_the_table() -> None:
+    """The pinned AL2023 release exists upstream, was built for exactly the versions mlinfra says,
+    and has the standard and NVIDIA x86_64 AMIs Karpenter's alias picks between."""
+    releases = {r["release"]: r for r in load_json(UPSTREAM / "amazon-eks-ami" / "releases.json")}
+    pinned = releases.get(table.NODE_AMI_RELEASE)
+    assert pinned, f"{table.NODE_AMI_RELEASE} is not in the amazon-eks-ami fixture: rerun refresh.py"
+    assert tuple(pinned["kubernetes"]) == table.NODE_AMI_KUBERNETES
+    assert {"AL2023_x86_64_STANDARD", "AL2023_x86_64_NVIDIA"} <= set(pinned["ami_types"])
+    assert set(table.KUBERNETES_VERSIONS) <= set(table.NODE_AMI_KUBERNETES)
+    newest = max(releases, key=lambda r: r[1:])
+    assert newest == table.NODE_AMI_RELEASE, f"the fixture has a newer release, {newest}"
+
+
+def test_node_ami_problem_names_the_release_the_version_and_the_lookup() -> None:
+    assert table.node_ami_problem(table.NODE_AMI_RELEASE, "1.36") is None
+    problem = table.node_ami_problem(table.NODE_AMI_RELEASE, "1.37")
+    assert problem
+    assert table.NODE_AMI_RELEASE in problem
+    assert "1.37" in problem
+    assert "/aws/service/eks/optimized-ami/1.37/amazon-linux-2023" in problem
+    assert table.node_ami_problem("v20990101", "1.37") is None  # a release the stack names itself
+
+
 def test_table_date_is_the_calendar_data_date() -> None:
     assert origin(UPSTREAM / "eks")["date"].startswith(str(table.CHECKED))
 

@@ -5,8 +5,10 @@ density and VM overhead the schedulability proof uses against Karpenter's own da
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import re
 from typing import Any
 
 import jsonschema
@@ -22,9 +24,11 @@ from mlinfra.components.karpenter import (
     controller_policies,
     interruption_queue_policy,
 )
+from mlinfra.components.karpenter_pools import ami_alias
 from mlinfra.engine.runner import OfflineRun
 from mlinfra.spec import schedulability
 from mlinfra.spec.capacity import instance_table
+from mlinfra.spec.eks_versions import NODE_AMI_RELEASE
 from tests.upstream.conftest import chart_fixture, load_json, load_yaml, origin
 from tests.upstream.test_custom_resources import closed
 
@@ -177,11 +181,29 @@ def test_a_misspelt_or_mistyped_karpenter_field_is_caught(eks_runs: dict[str, Of
     assert any("subnetSelectorTerms" in p for p in problems(bad))
 
 
+def test_ami_aliases_pass_the_crds_own_alias_rules() -> None:
+    """The alias's CEL rules (which a JSON-schema validator skips), applied as the API server would:
+    its length, the family@version format and the family list, all read from the pinned CRD."""
+    [v1] = [v for v in load_yaml(FIXTURE / "crd-ec2nodeclasses.yaml")["spec"]["versions"] if v["name"] == "v1"]
+    term = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["amiSelectorTerms"]["items"]
+    alias = term["properties"]["alias"]
+    rules = [r["rule"] for r in alias["x-kubernetes-validations"]]
+    [pattern] = [re.search(r"self\.matches\('(.+)'\)", r).group(1) for r in rules if "self.matches" in r]  # type: ignore[union-attr]
+    [families] = [
+        ast.literal_eval(r.split(" in ", 1)[1]) for r in rules if r.startswith("self.split('@')[0] in") and "?" not in r
+    ]
+    for release in (NODE_AMI_RELEASE, "latest"):
+        value = ami_alias(release)
+        assert len(value) <= alias["maxLength"]
+        assert re.match(pattern, value), value
+        assert value.split("@")[0] in families
+
+
 def test_nodeclasses_are_hardened(eks_runs: dict[str, OfflineRun]) -> None:
     for run in eks_runs.values():
         for r in of_type(run, NODECLASS):
             spec = r.inputs["spec"]
-            assert spec["amiSelectorTerms"] == [{"alias": "al2023@latest"}]
+            assert spec["amiSelectorTerms"] == [{"alias": f"al2023@{NODE_AMI_RELEASE}"}]
             assert spec["metadataOptions"]["httpTokens"] == "required"
             assert spec["metadataOptions"]["httpPutResponseHopLimit"] == 1
             [disk] = spec["blockDeviceMappings"]
