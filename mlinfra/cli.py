@@ -72,7 +72,9 @@ def _fail(exc: MlinfraError) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
-LivePrices = Annotated[bool, typer.Option("--live-prices", help="Refresh EC2 prices from the AWS Price List API.")]
+LivePrices = Annotated[
+    bool, typer.Option("--live-prices", help="Refresh EC2 prices (AWS Price List API, EC2 spot price history).")
+]
 Wide = Annotated[bool, typer.Option("--wide", "-w", help="Full type tokens and names, whatever the width.")]
 
 
@@ -89,11 +91,14 @@ def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
         )
     doc = planning.plan_document(run)
     if live_prices:
-        from mlinfra.engine.live_prices import fetch_ec2_hourly
+        from mlinfra.engine.live_prices import fetch_ec2_hourly, fetch_spot_hourly
 
+        region, types = run.deployment.settings.region, instance_types(doc)
         with err.status(f"asking the AWS Price List API for {escape(name)}…"):
-            rates = fetch_ec2_hourly(run.deployment.settings.region, instance_types(doc))
-        doc = planning.plan_document(run, ec2_prices=rates)
+            rates = fetch_ec2_hourly(region, types)
+        with err.status(f"asking EC2 for {escape(name)}'s spot prices…"):
+            spot = fetch_spot_hourly(region, types)
+        doc = planning.plan_document(run, ec2_prices=rates, spot_prices=spot)
     return doc
 
 

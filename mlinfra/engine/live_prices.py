@@ -1,12 +1,15 @@
-"""`--live-prices`: refresh EC2 on-demand hourly rates through the AWS Price List API (boto3).
+"""`--live-prices`: refresh EC2 on-demand hourly rates through the AWS Price List API, and spot
+rates through EC2's spot price history (boto3).
 
 The Price List API answers from us-east-1 (also ap-south-1, eu-central-1) for every region;
 `AWS_ENDPOINT_URL_PRICING` / `AWS_ENDPOINT_URL` point it elsewhere (tests use a local server).
+Spot prices are regional (the stack's region; `AWS_ENDPOINT_URL_EC2`).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from mlinfra.errors import LivePricesError
@@ -78,3 +81,50 @@ def fetch_ec2_hourly(region: str, instance_types: list[str], client: Any | None 
             f"{', '.join(missing)} in {region}"
         )
     return found
+
+
+# The spot product of a Linux instance in a VPC: "Linux/UNIX" as a filter; some answers spell it
+# "Linux/UNIX (Amazon VPC)".
+SPOT_PRODUCT = "Linux/UNIX"
+
+
+def fetch_spot_hourly(
+    region: str, instance_types: list[str], client: Any | None = None, now: datetime | None = None
+) -> dict[str, float]:
+    """Instance type -> USD/hour: the highest current Linux spot price over the region's zones.
+
+    The highest, because a pool spans every zone of the stack and Karpenter may launch in any of
+    them, so the plan stays an upper bound. A type without a spot offer in the region is left
+    out (its pool stays priced at on-demand). Raises LivePricesError when EC2 cannot answer."""
+    if not instance_types:
+        return {}
+    if client is None:
+        import boto3
+
+        client = boto3.client("ec2", region_name=region)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    # With StartTime now, EC2 answers each zone's price in force now (its latest change).
+    start = now or datetime.now(UTC)
+    latest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    try:
+        pages = client.get_paginator("describe_spot_price_history").paginate(
+            InstanceTypes=instance_types, ProductDescriptions=[SPOT_PRODUCT], StartTime=start
+        )
+        for page in pages:
+            for entry in page.get("SpotPriceHistory", []):
+                if not str(entry.get("ProductDescription", "")).startswith(SPOT_PRODUCT):
+                    continue
+                key = (entry["InstanceType"], entry["AvailabilityZone"])
+                stamp = entry["Timestamp"]
+                if key not in latest or stamp > latest[key][0]:
+                    latest[key] = (stamp, float(entry["SpotPrice"]))
+    except (BotoCoreError, ClientError) as exc:
+        raise LivePricesError(
+            f"--live-prices: EC2's spot price history failed ({exc}); "
+            "run without --live-prices to use the shipped price table"
+        ) from None
+    highest: dict[str, float] = {}
+    for (itype, _zone), (_stamp, usd) in latest.items():
+        highest[itype] = max(highest.get(itype, 0.0), usd)
+    return highest

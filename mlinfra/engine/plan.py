@@ -16,8 +16,11 @@ def service_of(run: OfflineRun, urn: str, by_urn: dict[str, Any]) -> str:
     return graph.service_of(graph.by_urn[urn])
 
 
-def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None) -> dict[str, Any]:
-    """The plan of one stack; `ec2_prices` (from `--live-prices`) replace the shipped EC2 rates."""
+def plan_document(
+    run: OfflineRun, *, ec2_prices: dict[str, float] | None = None, spot_prices: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """The plan of one stack; `ec2_prices` and `spot_prices` (from `--live-prices`) replace the
+    shipped EC2 rates and add spot rates."""
     from mlinfra.engine.cost import estimate, load_prices
     from mlinfra.engine.release_view import releases
     from mlinfra.policy.evaluate import evaluate
@@ -45,7 +48,7 @@ def plan_document(run: OfflineRun, *, ec2_prices: dict[str, float] | None = None
     settings = run.deployment.settings
     pins = {name: pin.image for name, pin in settings.releases.items()}
     doc["releases"] = releases(resources, run.deployment.services, pins)
-    doc["cost"] = estimate(doc, load_prices(settings.region, ec2_prices))
+    doc["cost"] = estimate(doc, load_prices(settings.region, ec2_prices, spot_prices))
     if settings.platform == "eks":
         from mlinfra.spec.schedulability import proof_rows, prove
 

@@ -29,8 +29,11 @@ class PriceTable:
         return dict(found) if found is not None else None
 
 
-def load_prices(region: str, overrides: dict[str, float] | None = None) -> PriceTable | None:
-    """The shipped table for `region` (None when it has no prices); `overrides` replace EC2 hourly rates."""
+def load_prices(
+    region: str, overrides: dict[str, float] | None = None, spot: dict[str, float] | None = None
+) -> PriceTable | None:
+    """The shipped table for `region` (None when it has no prices); `overrides` replace EC2 hourly
+    rates, `spot` adds spot hourly rates (`spot_hourly`; the shipped table has none)."""
     raw = json.loads(importlib_resources.files("mlinfra.engine").joinpath("prices/aws.json").read_text())
     rates = raw["regions"].get(region)
     if isinstance(rates, str):  # a region whose rate card is identical to another's
@@ -41,8 +44,13 @@ def load_prices(region: str, overrides: dict[str, float] | None = None) -> Price
     source, taken = raw["source"], raw["taken"]
     for itype, hourly in (overrides or {}).items():
         rates["ec2"].setdefault(itype, {"vcpu": 0, "memory_gib": 0, "gpus": 0})["hourly"] = hourly
+    for itype, hourly in (spot or {}).items():
+        if itype in rates["ec2"]:
+            rates["ec2"][itype]["spot_hourly"] = hourly
     if overrides:
         source = f"AWS Price List API (EC2 instances: {', '.join(sorted(overrides))}); other rates: {source}"
+    if spot:
+        source = f"EC2 spot price history (spot: {', '.join(sorted(spot))}); {source}"
     return PriceTable(region, source, taken, float(raw["hours_per_month"]), rates, raw["assumptions"])
 
 

@@ -244,6 +244,14 @@ def test_a_gpu_pool_whose_services_may_be_at_zero_costs_nothing_then() -> None:
     assert line.low == 0
     assert line.high == pytest.approx(2 * 1.006 * 730)
     assert "spot priced at on-demand" in line.basis
+    # With spot rates from --live-prices the same pool costs the spot rate, and says where it is from.
+    spot = load_prices("us-east-1", spot={"g5.xlarge": 0.45})
+    assert spot is not None
+    line = _node_pool(pool, spot, graph)
+    assert not isinstance(line, str)
+    assert line.high == pytest.approx(2 * 0.45 * 730)
+    assert "current spot price (EC2 spot price history)" in line.basis
+    assert "EC2 spot price history (spot: g5.xlarge)" in spot.source
 
 
 def test_messages_stay_whole_for_a_pool_of_many_instance_types() -> None:

@@ -1,21 +1,30 @@
-"""`--live-prices`: the boto3 Price List API path.
+"""`--live-prices`: the boto3 Price List API and EC2 spot price history paths.
 
 moto (5.2.5) implements no Pricing API, so the request/response shapes are checked with
 botocore's Stubber (which validates both against the real service model), and a real moto
-server on 127.0.0.1 shows how the command fails when the endpoint cannot answer.
+server on 127.0.0.1 shows how the command fails when the endpoint cannot answer. moto does
+answer DescribeSpotPriceHistory (one fixed price per offered zone), so the spot path also runs
+against the real server.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from mlinfra.engine.cost import load_prices
-from mlinfra.engine.live_prices import LivePricesError, fetch_ec2_hourly, on_demand_hourly
+from mlinfra.engine.live_prices import (
+    SPOT_PRODUCT,
+    LivePricesError,
+    fetch_ec2_hourly,
+    fetch_spot_hourly,
+    on_demand_hourly,
+)
 from tests.review.conftest import assert_bad_input, mlinfra
 from tests.support.moto_server import running_moto
 
@@ -111,3 +120,64 @@ def test_cli_live_prices_against_a_real_moto_server_fails_cleanly(moto_endpoint:
         "plan", "--stack", "staging", "--live-prices", env={**CREDS, "AWS_ENDPOINT_URL_PRICING": moto_endpoint}
     )
     assert_bad_input(proc, "--live-prices", "Price List API failed", "run without --live-prices")
+
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def _spot(itype: str, zone: str, usd: str, age_h: float) -> dict[str, object]:
+    return {
+        "InstanceType": itype,
+        "AvailabilityZone": zone,
+        "ProductDescription": "Linux/UNIX",
+        "SpotPrice": usd,
+        "Timestamp": NOW - timedelta(hours=age_h),
+    }
+
+
+def test_spot_rate_is_the_highest_zones_latest_price_and_the_request_is_valid() -> None:
+    client = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    history = [
+        _spot("g5.xlarge", "us-east-1a", "0.4100", 1),
+        _spot("g5.xlarge", "us-east-1a", "0.9000", 30),  # superseded in the same zone
+        _spot("g5.xlarge", "us-east-1b", "0.4500", 2),
+        _spot("m6i.large", "us-east-1a", "0.0400", 1),
+    ]
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_spot_price_history",
+            {"SpotPriceHistory": history},
+            {
+                "InstanceTypes": ["g5.xlarge", "m6i.large", "p9.huge"],
+                "ProductDescriptions": [SPOT_PRODUCT],
+                "StartTime": NOW,
+            },
+        )
+        rates = fetch_spot_hourly("us-east-1", ["g5.xlarge", "m6i.large", "p9.huge"], client, now=NOW)
+        stub.assert_no_pending_responses()
+    assert rates == {"g5.xlarge": 0.45, "m6i.large": 0.04}  # no spot offer: left out, not zero
+
+
+def test_spot_history_failure_is_one_clear_error() -> None:
+    client = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_spot_price_history", "UnauthorizedOperation", "not allowed")
+        with pytest.raises(LivePricesError, match=r"spot price history failed.*run without --live-prices"):
+            fetch_spot_hourly("us-east-1", ["g5.xlarge"], client, now=NOW)
+
+
+@pytest.mark.slow
+def test_spot_prices_from_a_real_moto_server(moto_endpoint: str) -> None:
+    client = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    rates = fetch_spot_hourly("us-east-1", ["g5.xlarge", "m6i.large"], client)
+    assert set(rates) == {"g5.xlarge", "m6i.large"}
+    assert all(0 < r < 1 for r in rates.values())
+    prices = load_prices("us-east-1", spot=rates)
+    assert prices is not None
+    assert prices.ec2("g5.xlarge")["spot_hourly"] == rates["g5.xlarge"]  # type: ignore[index]

@@ -46,13 +46,30 @@ def pool_named(name: str, g: Graph) -> dict[str, Any] | None:
     return next((r for r in g.of_type(NODEPOOL) if (r["inputs"].get("metadata") or {}).get("name") == name), None)
 
 
+def _spot_only(pool: dict[str, Any]) -> bool:
+    return _requirement(pool, CAPACITY_TYPE) == ["spot"]
+
+
 def pool_shapes(pool: dict[str, Any], p: PriceTable) -> list[NodeShape]:
+    """The pool's instance types with a price: the spot rate for a spot pool when one is known
+    (`--live-prices`), else on-demand."""
+    spot = _spot_only(pool)
     shapes = []
     for itype in _requirement(pool, INSTANCE_TYPE):
         price = p.ec2(itype)
         if price is not None and "hourly" in price:
-            shapes.append(node_shape(itype, float(price["hourly"])))
+            rate = price.get("spot_hourly", price["hourly"]) if spot else price["hourly"]
+            shapes.append(node_shape(itype, float(rate)))
     return shapes
+
+
+def _spot_note(pool: dict[str, Any], p: PriceTable) -> str:
+    if not _spot_only(pool):
+        return ""
+    types = _requirement(pool, INSTANCE_TYPE)
+    if types and all("spot_hourly" in (p.ec2(t) or {}) for t in types):
+        return "; spot priced at the highest zone's current spot price (EC2 spot price history)"
+    return "; spot priced at on-demand (no spot price known: plan with --live-prices): an upper bound"
 
 
 def placement_of(deployment: dict[str, Any], p: PriceTable, g: Graph) -> Packing | str | None:
@@ -109,6 +126,4 @@ def _node_pool(res: dict[str, Any], p: PriceTable, g: Graph) -> Line | str:
         service = (deployment["inputs"].get("metadata") or {}).get("namespace", "?")
         parts.append(f"{service} {_nodes(least)} to {_nodes(packing)}")
     basis = "; ".join(parts) if parts else "no service runs on it: no nodes"
-    if "spot" in _requirement(res, CAPACITY_TYPE):
-        basis += "; spot priced at on-demand (the price table has no sourced spot prices): an upper bound"
-    return Line(low, high, f"Karpenter pool {name}: {basis}")
+    return Line(low, high, f"Karpenter pool {name}: {basis}{_spot_note(res, p)}")
