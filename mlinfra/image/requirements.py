@@ -27,6 +27,8 @@ _CPU: dict[str, tuple[str, ...]] = {
     "lightgbm": ("lightgbm==4.7.0",),
     "onnx": ("onnxruntime==1.31.1",),
     "torchscript": ("torch==2.13.0",),
+    # Compiled ahead of time: the runtime's numpy is all it needs.
+    "compiled": (),
 }
 
 # GPU images: the same versions, with the CUDA builds where a framework has one. PyPI's

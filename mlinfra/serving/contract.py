@@ -74,8 +74,12 @@ KEEPALIVE_MARGIN_S = 15
 """The runtime keeps idle connections this much longer than the load balancer, so the load
 balancer, not the server, always closes first and no request races a server-side close."""
 
-FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript")
-"""Every framework the runtime can load."""
+FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript", "compiled")
+"""Every framework the runtime can load. `compiled`: a model already compiled by
+`python -m mlinfra.serving.compiled` (numpy only at run time, so its image carries no framework)."""
+
+COMPILED_SUFFIX = ".mlinfra.npz"
+"""The compiled form of `model.skops` is `model.skops.mlinfra.npz`."""
 
 # `.json` is claimed by XGBoost: it is XGBoost's documented JSON model format, while
 # LightGBM's own JSON dump cannot be loaded back as a model. LightGBM's text model
@@ -94,6 +98,7 @@ EXTENSIONS: dict[str, str] = {
     ".pt": "torchscript",
     ".pth": "torchscript",
     ".torchscript": "torchscript",
+    COMPILED_SUFFIX: "compiled",
 }
 """Model file extension -> framework, for inference when `framework` is not given."""
 

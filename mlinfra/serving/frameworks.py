@@ -17,8 +17,12 @@ __all__ = ["EXTENSIONS", "FRAMEWORKS", "PICKLE_EXTENSIONS", "infer_framework", "
 
 def _suffix(model_uri: str) -> str:
     parsed = urllib.parse.urlparse(model_uri)
-    path = parsed.path if parsed.scheme else model_uri
-    return PurePosixPath(path).suffix.lower()
+    name = PurePosixPath(parsed.path if parsed.scheme else model_uri).name.lower()
+    # Longest first: `x.skops.mlinfra.npz` is a compiled model, not an `.npz`.
+    for ext in sorted(EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return ext
+    return PurePosixPath(name).suffix
 
 
 def infer_framework(model_uri: str) -> str | None:

@@ -76,6 +76,19 @@ def _load_compiled(path: Path) -> LoadedModel | None:
     )
 
 
+def _load_compiled_file(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedModel:
+    """A model compiled ahead of time (`python -m mlinfra.serving.compiled`, where the framework
+    was installed and the compiled form verified against it); the framework is never needed."""
+    model = compiled.load(path)
+    log.info(
+        "serving a compiled model file (numpy only)",
+        extra={"fields": {"model": model.source["type"], "framework": model.source["framework"]}},
+    )
+    return LoadedModel(
+        model.source["framework"], model.predict, model.n_features, model.input_dtype, warmup_row=model.warmup_row
+    )
+
+
 def _load_sklearn(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedModel:
     if is_pickle(path.name):
         if not trusted_pickle:
@@ -189,4 +202,5 @@ _LOADERS: dict[str, Callable[[Path, bool, bool], LoadedModel]] = {
     "lightgbm": _load_lightgbm,
     "onnx": _load_onnx,
     "torchscript": _load_torchscript,
+    "compiled": _load_compiled_file,
 }

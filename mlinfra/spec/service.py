@@ -17,7 +17,7 @@ from mlinfra.spec.quantities import parse_cpu_millicores, parse_memory_mib
 from mlinfra.spec.rollout import Rollout
 
 # The runtime contract's FRAMEWORKS as a type; a test holds the two equal.
-Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "torchscript"]
+Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "torchscript", "compiled"]
 GpuType = Literal["a10g", "l4", "t4", "l40s"]
 
 # AWS target-group names are capped at 32 characters and Pulumi appends an 8-character
@@ -288,6 +288,15 @@ class ServiceSpec(StrictModel):
                     "bake_model=True with a remote model_uri needs the model's sha256 (64 hex "
                     "characters, e.g. from `sha256sum model`): the deployer's download is verified "
                     "against it and the image tag changes with it",
+                )
+            )
+        if self.framework == "compiled" and self.gpu:
+            problems.append(
+                (
+                    "gpu",
+                    self.gpu,
+                    "a compiled model (.mlinfra.npz) runs on the CPU with numpy; allowed: gpu=False, or "
+                    "the framework's own model file for a GPU service",
                 )
             )
         if self.public and self.auth == "none":

@@ -212,7 +212,14 @@ CASES = [
         replace(RANKER, "model.pt", "model.bin"),
         RANKER,
         ".framework",
-        "allowed: sklearn, xgboost, lightgbm, onnx, torchscript",
+        "allowed: sklearn, xgboost, lightgbm, onnx, torchscript, compiled",
+    ),
+    Bad(
+        "compiled-model-on-a-gpu",
+        replace(RANKER, "model.pt", "model.skops.mlinfra.npz"),
+        RANKER,
+        ".gpu",
+        "runs on the CPU with numpy",
     ),
     Bad(
         "uri-pickle-untrusted",

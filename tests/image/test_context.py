@@ -206,6 +206,9 @@ def test_bad_arguments_reported_together(tmp_path: Path) -> None:
         ("m.onnx", "onnx"),
         ("m.pt", "torchscript"),
         ("m.torchscript", "torchscript"),
+        ("s3://b/k/model.skops.mlinfra.npz", "compiled"),
+        ("m.MLINFRA.NPZ", "compiled"),
+        ("m.npz", None),
         ("m.bin", None),
         ("s3://b/model", None),
     ],
@@ -262,6 +265,7 @@ def _all_contexts(root: Path) -> list[Path]:
             "lightgbm": "txt",
             "onnx": "onnx",
             "torchscript": "pt",
+            "compiled": "skops.mlinfra.npz",
         }[fw]
         uri = f"s3://acme/{fw}/model.{ext}"
         out.append(
@@ -369,6 +373,23 @@ def test_baked_models_are_compiled_in_the_build_stage(tmp_path: Path) -> None:
     assert not (fetched.parent / "requirements-framework.txt").exists()
     assert "mlinfra.serving.compiled" not in fetched.read_text()
     assert "scikit-learn==1.9.1" in (fetched.parent / "requirements.txt").read_text()
+
+
+def test_a_compiled_model_fetched_at_start_needs_no_framework_in_the_image(tmp_path: Path) -> None:
+    """Compiled ahead of time (`python -m mlinfra.serving.compiled`) and uploaded: the image that
+    fetches it carries the runtime alone, like a baked compiled model, and compiles nothing."""
+    df = write_build_context(
+        tmp_path / "f",
+        service="fraud",
+        model_uri="s3://a/m.skops.mlinfra.npz",
+        framework=infer_framework("s3://a/m.skops.mlinfra.npz") or "",
+        gpu=False,
+        model_sha256=SHA,
+    )
+    reqs = (df.parent / "requirements.txt").read_text().splitlines()
+    assert reqs == sorted(RUNTIME_REQUIREMENTS + S3_REQUIREMENTS)
+    assert not (df.parent / "requirements-framework.txt").exists()
+    assert "mlinfra.serving.compiled" not in df.read_text()
 
 
 @pytest.mark.parametrize(("exit_code", "installs"), [(0, False), (3, True), (2, None)])

@@ -307,6 +307,42 @@ def test_server_with_a_compiled_model_never_imports_the_framework(
     assert any("serving the compiled model" in str(r.get("msg")) for r in server.log_records())
 
 
+def test_a_compiled_file_is_a_model_of_its_own_served_without_the_framework(
+    tmp_path: Path, start_server: Callable[..., Any]
+) -> None:
+    """`model.skops.mlinfra.npz` alone (the original not beside it, as when it is fetched from S3):
+    the framework is inferred from the name, the server imports no framework and answers exactly
+    what scikit-learn answers."""
+    import requests
+
+    from mlinfra.serving.frameworks import infer_framework
+
+    model = CASES["HistGradientBoostingClassifier"][0](tmp_path)
+    assert compile_model(model, None, True, None) == 0
+    framework = load_model(model, framework=None, trusted_pickle=True, use_compiled=False)
+    alone = tmp_path / "elsewhere" / artifact.sidecar_path(model).name
+    alone.parent.mkdir()
+    artifact.sidecar_path(model).rename(alone)
+    assert infer_framework(f"s3://bucket/models/{alone.name}") == "compiled"
+    rows = fresh_rows(6, nan=True)[:20]
+    loaded = load_model(alone, framework=None, trusted_pickle=False)
+    assert loaded.framework == "sklearn"  # what produced it, from the header
+    assert np.array_equal(loaded.predict(rows), framework.predict(rows))
+    server = start_server(str(alone), PYTHONPROFILEIMPORTTIME="1")
+    got = requests.post(server.url + "/predict", json={"instances": fresh_rows(6, nan=False)[:5].tolist()}, timeout=10)
+    assert got.status_code == 200, got.text
+    assert got.json()["predictions"] == framework.predict(fresh_rows(6, nan=False)[:5]).tolist()
+    server.stop()
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in server.logs().splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "numpy" in imported
+    assert not imported & {"sklearn", "scipy", "skops", "xgboost", "lightgbm", "joblib"}
+    assert any("serving a compiled model file" in str(r.get("msg")) for r in server.log_records())
+
+
 def test_compiled_artifact_is_readable_by_the_runtime_user(tmp_path: Path) -> None:
     # The build stage writes it as root; the image's runtime reads it as UID 10001.
     target = tmp_path / "m.mlinfra.npz"

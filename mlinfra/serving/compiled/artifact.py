@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from mlinfra.serving.contract import COMPILED_SUFFIX
+
 log = logging.getLogger("mlinfra.serving.compiled")
 
 FORMAT = "mlinfra-compiled"
 VERSION = 1
-SUFFIX = ".mlinfra.npz"
+SUFFIX = COMPILED_SUFFIX
 _HEADER_KEY = "__header__"
 
 
