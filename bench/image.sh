@@ -9,6 +9,7 @@
 #   bash bench/image.sh                                # sklearn xgboost lightgbm onnx
 #   BENCH_PYTHON=.venv/bin/python FRAMEWORKS="sklearn" bash bench/image.sh
 #   FRAMEWORKS="torchscript" bash bench/image.sh       # torch from PyPI: several GB, slow
+#   VARIANTS="naive compiled-s3" FRAMEWORKS=lightgbm bash bench/image.sh   # only these images
 #
 # Needs: buildah, podman, debootstrap (Debian packages), root; BENCH_PYTHON with
 # scikit-learn, skops, xgboost and lightgbm (to train the models that are baked).

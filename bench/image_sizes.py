@@ -3,11 +3,14 @@ above the base, against the naive single-stage Dockerfile (same base, same pins)
 same run. Run through bench/image.sh.
 
 usage: image_sizes.py WORKDIR FRAMEWORK...
+VARIANTS (environment, default all): which images to build, of naive baked s3 compiled-s3; the
+ratio needs naive in the same run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -36,6 +39,20 @@ CMD ["/opt/venv/bin/uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8080"]
 TRAINED = {"sklearn": "hgb", "xgboost": "xgboost", "lightgbm": "lightgbm"}
 EXT = {"sklearn": "skops", "xgboost": "ubj", "lightgbm": "txt", "onnx": "onnx", "torchscript": "pt"}
 MB = 1e6
+VARIANTS = {
+    "naive": "naive single-stage",
+    "baked": "mlinfra, model baked",
+    "s3": "mlinfra, model from S3 at start",
+    "compiled-s3": "mlinfra, compiled ahead of time, from S3 at start",
+}
+
+
+def compiled_ahead(model: Path) -> Path | None:
+    """The model compiled as a training job would (`python -m mlinfra.serving.compiled`), or None
+    when it is not covered."""
+    done = subprocess.run([sys.executable, "-m", "mlinfra.serving.compiled", str(model)], cwd=ROOT, check=False)
+    sidecar = model.with_name(model.name + ".mlinfra.npz")
+    return sidecar if done.returncode == 0 and sidecar.is_file() else None
 
 
 def model_for(framework: str, work: Path) -> Path:
@@ -63,6 +80,34 @@ def naive_context(framework: str, model: Path, ctx: Path) -> Path:
     return dockerfile
 
 
+def contexts(fw: str, model: Path, work: Path, wanted: list[str]) -> dict[str, Path]:
+    """Variant title -> its Dockerfile, for the VARIANTS asked for (compiled-s3 only where the
+    model compiles)."""
+    out: dict[str, Path] = {}
+    if "naive" in wanted:
+        out[VARIANTS["naive"]] = naive_context(fw, model, work / f"{fw}-naive")
+    mlinfra = []
+    if "baked" in wanted:
+        mlinfra.append(("baked", str(model), fw, True, model))
+    if "s3" in wanted:
+        mlinfra.append(("s3", f"s3://bench-models/{fw}/{model.name}", fw, False, model))
+    ahead = compiled_ahead(model) if "compiled-s3" in wanted and fw in TRAINED else None
+    if ahead is not None:
+        mlinfra.append(("compiled-s3", f"s3://bench-models/{fw}/{ahead.name}", "compiled", False, ahead))
+    for key, uri, framework, bake, file in mlinfra:
+        out[VARIANTS[key]] = write_build_context(
+            work / f"{fw}-{key}",
+            service="bench",
+            model_uri=uri,
+            framework=framework,
+            gpu=False,
+            bake_model=bake,
+            model_sha256=hashlib.sha256(file.read_bytes()).hexdigest(),
+            base_image=BASE,
+        )
+    return out
+
+
 def biggest_packages(buildah: str, ref: str, top: int = 6) -> str:
     """The largest entries of the image's site-packages: where its megabytes go."""
     container = sh(buildah, *STORAGE, "from", ref).strip()
@@ -88,32 +133,15 @@ def main() -> int:
     ensure_base(podman, debootstrap, work)
     base = image_size(podman, BASE)
     print(f"base {BASE}: {base / MB:.1f} MB", flush=True)
+    wanted = (os.environ.get("VARIANTS") or " ".join(VARIANTS)).split()
+    unknown = sorted(set(wanted) - set(VARIANTS))
+    if unknown:
+        print(f"VARIANTS: unknown {unknown}; allowed: {' '.join(VARIANTS)}", file=sys.stderr)
+        return 2
     rows = []
     for fw in frameworks:
         model = model_for(fw, work)
-        sha = hashlib.sha256(model.read_bytes()).hexdigest()
-        variants = {
-            "naive single-stage": naive_context(fw, model, work / f"{fw}-naive"),
-            "mlinfra, model baked": write_build_context(
-                work / f"{fw}-baked",
-                service="bench",
-                model_uri=str(model),
-                framework=fw,
-                gpu=False,
-                bake_model=True,
-                model_sha256=sha,
-                base_image=BASE,
-            ),
-            "mlinfra, model from S3 at start": write_build_context(
-                work / f"{fw}-s3",
-                service="bench",
-                model_uri=f"s3://bench-models/{fw}/{model.name}",
-                framework=fw,
-                gpu=False,
-                model_sha256=sha,
-                base_image=BASE,
-            ),
-        }
+        variants = contexts(fw, model, work, wanted)
         sizes: dict[str, int] = {}
         for variant, dockerfile in variants.items():
             tag = f"localhost/mlinfra-bench-{fw}:{hashlib.sha256(variant.encode()).hexdigest()[:8]}"
@@ -127,9 +155,10 @@ def main() -> int:
                 flush=True,
             )
             subprocess.run([buildah, *STORAGE, "rmi", tag], capture_output=True)
-        naive = sizes["naive single-stage"]
+        naive = sizes.get(VARIANTS["naive"])
         for variant, size in sizes.items():
-            rows.append(f"| {fw} | {variant} | {size / MB:.1f} | {size / naive:.2f}x |")
+            ratio = f"{size / naive:.2f}x" if naive else "(no naive build in this run)"
+            rows.append(f"| {fw} | {variant} | {size / MB:.1f} | {ratio} |")
     print()
     print("| framework | image | MB above the base (uncompressed) | ratio to naive |")
     print("|---|---|---|---|")
