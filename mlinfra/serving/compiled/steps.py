@@ -194,8 +194,11 @@ def lightgbm_sigmoid(spec: dict[str, Any], _arrays: Arrays) -> Op:
     sigmoid = float(spec["sigmoid"])
 
     def op(s: np.ndarray) -> np.ndarray:
-        flat = s.ravel()
-        return np.array([1.0 / (1.0 + _math_exp(-sigmoid * float(v))) for v in flat])
+        # Only exp is the C library's, one value at a time; the multiply, add and divide are
+        # the same IEEE double operations vectorised.
+        t = (-sigmoid) * s.ravel().astype(np.float64)
+        e = np.fromiter(map(_math_exp, t.tolist()), dtype=np.float64, count=t.size)
+        return 1.0 / (1.0 + e)
 
     return op
 
@@ -235,12 +238,11 @@ def xgboost_sigmoid(_spec: dict[str, Any], _arrays: Arrays) -> Op:
     one, eps, cap = np.float32(1.0), np.float32(1e-16), np.float32(88.7)
 
     def op(s: np.ndarray) -> np.ndarray:
-        flat = s.astype(np.float32).ravel()
-        out = np.empty(flat.shape, dtype=np.float32)
-        for i, v in enumerate(flat):
-            t = min(-v, cap)
-            out[i] = one / ((np.float32(expf(float(t))) + one) + eps)
-        return out
+        # Only expf is the C library's, one value at a time; negation, min, add and divide are
+        # the same IEEE float32 operations vectorised.
+        t = np.minimum(-s.astype(np.float32).ravel(), cap)
+        e = np.fromiter(map(expf, t.tolist()), dtype=np.float32, count=t.size)
+        return one / ((e + one) + eps)
 
     return op
 

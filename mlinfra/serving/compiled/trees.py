@@ -55,6 +55,16 @@ class TreeEnsemble:
             and self.roots.max() < n_nodes
         ):
             raise ValueError("inconsistent tree arrays")
+        # The walk's state is 2 * node, so one gather of `_child2[state + went_right]` moves
+        # every (row, tree) pair down a level (no multiply, no separate add per level); the
+        # node's feature and threshold are laid out twice to be read at the same index.
+        self._feature2 = np.repeat(self.feature, 2)
+        self._threshold2 = np.repeat(self.threshold, 2)
+        self._is_leaf2 = np.repeat(self.is_leaf, 2)
+        self._child2 = 2 * self.children
+        self._root2 = 2 * self.roots
+        # LightGBM's zero-as-missing rule needs the node-by-node path only where a node has it.
+        self._any_zero_missing = bool(self.lgb and self.zero_missing.any())
 
     def leaves(self, x: np.ndarray) -> np.ndarray:
         """(rows, trees) index of the leaf each row reaches in each tree."""
@@ -68,8 +78,10 @@ class TreeEnsemble:
             # the trees see exactly 0.0 for it
             flat = np.where(np.abs(flat) <= _LGB_ZERO, 0.0, flat)
         row_start = (np.arange(n, dtype=np.intp) * width)[:, None]
-        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
         has_nan = bool(np.isnan(flat).any())  # checked once: per level only if needed
+        if not has_nan and not self._any_zero_missing:
+            return self._plain_walk(flat, row_start if n > 1 else None, n)
+        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
         for level in range(self.depth):
             xv = flat[row_start + self.feature[node]]
             if self.lgb:
@@ -84,6 +96,48 @@ class TreeEnsemble:
             if level % 4 == 3 and self.is_leaf[node].all():
                 break
         return node
+
+    def _plain_walk(self, flat: np.ndarray, row_start: np.ndarray | None, n: int) -> np.ndarray:
+        """The walk when no value is missing: every node only compares (what `leaves` does per
+        level, minus the missing-value rules, which cannot apply).
+
+        Pairs that reached a leaf are dropped from the walk once they are the majority: leaf-wise
+        trees (LightGBM, HistGradientBoosting, deep forests) are deep but most paths are short,
+        so later levels touch only the few pairs still walking."""
+        trees = len(self._root2)
+        state = np.tile(self._root2, n)  # (row, tree) pairs, row-major
+        base = None if row_start is None else np.repeat(row_start.ravel(), trees)
+        done = state  # where finished pairs are written back
+        where: np.ndarray | None = None  # positions in `done` of the pairs still walking
+        for level in range(self.depth):
+            index = self._feature2[state]
+            if base is not None:
+                index += base
+            xv = flat[index]
+            thr = self._threshold2[state]
+            went_right = (xv > thr) if self.left_on_equal else (xv >= thr)
+            state = self._child2[state + went_right]
+            if level % 2 == 0 or level + 1 == self.depth:
+                continue
+            walking = ~self._is_leaf2[state]
+            alive = int(np.count_nonzero(walking))
+            if alive == 0:
+                break
+            if 2 * alive < len(state):
+                keep = np.flatnonzero(walking)
+                if where is None:
+                    done, where = state, keep
+                else:
+                    done[where] = state
+                    where = where[keep]
+                state = state[keep]
+                if base is not None:
+                    base = base[keep]
+        if where is None:
+            done = state
+        else:
+            done[where] = state
+        return (done >> 1).reshape(n, trees)
 
     def _lightgbm_step(self, xv: np.ndarray, node: np.ndarray, has_nan: bool) -> np.ndarray:
         # LightGBM Tree::NumericalDecision: NaN becomes 0.0 unless the node's missing type
@@ -113,10 +167,12 @@ class TreeEnsemble:
         else:
             out = np.empty((n, self.n_outputs), dtype=self.acc)
             for k, cols in enumerate(self.per_output):
-                terms = np.empty((n, 1 + len(cols)), dtype=self.acc)
-                terms[:, 0] = self.init[k]
-                terms[:, 1:] = values[:, cols]
-                out[:, k] = np.cumsum(terms, axis=1, dtype=self.acc)[:, -1]
+                # Trees along axis 0: the same sequential sum per row (init, then tree by tree),
+                # with numpy's inner loop running over the rows instead of over the trees.
+                terms = np.empty((1 + len(cols), n), dtype=self.acc)
+                terms[0] = self.init[k]
+                terms[1:] = values[:, cols].T
+                out[:, k] = np.cumsum(terms, axis=0, dtype=self.acc)[-1]
         if self.divide is not None:
             out /= self.divide
         return out
