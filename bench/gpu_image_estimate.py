@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import io
 import json
 import os
 import ssl
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,17 +42,17 @@ from mlinfra.serving.frameworks import FRAMEWORKS  # noqa: E402
 # The naive image's extra pins, as bench/image_sizes.py defines them (not imported: that
 # module needs the buildah test support, which this estimate does not).
 NAIVE_EXTRA = ("fastapi==0.165.0", "uvicorn==0.54.0", "boto3==1.44.5")
-# The serving image's target: what the base python:3.11-slim-bookworm / Debian bookworm runs.
+# The serving image's target: CPython 3.11 on Debian bookworm (glibc 2.36), as the base
+# python:3.11-slim-bookworm / the bench's debootstrap base runs it. pip takes --platform
+# tags literally (manylinux_2_28 does not imply manylinux_2_27, the tag of NVIDIA's CUDA 13
+# wheels), so every manylinux_2_X the base's glibc accepts is listed, as pip would on it.
+GLIBC_MINOR = 36
 TARGET = (
     "--only-binary=:all:",
-    "--platform",
-    "manylinux_2_28_x86_64",
-    "--platform",
-    "manylinux2014_x86_64",
-    "--python-version",
-    "3.11",
-    "--implementation",
-    "cp",
+    *(arg for minor in range(GLIBC_MINOR, 4, -1) for arg in ("--platform", f"manylinux_2_{minor}_x86_64")),
+    # (no linux_x86_64: the package index holds none; a local wheel directory might)
+    *("--platform", "manylinux2014_x86_64", "--platform", "manylinux2010_x86_64", "--platform", "manylinux1_x86_64"),
+    *("--python-version", "3.11", "--implementation", "cp"),
 )
 PIP_INSTALL = (sys.executable, "-m", "pip", "install", "--quiet")
 CACHE = Path("/var/tmp/mlinfra-wheel-sizes.json")
@@ -351,6 +353,11 @@ def estimate(requirements: list[str], cache: SizeCache, overhead: int) -> Estima
     return Estimate(overhead + sum(n for _, n in sized), sized)
 
 
+def mlinfra_baked_requirements(framework: str) -> list[str]:
+    # a baked model that is not compiled: the runtime and the framework, no boto3
+    return sorted([*RUNTIME_REQUIREMENTS, *framework_requirements(framework, gpu=True)])
+
+
 def table(frameworks: list[str]) -> int:
     cache = SizeCache()
     naive_venv, bare_venv, app = venv_bytes(True), venv_bytes(False), mlinfra_app_bytes()
@@ -361,21 +368,78 @@ def table(frameworks: list[str]) -> int:
         f" + runtime code {app / MB:.2f} MB (+ libgomp {LIBGOMP_BYTES / MB:.2f} MB for lightgbm);"
         f" .pyc at {PYC_PER_PY} x the .py bytes\n"
     )
-    print(
-        "| framework | naive GPU (MB above base) | mlinfra GPU (MB above base) | ratio"
-        " | 3 largest wheels, installed MB |"
-    )
-    print("|---|---|---|---|---|")
+    rows, details = [], []
     for fw in frameworks:
         naive = estimate(naive_requirements(fw), cache, naive_venv)
         extra = bare_venv + app + (LIBGOMP_BYTES if fw == "lightgbm" else 0)
         ours = estimate(mlinfra_requirements(fw), cache, extra)
+        baked = estimate(mlinfra_baked_requirements(fw), cache, extra)
         top = ", ".join(f"{name} {n / MB:.0f}" for name, n in ours.wheels[:3])
-        print(
-            f"| {fw} | {naive.total / MB:.0f} | {ours.total / MB:.0f} | {ours.total / naive.total:.2f}x | {top} |",
-            flush=True,
+        rows.append(
+            f"| {fw} | {naive.total / MB:.0f} | {ours.total / MB:.0f} | {ours.total / naive.total:.2f}x"
+            f" | {top} | {baked.total / MB:.0f} |"
         )
+        for image, e in (("naive", naive), ("mlinfra", ours)):
+            big = [f"{name} {n / MB:.0f}" for name, n in e.wheels if n >= MB]
+            details.append(f"{fw} / {image}: {len(e.wheels)} wheels; those of 1 MB and more, MB: {', '.join(big)}")
+    print(
+        "| framework | naive GPU (MB above base) | mlinfra GPU, model from S3 (MB above base) | ratio"
+        " | 3 largest wheels (mlinfra), installed MB | mlinfra GPU, baked model (MB) |"
+    )
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print()
+    print("\n".join(details))
     return 0
+
+
+class RangeFile(io.RawIOBase):
+    """A seekable read-only file over RangeReader, for the stdlib's zipfile to read."""
+
+    def __init__(self, reader: RangeReader) -> None:
+        self.reader = reader
+        if reader.size is None:
+            reader.tail(1)  # learns the size
+        assert reader.size is not None
+        self.size, self.pos = reader.size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = {0: 0, 1: self.pos, 2: self.size}[whence] + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buf) -> int:  # buf: a writable buffer
+        n = min(len(buf), self.size - self.pos)
+        if n <= 0:
+            return 0
+        data = self.reader.read(self.pos, n)
+        buf[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+
+def stdlib_sizes(url: str, context: ssl.SSLContext | None) -> int:
+    """The same sum as zipfile reads it (its own EOCD/ZIP64 parsing), over Range requests."""
+    with zipfile.ZipFile(io.BufferedReader(RangeFile(RangeReader(url, context)), 1 << 16)) as zf:
+        return sum(i.file_size for i in zf.infolist() if not i.is_dir())
+
+
+def crosscheck_largest(cache: SizeCache, count: int = 5) -> None:
+    """The reader against zipfile on the largest real GPU wheels (where ZIP64 would show)."""
+    wheels = {w.url: w for fw in ("xgboost", "onnx", "torchscript") for w in resolve(mlinfra_requirements(fw))}
+    largest = sorted(wheels.values(), key=lambda w: -cache.sizes(w.url).uncompressed)[:count]
+    for w in largest:
+        ours, theirs = cache.sizes(w.url).uncompressed, stdlib_sizes(w.url, cache.context)
+        verdict = "same" if ours == theirs else f"DIFFERENT: zipfile says {theirs}"
+        print(f"  {w.name}=={w.version}: central directory {ours} bytes uncompressed, zipfile: {verdict}")
 
 
 def check(framework: str) -> int:
@@ -406,6 +470,8 @@ def check(framework: str) -> int:
     print(f"  .pyc written {pyc / MB:.1f} MB = {pyc / py:.2f} x the {py / MB:.1f} MB of .py (PYC_PER_PY {PYC_PER_PY})")
     print(f"  estimate {est / MB:.1f} MB: {err(est)} against the tar stream, {100 * (est - du) / du:+.1f}% against du")
     print(f"  (uncompressed zip contents alone {raw / MB:.1f} MB: {err(raw)})")
+    print("the central-directory reader against the stdlib's zipfile, largest GPU wheels:")
+    crosscheck_largest(cache)
     return 0
 
 
