@@ -10,6 +10,7 @@ compiles at install, mlinfra's runtime code, libgomp for LightGBM).
 
 usage: gpu_image_estimate.py [FRAMEWORK...]          the table (all frameworks by default)
        gpu_image_estimate.py --check [FRAMEWORK]     the method against a real CPU install
+       gpu_image_estimate.py --check WHEEL           the same for one wheel file or URL
 """
 
 from __future__ import annotations
@@ -339,6 +340,7 @@ def mlinfra_requirements(framework: str) -> list[str]:
 class Estimate:
     total: int
     wheels: list[tuple[str, int]]  # (name==version, installed bytes), largest first
+    py: int  # .py bytes: the .pyc estimate (PYC_PER_PY x these) is the least certain part
 
 
 def estimate(requirements: list[str], cache: SizeCache, overhead: int) -> Estimate:
@@ -350,7 +352,8 @@ def estimate(requirements: list[str], cache: SizeCache, overhead: int) -> Estima
         ((f"{w.name}=={w.version}", installed_bytes(cache.sizes(w.url))) for w in wheels),
         key=lambda t: -t[1],
     )
-    return Estimate(overhead + sum(n for _, n in sized), sized)
+    py = sum(cache.sizes(w.url).py for w in wheels)
+    return Estimate(overhead + sum(n for _, n in sized), sized, py)
 
 
 def mlinfra_baked_requirements(framework: str) -> list[str]:
@@ -381,7 +384,10 @@ def table(frameworks: list[str]) -> int:
         )
         for image, e in (("naive", naive), ("mlinfra", ours)):
             big = [f"{name} {n / MB:.0f}" for name, n in e.wheels if n >= MB]
-            details.append(f"{fw} / {image}: {len(e.wheels)} wheels; those of 1 MB and more, MB: {', '.join(big)}")
+            details.append(
+                f"{fw} / {image}: {len(e.wheels)} wheels, {e.py / MB:.0f} MB of .py;"
+                f" those of 1 MB and more, MB: {', '.join(big)}"
+            )
     print(
         "| framework | naive GPU (MB above base) | mlinfra GPU, model from S3 (MB above base) | ratio"
         " | 3 largest wheels (mlinfra), installed MB | mlinfra GPU, baked model (MB) |"
@@ -442,10 +448,15 @@ def crosscheck_largest(cache: SizeCache, count: int = 5) -> None:
         print(f"  {w.name}=={w.version}: central directory {ours} bytes uncompressed, zipfile: {verdict}")
 
 
-def check(framework: str) -> int:
-    """The estimate of the framework's CPU requirements against a real `pip install --target`."""
-    reqs = framework_requirements(framework, gpu=False)
-    wheels = resolve(reqs)
+def check(what: str) -> int:
+    """The estimate against a real `pip install --target`: of a framework's CPU requirements,
+    or of one wheel file (e.g. a local torch +cpu build: torch's Python code without CUDA)."""
+    if what in FRAMEWORKS:
+        reqs = framework_requirements(what, gpu=False)
+        wheels, label = resolve(reqs), f"{what} CPU ({', '.join(reqs)})"
+    else:
+        url = what if "://" in what else Path(what).resolve().as_uri()
+        wheels, label = [Wheel(Path(what).name, "", url)], Path(what).name
     cache = SizeCache()
     sizes = [cache.sizes(w.url) for w in wheels]
     raw = sum(s.uncompressed for s in sizes)
@@ -465,13 +476,14 @@ def check(framework: str) -> int:
     def err(x: int) -> str:
         return f"{100 * (x - tar) / tar:+.1f}%"
 
-    print(f"{framework} CPU ({', '.join(reqs)}): {len(wheels)} wheels, pip install --target")
+    print(f"{label}: {len(wheels)} wheels, pip install --target")
     print(f"  installed: tar stream {tar / MB:.1f} MB (du -sb {du / MB:.1f} MB)")
     print(f"  .pyc written {pyc / MB:.1f} MB = {pyc / py:.2f} x the {py / MB:.1f} MB of .py (PYC_PER_PY {PYC_PER_PY})")
     print(f"  estimate {est / MB:.1f} MB: {err(est)} against the tar stream, {100 * (est - du) / du:+.1f}% against du")
     print(f"  (uncompressed zip contents alone {raw / MB:.1f} MB: {err(raw)})")
-    print("the central-directory reader against the stdlib's zipfile, largest GPU wheels:")
-    crosscheck_largest(cache)
+    if what in FRAMEWORKS:
+        print("the central-directory reader against the stdlib's zipfile, largest GPU wheels:")
+        crosscheck_largest(cache)
     return 0
 
 
