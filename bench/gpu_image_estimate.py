@@ -8,7 +8,9 @@ from its zip central directory with HTTP Range requests (a few hundred KB per wh
 of the whole file), and adds what else the image's layers hold (the venv, .pyc files pip
 compiles at install, mlinfra's runtime code, libgomp for LightGBM).
 
-usage: gpu_image_estimate.py [FRAMEWORK...]          the table (all frameworks by default)
+usage: gpu_image_estimate.py [--cpu] [FRAMEWORK...]  the table (all frameworks by default;
+                                                     --cpu: the CPU images, to hold against
+                                                     bench/image.sh's measured ones)
        gpu_image_estimate.py --check [FRAMEWORK]     the method against a real CPU install
        gpu_image_estimate.py --check WHEEL           the same for one wheel file or URL
 """
@@ -325,15 +327,15 @@ def installed_bytes(sizes: ZipSizes) -> int:
     return sizes.uncompressed + round(PYC_PER_PY * sizes.py) + (512 + 256) * files + 512 * dirs
 
 
-def naive_requirements(framework: str) -> list[str]:
-    return sorted([*NAIVE_EXTRA, *framework_requirements(framework, gpu=True)])
+def naive_requirements(framework: str, gpu: bool = True) -> list[str]:
+    return sorted([*NAIVE_EXTRA, *framework_requirements(framework, gpu)])
 
 
-def mlinfra_requirements(framework: str) -> list[str]:
+def mlinfra_requirements(framework: str, gpu: bool = True) -> list[str]:
     # the image that reads its model from S3 at start-up: the runtime, boto3 and the
     # framework (a baked model drops boto3; a baked sklearn/xgboost/lightgbm model that
     # compiles exactly drops the framework too: mlinfra.image.context)
-    return sorted([*RUNTIME_REQUIREMENTS, *S3_REQUIREMENTS, *framework_requirements(framework, gpu=True)])
+    return sorted([*RUNTIME_REQUIREMENTS, *S3_REQUIREMENTS, *framework_requirements(framework, gpu)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -356,12 +358,14 @@ def estimate(requirements: list[str], cache: SizeCache, overhead: int) -> Estima
     return Estimate(overhead + sum(n for _, n in sized), sized, py)
 
 
-def mlinfra_baked_requirements(framework: str) -> list[str]:
+def mlinfra_baked_requirements(framework: str, gpu: bool = True) -> list[str]:
     # a baked model that is not compiled: the runtime and the framework, no boto3
-    return sorted([*RUNTIME_REQUIREMENTS, *framework_requirements(framework, gpu=True)])
+    return sorted([*RUNTIME_REQUIREMENTS, *framework_requirements(framework, gpu)])
 
 
-def table(frameworks: list[str]) -> int:
+def table(frameworks: list[str], gpu: bool = True) -> int:
+    """The estimate per framework; with gpu=False, of the CPU images bench/image.sh builds
+    (its measured sizes are the method's end-to-end check)."""
     cache = SizeCache()
     naive_venv, bare_venv, app = venv_bytes(True), venv_bytes(False), mlinfra_app_bytes()
     argv = " ".join(["python", "bench/gpu_image_estimate.py", *sys.argv[1:]])
@@ -373,10 +377,10 @@ def table(frameworks: list[str]) -> int:
     )
     rows, details = [], []
     for fw in frameworks:
-        naive = estimate(naive_requirements(fw), cache, naive_venv)
+        naive = estimate(naive_requirements(fw, gpu), cache, naive_venv)
         extra = bare_venv + app + (LIBGOMP_BYTES if fw == "lightgbm" else 0)
-        ours = estimate(mlinfra_requirements(fw), cache, extra)
-        baked = estimate(mlinfra_baked_requirements(fw), cache, extra)
+        ours = estimate(mlinfra_requirements(fw, gpu), cache, extra)
+        baked = estimate(mlinfra_baked_requirements(fw, gpu), cache, extra)
         top = ", ".join(f"{name} {n / MB:.0f}" for name, n in ours.wheels[:3])
         rows.append(
             f"| {fw} | {naive.total / MB:.0f} | {ours.total / MB:.0f} | {ours.total / naive.total:.2f}x"
@@ -388,9 +392,10 @@ def table(frameworks: list[str]) -> int:
                 f"{fw} / {image}: {len(e.wheels)} wheels, {e.py / MB:.0f} MB of .py;"
                 f" those of 1 MB and more, MB: {', '.join(big)}"
             )
+    kind = "GPU" if gpu else "CPU"
     print(
-        "| framework | naive GPU (MB above base) | mlinfra GPU, model from S3 (MB above base) | ratio"
-        " | 3 largest wheels (mlinfra), installed MB | mlinfra GPU, baked model (MB) |"
+        f"| framework | naive {kind} (MB above base) | mlinfra {kind}, model from S3 (MB above base) | ratio"
+        f" | 3 largest wheels (mlinfra), installed MB | mlinfra {kind}, baked model, not compiled (MB) |"
     )
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
@@ -490,12 +495,14 @@ def check(what: str) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--check"]:
         return check(argv[1] if len(argv) > 1 else "sklearn")
+    gpu = "--cpu" not in argv
+    argv = [a for a in argv if a != "--cpu"]
     frameworks = argv or list(FRAMEWORKS)
     unknown = sorted(set(frameworks) - set(FRAMEWORKS))
     if unknown:
         print(f"unknown framework(s) {unknown}; allowed: {', '.join(FRAMEWORKS)}", file=sys.stderr)
         return 2
-    return table(frameworks)
+    return table(frameworks, gpu)
 
 
 if __name__ == "__main__":
