@@ -65,8 +65,8 @@ MB = 1e6
 # prints the ratio it finds, so this constant can be re-measured.
 PYC_PER_PY = 1.38
 # Debian bookworm's libgomp1 12.2.0-14+deb12u1, Installed-Size 312 KiB: the mlinfra
-# LightGBM image installs it with apt (the naive image does not, and its LightGBM fails to
-# import without it; the estimate counts the package anyway, against mlinfra).
+# LightGBM image installs it with apt (the naive one does not); apt's own bookkeeping in
+# that layer is not counted.
 LIBGOMP_BYTES = 312 * 1024
 
 _EOCD = b"PK\x05\x06"
@@ -126,13 +126,17 @@ def resolve(requirements: list[str], drop_find_links: bool = True) -> list[Wheel
     """The wheels `pip install` of `requirements` would install on the image's platform."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        subprocess.run(
+        done = subprocess.run(
             [*PIP_INSTALL, "--dry-run", "--ignore-installed", "--report", str(report), *TARGET, *requirements],
             env=pip_env(drop_find_links),
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL if drop_find_links else None,
+            capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            # pip's stderr is mostly warnings about the local index mirrors' missing projects;
+            # its ERROR lines say why the resolution failed
+            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+            raise RuntimeError(f"pip could not resolve {requirements}: {' / '.join(errors) or done.stderr[-2000:]}")
         installs = json.loads(report.read_text())["install"]
     return [Wheel(i["metadata"]["name"], i["metadata"]["version"], i["download_info"]["url"]) for i in installs]
 
@@ -281,7 +285,9 @@ class SizeCache:
     def sizes(self, url: str) -> ZipSizes:
         if url not in self.data:
             self.data[url] = dataclasses.asdict(zip_sizes(url, self.context))
-            self.path.write_text(json.dumps(self.data, indent=0, sort_keys=True))
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(self.data, indent=0, sort_keys=True))
+            tmp.replace(self.path)  # whole or not at all, should a run be stopped mid-write
         return ZipSizes(**self.data[url])
 
 
