@@ -503,7 +503,9 @@ def main(argv: list[str]) -> int:
         return check(argv[1] if len(argv) > 1 else "sklearn")
     gpu = "--cpu" not in argv
     argv = [a for a in argv if a != "--cpu"]
-    frameworks = argv or list(FRAMEWORKS)
+    # default: every framework that installs one (not a model compiled ahead of time, whose
+    # image carries no framework and so nothing GPU-specific)
+    frameworks = argv or [fw for fw in FRAMEWORKS if framework_requirements(fw, gpu=True)]
     unknown = sorted(set(frameworks) - set(FRAMEWORKS))
     if unknown:
         print(f"unknown framework(s) {unknown}; allowed: {', '.join(FRAMEWORKS)}", file=sys.stderr)
