@@ -83,10 +83,11 @@ def _from_env(env: Mapping[str, str]) -> Credentials | None:
     return Credentials(key, secret, env.get("AWS_SESSION_TOKEN") or None, "env")
 
 
-def _check_json_credentials(payload: bytes, where: str, token_field: str) -> Credentials:
+def _json_credentials(payload: bytes, where: str, source: str) -> Credentials:
+    # The container agents and IMDS answer in the same shape.
     try:
         data = json.loads(payload)
-        return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get(token_field) or None, where)
+        return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("Token") or None, source)
     except (ValueError, KeyError, TypeError) as exc:
         raise CredentialsError(f"{where} returned no credentials ({type(exc).__name__})") from None
 
@@ -224,7 +225,7 @@ def _from_container(env: Mapping[str, str]) -> Credentials | None:
             last = str(exc)
         else:
             if status == 200:
-                return _check_json_credentials(payload, "the container credentials endpoint", "Token")
+                return _json_credentials(payload, "the container credentials endpoint", "container")
             last = f"HTTP {status}"
             if status < 500:
                 break
@@ -281,4 +282,4 @@ def _from_imds(env: Mapping[str, str]) -> Credentials | None:
     got = call("GET", f"/latest/meta-data/iam/security-credentials/{role}", headers)
     if got is None or got[0] != 200:
         raise CredentialsError(f"instance metadata: role {role!r} has no credentials")
-    return _check_json_credentials(got[1], "instance metadata", "Token")
+    return _json_credentials(got[1], "instance metadata", "imds")
