@@ -129,15 +129,16 @@ def _from_web_identity(env: Mapping[str, str]) -> Credentials | None:
         "Host": host_header(url),
         "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
     }
-    payload, status = b"", None
+    payload, status = b"", 0
     for attempt in range(3):
+        if attempt:
+            time.sleep(0.5 * attempt)
         try:
             resp = open_url("POST", url, headers, body, timeout=5.0)
             status, payload = resp.status, resp.read_all()
         except AwsError as exc:
             if attempt == 2:
                 raise CredentialsError(f"STS AssumeRoleWithWebIdentity for {role_arn}: {exc}") from None
-            time.sleep(0.5 * (attempt + 1))
             continue
         if status < 500:
             break
