@@ -275,6 +275,77 @@ def test_a_role_without_access_gets_a_403_naming_bucket_and_key(
     assert "s3:GetObject" in message
 
 
+class _FakeS3(http.server.BaseHTTPRequestHandler):
+    """Path-style S3 that misbehaves in the ways real S3 (or the way to it) can."""
+
+    calls: dict[str, int]
+
+    def do_GET(self) -> None:
+        self.calls[self.path] = self.calls.get(self.path, 0) + 1
+        auth = self.headers.get("Authorization", "")
+        if self.path == "/b/moved.onnx" and "/eu-west-1/s3/" not in auth:
+            self._send(
+                400, b"<Error><Code>AuthorizationHeaderMalformed</Code></Error>", {"x-amz-bucket-region": "eu-west-1"}
+            )
+        elif self.path == "/b/flaky.onnx" and self.calls[self.path] < 3:
+            self._send(503, b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
+        elif self.path == "/b/short.onnx":
+            self.send_response(200)
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            self.wfile.write(MODEL[:1000])  # then the connection closes
+            self.close_connection = True
+        elif self.path == "/b/down.onnx":
+            self._send(500, b"<Error><Code>InternalError</Code></Error>")
+        else:
+            self._send(200, MODEL)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    calls: dict[str, int] = {}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_FakeS3,), {"calls": calls}))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    for key, value in AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{httpd.server_address[1]}")
+    try:
+        yield calls
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_wrong_region_is_corrected_once_from_s3s_answer(fake_s3: dict[str, int], tmp_path: Path) -> None:
+    assert fetch_model("s3://b/moved.onnx", tmp_path, None)[0].read_bytes() == MODEL
+    assert fake_s3["/b/moved.onnx"] == 2
+
+
+def test_5xx_is_retried_then_reported(fake_s3: dict[str, int], tmp_path: Path) -> None:
+    assert fetch_model("s3://b/flaky.onnx", tmp_path, None)[0].read_bytes() == MODEL
+    assert fake_s3["/b/flaky.onnx"] == 3
+    with pytest.raises(ModelLoadError, match=r"could not download s3://b/down\.onnx: InternalError \(500\)"):
+        fetch_model("s3://b/down.onnx", tmp_path, None)
+    assert fake_s3["/b/down.onnx"] == 3
+
+
+def test_a_body_shorter_than_its_length_is_refused(fake_s3: dict[str, int], tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="got 1000 bytes of 5000"):
+        fetch_model("s3://b/short.onnx", tmp_path, None)
+    assert os.listdir(tmp_path) == []
+
+
 # -- the credential chain -------------------------------------------------------------------------
 
 
