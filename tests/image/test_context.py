@@ -388,7 +388,7 @@ def test_a_compiled_model_fetched_at_start_needs_no_framework_in_the_image(tmp_p
         model_sha256=SHA,
     )
     reqs = (df.parent / "requirements.txt").read_text().splitlines()
-    assert reqs == sorted(RUNTIME_REQUIREMENTS + S3_REQUIREMENTS)
+    assert reqs == sorted(RUNTIME_REQUIREMENTS)  # no framework, and no boto3 for S3 either
     assert not (df.parent / "requirements-framework.txt").exists()
     assert "mlinfra.serving.compiled" not in df.read_text()
 
