@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from mlinfra.serving.aws.credentials import Credentials
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# A GET has no body; S3 wants its hash in X-Amz-Content-SHA256 all the same.
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 # Hop-by-hop and tracing headers that proxies add or rewrite on the way (a signature over
 # them would break); the same list botocore leaves unsigned, plus Authorization itself.
 _UNSIGNED_HEADERS = frozenset(
