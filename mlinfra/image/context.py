@@ -15,7 +15,6 @@ from mlinfra.image.bases import CPU_BASE, base_kind
 from mlinfra.image.dockerfile import ImageSpec, render
 from mlinfra.image.requirements import (
     RUNTIME_REQUIREMENTS,
-    S3_REQUIREMENTS,
     framework_requirements,
 )
 from mlinfra.serving.compiled.coverage import COMPILABLE_FRAMEWORKS
@@ -103,8 +102,6 @@ def write_build_context(
     compiled = bake_model and framework in COMPILABLE_FRAMEWORKS
     framework_reqs = framework_requirements(framework, gpu)
     reqs = list(RUNTIME_REQUIREMENTS) + ([] if compiled else framework_reqs)
-    if scheme == "s3" and not bake_model:  # a baked model is read from the image, not S3
-        reqs += S3_REQUIREMENTS
     sample = local_path.with_name(local_path.name + SAMPLE_SUFFIX)
     sample_file = f"sample/{sample.name}" if compiled and local and sample.is_file() else None
     spec = ImageSpec(

@@ -18,9 +18,6 @@ RUNTIME_REQUIREMENTS = (
     "uvloop==0.23.0",
 )
 
-# Only when the model is read from S3 (at start-up or at build time).
-S3_REQUIREMENTS = ("boto3==1.44.5",)
-
 _CPU: dict[str, tuple[str, ...]] = {
     "sklearn": ("scikit-learn==1.9.1", "skops==0.16.0"),
     "xgboost": ("xgboost==3.2.0",),

@@ -8,8 +8,8 @@ fetches the ones that carry one of its own settings before it builds its setting
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping
 
 SECRET_ARN_PREFIX = "MLINFRA_SECRET_ARN_"
 # Secret name (as in the ARN variable) -> the runtime setting its value is.
@@ -20,8 +20,9 @@ class SecretUnavailable(RuntimeError):
     """A referenced secret could not be read; the server must not start without it."""
 
 
-def secret_overrides(environ: Mapping[str, str], client: Any = None) -> dict[str, str]:
-    """Runtime settings whose value is a referenced secret, unless set directly already."""
+def secret_overrides(environ: Mapping[str, str], read: Callable[[str], str | None] | None = None) -> dict[str, str]:
+    """Runtime settings whose value is a referenced secret, unless set directly already.
+    `read(arn)` returns the secret's string (default: Secrets Manager, mlinfra.serving.aws)."""
     wanted = {
         setting: environ[SECRET_ARN_PREFIX + name]
         for name, setting in SETTINGS_FROM_SECRETS.items()
@@ -29,22 +30,17 @@ def secret_overrides(environ: Mapping[str, str], client: Any = None) -> dict[str
     }
     if not wanted:
         return {}
-    if client is None:
-        try:
-            import boto3
-        except ImportError:
-            raise SecretUnavailable(
-                "boto3 is not installed, so secrets referenced by MLINFRA_SECRET_ARN_* cannot be read"
-            ) from None
-        client = boto3.client("secretsmanager")
+    if read is None:
+        from mlinfra.serving.aws.secrets import get_secret_string
+
+        read = functools.partial(get_secret_string, environ=environ)
+
     out = {}
     for setting, arn in wanted.items():
         try:
-            value = client.get_secret_value(SecretId=arn).get("SecretString")
-        except Exception as exc:  # botocore's errors, no credentials, no network: all fatal
-            raise SecretUnavailable(
-                f"could not read {arn} for MLINFRA_{setting.upper()}: {type(exc).__name__}"
-            ) from None
+            value = read(arn)
+        except Exception as exc:  # AWS errors, no credentials, no network: all fatal
+            raise SecretUnavailable(f"could not read {arn} for MLINFRA_{setting.upper()}: {exc}") from None
         if not value:
             raise SecretUnavailable(f"{arn} (for MLINFRA_{setting.upper()}) has no string value")
         out[setting] = value

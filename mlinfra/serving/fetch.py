@@ -6,8 +6,8 @@ with 200), it stays under the size cap, and the whole transfer finishes within o
 (progress is logged meanwhile). https never follows a redirect to plain http. URIs are
 logged without their query string, so a presigned URL's signature never reaches a log.
 
-boto3 is imported only inside the s3 branch so the runtime's import cost stays small for
-file and https models (and so the module imports without boto3 installed).
+s3:// is read with mlinfra.serving.aws (standard library only, so no boto3 in the image),
+imported only inside the s3 branch: file and https models do not pay for it.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from mlinfra.serving.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from mlinfra.serving.aws.transport import AwsError
 
 log = logging.getLogger("mlinfra.serving.fetch")
 
@@ -220,30 +223,43 @@ class _Transfer:
 
 
 def _download_s3(parsed: urllib.parse.ParseResult, transfer: _Transfer) -> None:
-    import boto3  # only here: the runtime must not pay for boto3 unless it reads from S3
-    from botocore.config import Config
+    from mlinfra.serving.aws import s3
+    from mlinfra.serving.aws.transport import AwsError
 
     bucket, key = parsed.netloc, parsed.path.lstrip("/")
     if not bucket or not key:
         raise ModelLoadError("s3 URI must look like s3://bucket/key")
-    # boto3 honours AWS_ENDPOINT_URL itself (>= 1.28); passing it explicitly keeps the
-    # behaviour obvious and works for the s3-specific variable too.
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    # Three attempts of at most a third of the remaining deadline each.
-    timeout = max(0.1, min(_SOCKET_TIMEOUT_S, transfer.remaining_s() / 3))
-    config = Config(
-        connect_timeout=min(10.0, timeout),
-        read_timeout=timeout,
-        retries={"max_attempts": 3, "mode": "standard"},
-    )
-    client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
-    obj: dict[str, Any] = client.get_object(Bucket=bucket, Key=key)
-    body = obj["Body"]
     try:
-        # botocore's StreamingBody also raises if fewer bytes arrive than ContentLength.
-        transfer.copy(body.read, obj.get("ContentLength"), obj.get("ContentType"))
+        # Three attempts of at most a third of the remaining deadline each.
+        obj = s3.get_object(bucket, key, lambda: max(0.1, min(_SOCKET_TIMEOUT_S, transfer.remaining_s() / 3)))
+    except AwsError as exc:
+        raise ModelLoadError(f"could not download {transfer.shown}: {_s3_failure(bucket, key, exc)}") from None
+    response = obj.response
+    try:
+        # read1: one socket read at a time (as for https); a body shorter than its
+        # Content-Length ends early and copy() reports it.
+        transfer.copy(
+            response.raw.read1,
+            obj.length,
+            obj.content_type,
+            lambda: response.set_timeout(transfer.socket_timeout_s()),
+        )
     finally:
-        body.close()
+        response.close()
+
+
+def _s3_failure(bucket: str, key: str, exc: AwsError) -> str:
+    code, status = exc.code, exc.status
+    if code == "NoSuchBucket":
+        return f"there is no bucket {bucket!r} (S3 {code}, {status})"
+    if status == 404:
+        return f"there is no key {key!r} in bucket {bucket!r} (S3 {code}, {status})"
+    if status == 403:
+        return (
+            f"access denied to key {key!r} in bucket {bucket!r} (S3 {code}, {status}); the service's role "
+            "needs s3:GetObject on it (S3 also answers 403 for a missing key if it may not s3:ListBucket)"
+        )
+    return str(exc)
 
 
 class _NoDowngrade(urllib.request.HTTPRedirectHandler):

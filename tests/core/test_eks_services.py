@@ -116,3 +116,25 @@ def test_api_key_services_fail_closed_and_read_keys_from_their_secret_arn(projec
     assert env["MLINFRA_REQUIRE_API_KEY"] == "true"
     assert env["MLINFRA_SECRET_ARN_API_KEYS"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf"
     assert "MLINFRA_API_KEYS" not in env  # the runtime reads it from Secrets Manager (tests/serving)
+
+
+def test_secrets_manager_api_keys_work_with_any_model_source(project: Callable[..., Path]) -> None:
+    # The runtime reads Secrets Manager with its own stdlib client (mlinfra.serving.aws), which
+    # every image carries: an https model may take its API keys from a secret ARN too.
+    https = PUBLIC.format(name="alpha", cidrs=[], timeout=30).replace(
+        "s3://b-1/m/alpha.onnx", "https://models.example.com/m/alpha.onnx"
+    )
+    root = project(services={"a.py": https}, stacks={"s": STACK_HEADER + ARNS})
+    run = run_offline(root, "s")
+    env = _env(run, "alpha")
+    assert env["MLINFRA_SECRET_ARN_API_KEYS"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf"
+    policies = [r.inputs["policy"] for r in all_of(run, "aws:iam/rolePolicy:RolePolicy") if "alpha" in r.name]
+    assert len(policies) == 1
+    assert json.loads(policies[0])["Statement"] == [
+        {
+            "Sid": "ReadOwnSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf"],
+        }
+    ]

@@ -14,7 +14,7 @@ import pytest
 
 from mlinfra.image import framework_requirements, infer_framework, write_build_context
 from mlinfra.image.bases import CPU_BASE
-from mlinfra.image.requirements import RUNTIME_REQUIREMENTS, S3_REQUIREMENTS
+from mlinfra.image.requirements import RUNTIME_REQUIREMENTS
 from mlinfra.serving.frameworks import FRAMEWORKS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +64,8 @@ def test_context_contents(tmp_path: Path) -> None:
     assert "mlinfra/serving/__main__.py" in files
     assert not any(f.startswith("mlinfra/image") for f in files)
     reqs = (root / "requirements.txt").read_text().splitlines()
-    assert reqs == sorted([*RUNTIME_REQUIREMENTS, *S3_REQUIREMENTS, *framework_requirements("sklearn", False)])
+    # An s3:// model needs no boto3: the runtime reads S3 with its own stdlib client.
+    assert reqs == sorted([*RUNTIME_REQUIREMENTS, *framework_requirements("sklearn", False)])
     text = dockerfile.read_text()
     assert len(re.findall(r"^FROM \S+@sha256:[0-9a-f]{64}", text, re.M)) == 2  # multi-stage, pinned
     assert "install --no-cache-dir" in text
@@ -160,7 +161,7 @@ def test_bake_remote_model_copies_the_deployers_verified_download(tmp_path: Path
     assert "MLINFRA_MODEL_URI=/opt/model/model.ubj" in text
     assert f"MLINFRA_MODEL_SHA256={SHA}" in text  # verified again when the server starts
     assert (df.parent / "model/model.ubj").read_bytes() == b"xgb-model"
-    # A baked model is read from the image, so the runtime needs no boto3.
+    # The runtime never needs boto3 (mlinfra.serving.aws reads S3 and Secrets Manager).
     assert "boto3" not in (df.parent / "requirements.txt").read_text()
 
 
@@ -228,7 +229,7 @@ def test_requirements_are_pinned_and_match_the_repo_file() -> None:
         for line in (REPO / "requirements-serving.txt").read_text().splitlines()
         if line and not line.startswith("#")
     ]
-    assert sorted(listed) == sorted([*RUNTIME_REQUIREMENTS, *S3_REQUIREMENTS])
+    assert sorted(listed) == sorted(RUNTIME_REQUIREMENTS)
 
 
 def test_runtime_in_context_imports_no_pulumi_or_boto3(tmp_path: Path) -> None:
@@ -241,7 +242,7 @@ def test_runtime_in_context_imports_no_pulumi_or_boto3(tmp_path: Path) -> None:
     ).parent
     code = (
         "import sys, mlinfra.serving.__main__, mlinfra.serving.server, mlinfra.serving.app; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'boto3', 'sklearn')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'boto3', 'botocore', 'sklearn')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -387,7 +388,7 @@ def test_a_compiled_model_fetched_at_start_needs_no_framework_in_the_image(tmp_p
         model_sha256=SHA,
     )
     reqs = (df.parent / "requirements.txt").read_text().splitlines()
-    assert reqs == sorted(RUNTIME_REQUIREMENTS + S3_REQUIREMENTS)
+    assert reqs == sorted(RUNTIME_REQUIREMENTS)  # no framework, and no boto3 for S3 either
     assert not (df.parent / "requirements-framework.txt").exists()
     assert "mlinfra.serving.compiled" not in df.read_text()
 

@@ -26,15 +26,4 @@ def service_problems(settings: StackSettings, spec: ServiceSpec, where: Mapping[
                 f"at most {MAX_SOURCE_CIDRS} CIDRs on EKS (an ALB rule condition takes 3 values)",
             )
         )
-    if "api-keys" in settings.secret_arns and "api-keys" in spec.secrets and spec.model_bucket_and_prefix is None:
-        found.append(
-            Problem(
-                at,
-                f"{field}.secrets",
-                "api-keys",
-                "on EKS the runtime reads api-keys from Secrets Manager with boto3, which the "
-                "image carries only for s3:// models; allowed: an s3:// model_uri, or api-keys "
-                "under mlinfra:secrets",
-            )
-        )
     return found
