@@ -35,11 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlinfra.image.requirements import (  # noqa: E402
-    RUNTIME_REQUIREMENTS,
-    S3_REQUIREMENTS,
-    framework_requirements,
-)
+from mlinfra.image.requirements import RUNTIME_REQUIREMENTS, framework_requirements  # noqa: E402
 from mlinfra.serving.frameworks import FRAMEWORKS  # noqa: E402
 
 # The naive image's extra pins, as bench/image_sizes.py defines them (not imported: that
@@ -338,10 +334,10 @@ def naive_requirements(framework: str, gpu: bool = True) -> list[str]:
 
 
 def mlinfra_requirements(framework: str, gpu: bool = True) -> list[str]:
-    # the image that reads its model from S3 at start-up: the runtime, boto3 and the
-    # framework (a baked model drops boto3; a baked sklearn/xgboost/lightgbm model that
-    # compiles exactly drops the framework too: mlinfra.image.context)
-    return sorted([*RUNTIME_REQUIREMENTS, *S3_REQUIREMENTS, *framework_requirements(framework, gpu)])
+    # the image that reads its model from S3 at start-up: the runtime (its own S3 reader)
+    # and the framework (a baked sklearn/xgboost/lightgbm model that compiles exactly drops
+    # the framework too: mlinfra.image.context)
+    return sorted([*RUNTIME_REQUIREMENTS, *framework_requirements(framework, gpu)])
 
 
 @dataclasses.dataclass(frozen=True)
