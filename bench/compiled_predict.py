@@ -1,7 +1,7 @@
 """Compiled-model predict time per batch size: this checkout against a git revision of the
 compiled evaluator, the same artifact, the same rows, in one run (interleaved, best of many).
 
-usage: BENCH_PYTHON=.venv/bin/python $BENCH_PYTHON bench/compiled_predict.py [REV] [FAMILY...]
+usage: .venv/bin/python bench/compiled_predict.py [REV] [FAMILY...]   (a venv with the frameworks)
 REV (default HEAD~1): the revision whose mlinfra/serving/compiled/ is the baseline.
 FAMILY (default all): hgb rf logreg xgboost lightgbm (trained by bench/make_model.py).
 """
