@@ -105,15 +105,19 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield endpoint
 
 
-@pytest.mark.slow
-def test_cli_live_prices_against_a_real_moto_server_fails_cleanly(moto_endpoint: str) -> None:
-    client = boto3.client(
-        "pricing",
+def _moto_client(service: str, endpoint: str) -> object:
+    return boto3.client(
+        service,
         region_name="us-east-1",
-        endpoint_url=moto_endpoint,
+        endpoint_url=endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+@pytest.mark.slow
+def test_cli_live_prices_against_a_real_moto_server_fails_cleanly(moto_endpoint: str) -> None:
+    client = _moto_client("pricing", moto_endpoint)
     with pytest.raises(LivePricesError, match="the AWS Price List API failed"):
         fetch_ec2_hourly("us-east-1", ["g5.xlarge"], client)
     proc = mlinfra(
@@ -168,13 +172,7 @@ def test_spot_history_failure_is_one_clear_error() -> None:
 
 @pytest.mark.slow
 def test_spot_prices_from_a_real_moto_server(moto_endpoint: str) -> None:
-    client = boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = _moto_client("ec2", moto_endpoint)
     rates = fetch_spot_hourly("us-east-1", ["g5.xlarge", "m6i.large"], client)
     assert set(rates) == {"g5.xlarge", "m6i.large"}
     assert all(0 < r < 1 for r in rates.values())
