@@ -9,6 +9,7 @@ import base64
 import contextlib
 import http.server
 import json
+import os
 import select
 import socket
 import socketserver
@@ -133,6 +134,9 @@ class _ConnectProxy(socketserver.BaseRequestHandler):
         method, target, _ = lines[0].split(" ", 2)
         headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
         self.seen.append((method, target, headers.get("proxy-authorization")))
+        if headers.get("proxy-authorization") != _basic("user", "p@ss"):
+            self.request.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+            return
         if method != "CONNECT":
             self.request.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
@@ -235,7 +239,7 @@ def test_without_the_ca_bundle_the_certificate_is_refused_once(
     assert len(proxy_seen) == 1  # a certificate error is not retried
 
 
-@pytest.mark.parametrize("what", ["missing", "not-pem"])
+@pytest.mark.parametrize("what", ["missing", "not-pem", "blank"])
 def test_a_bad_ca_bundle_is_named(
     behind_proxy: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
@@ -244,23 +248,42 @@ def test_a_bad_ca_bundle_is_named(
     if what == "not-pem":
         bundle = tmp_path / "garbage.pem"
         bundle.write_text("not a certificate\n")
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    shown = str(bundle) if what != "blank" else " "
+    monkeypatch.setenv("AWS_CA_BUNDLE", shown)
     with pytest.raises(ModelLoadError) as info:
         fetch_model("s3://b/model.onnx", tmp_path, None)
-    assert f"AWS_CA_BUNDLE={str(bundle)!r} cannot be loaded as a CA bundle" in str(info.value)
+    assert f"AWS_CA_BUNDLE={shown!r} cannot be loaded as a CA bundle" in str(info.value)
     assert s3_seen == []
     assert proxy_seen == []
 
 
-def test_an_https_proxy_url_is_refused_without_showing_its_password(
-    behind_proxy: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_wrong_proxy_credentials_are_the_proxys_407(behind_proxy: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    _, s3_seen, proxy_seen = behind_proxy
+    port = os.environ["HTTPS_PROXY"].rsplit(":", 1)[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://user:wrong@127.0.0.1:{port}")
+    with pytest.raises(ModelLoadError, match=f"via proxy 127.0.0.1:{port}.*Tunnel connection failed: 407"):
+        fetch_model("s3://b/model.onnx", tmp_path, None)
+    assert s3_seen == []
+    assert proxy_seen[0][2] == _basic("user", "wrong")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:sekrit@127.0.0.1:3128", "'https://127.0.0.1:3128'"),
+        ("socks5://user:sekrit@127.0.0.1:1080", "'socks5://127.0.0.1:1080'"),
+        ("http://user:sekrit@127.0.0.1:31x8", "'http://127.0.0.1' with an invalid port"),
+    ],
+)
+def test_an_unusable_proxy_url_is_refused_without_showing_its_password(
+    behind_proxy: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, shown: str
 ) -> None:
     _, s3_seen, proxy_seen = behind_proxy
-    monkeypatch.setenv("HTTPS_PROXY", "https://user:sekrit@127.0.0.1:3128")
+    monkeypatch.setenv("HTTPS_PROXY", url)
     with pytest.raises(ModelLoadError) as info:
         fetch_model("s3://b/model.onnx", tmp_path, None)
     message = str(info.value)
-    assert "HTTPS_PROXY (or https_proxy) is 'https://127.0.0.1:3128': only an http:// proxy URL" in message
+    assert f"HTTPS_PROXY (or https_proxy) is {shown}: only an http://host[:port] proxy URL" in message
     assert "sekrit" not in message
     assert s3_seen == []
     assert proxy_seen == []

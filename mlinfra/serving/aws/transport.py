@@ -71,12 +71,15 @@ _TLS: dict[str | None, ssl.SSLContext] = {}
 
 def _tls() -> ssl.SSLContext:
     # One context per CA bundle, built on first use: loading a bundle costs a few milliseconds.
-    bundle = os.environ.get("AWS_CA_BUNDLE") or None
+    bundle = os.environ.get("AWS_CA_BUNDLE")
     context = _TLS.get(bundle)
     if context is None:
         try:
+            if bundle is not None and not bundle.strip():
+                # botocore refuses a set-but-blank value too (InvalidConfigError).
+                raise ValueError("the variable is set but empty")
             context = ssl.create_default_context(cafile=bundle)
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             # botocore fails the request too (urllib3 cannot load the file): no silent fallback
             # to the system bundle, which would only fail later and less clearly.
             raise AwsError(
@@ -99,13 +102,18 @@ def _https_proxy(host: str, port: int) -> tuple[str, int, dict[str, str]] | None
     if "://" not in proxy:
         proxy = "http://" + proxy  # as curl and botocore read a bare host:port
     parts = urllib.parse.urlsplit(proxy)
-    shown = f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}"  # no password
-    if parts.scheme != "http" or not parts.hostname:
+    try:
+        proxy_port, bad_port = parts.port, False
+    except ValueError:  # not a number, or out of range
+        proxy_port, bad_port = None, True
+    # Shown without its userinfo: the password must not reach a log.
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{proxy_port}" if proxy_port else "")
+    if parts.scheme != "http" or not parts.hostname or bad_port:
         # http.client tunnels over a plain connection to the proxy only; TLS to the proxy
         # itself (or SOCKS) would need a TLS-in-TLS layer it does not have.
         raise AwsError(
-            f"HTTPS_PROXY (or https_proxy) is {shown!r}: only an http:// proxy URL is supported "
-            "(the CONNECT tunnel to the endpoint is TLS either way)",
+            f"HTTPS_PROXY (or https_proxy) is {shown!r}{' with an invalid port' if bad_port else ''}: "
+            "only an http://host[:port] proxy URL is supported (the tunnel to the endpoint is TLS either way)",
             code="UnsupportedProxy",
             retryable=False,
         )
@@ -113,7 +121,7 @@ def _https_proxy(host: str, port: int) -> tuple[str, int, dict[str, str]] | None
     if parts.username is not None:
         userinfo = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
         headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode()
-    return parts.hostname, parts.port or 80, headers
+    return parts.hostname, proxy_port or 80, headers
 
 
 def open_url(
