@@ -14,6 +14,10 @@ credential_process. A serving container gets its identity from the platform, not
 directory; to run against AWS from a laptop, export the variables of step 1 (e.g. with
 `aws configure export-credentials --format env`).
 
+STS (step 2) is reached like S3, through HTTPS_PROXY unless NO_PROXY names it and checked
+against AWS_CA_BUNDLE if set; the container and instance-metadata endpoints (steps 3 and 4)
+never go through a proxy (see transport.open_url).
+
 Credentials are resolved per call and never refreshed: the runtime's AWS calls all happen at
 start-up, well inside any credential's lifetime.
 """
@@ -137,7 +141,7 @@ def _from_web_identity(env: Mapping[str, str]) -> Credentials | None:
             resp = open_url("POST", url, headers, body, timeout=5.0)
             status, payload = resp.status, resp.read_all()
         except AwsError as exc:
-            if attempt == 2:
+            if attempt == 2 or not exc.retryable:
                 raise CredentialsError(f"STS AssumeRoleWithWebIdentity for {role_arn}: {exc}") from None
             continue
         if status < 500:
@@ -220,7 +224,8 @@ def _from_container(env: Mapping[str, str]) -> Credentials | None:
     last = ""
     for attempt in range(3):
         try:
-            resp = open_url("GET", url, headers, timeout=2.0)
+            # direct: botocore's container fetcher uses no proxy, even for an https full URI.
+            resp = open_url("GET", url, headers, timeout=2.0, direct=True)
             status, payload = resp.status, resp.read_all()
         except AwsError as exc:
             last = str(exc)
@@ -260,7 +265,7 @@ def _from_imds(env: Mapping[str, str]) -> Credentials | None:
     def call(method: str, path: str, extra: dict[str, str]) -> tuple[int, bytes] | None:
         for _ in range(attempts):
             try:
-                resp = open_url(method, base + path, {"Host": host, **extra}, timeout=timeout)
+                resp = open_url(method, base + path, {"Host": host, **extra}, timeout=timeout, direct=True)
                 status, payload = resp.status, resp.read_all()
             except AwsError:
                 continue

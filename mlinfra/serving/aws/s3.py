@@ -80,6 +80,8 @@ def get_object(
         try:
             resp = open_url("GET", url, signed, timeout=timeout())
         except AwsError as exc:
+            if not exc.retryable:  # a bad AWS_CA_BUNDLE, proxy URL or certificate
+                raise
             last = exc
         else:
             if resp.status == 200:

@@ -49,6 +49,8 @@ def get_secret_string(secret_id: str, environ: Mapping[str, str] | None = None, 
             resp = open_url("POST", url, signed, body, timeout=timeout)
             status, payload = resp.status, resp.read_all()
         except AwsError as exc:
+            if not exc.retryable:  # a bad AWS_CA_BUNDLE, proxy URL or certificate
+                raise
             last = exc
             continue
         try:
