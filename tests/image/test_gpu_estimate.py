@@ -7,13 +7,14 @@ import importlib.util
 import io
 import re
 import sys
-import threading
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from tests.support.loopback import http_server, running
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("gpu_image_estimate", ROOT / "bench/gpu_image_estimate.py")
@@ -70,14 +71,8 @@ def _handler(files: _Files) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def server() -> Iterator[tuple[str, _Files]]:
     files = _Files()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", files
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with running(http_server(_handler(files))) as port:
+        yield f"http://127.0.0.1:{port}", files
 
 
 def _truth(data: bytes) -> tuple[int, int, int]:

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from mlinfra.serving.aws.transport import AwsError, host_header
 from mlinfra.serving.aws_secrets import secret_overrides
 from mlinfra.serving.errors import ModelLoadError
 from mlinfra.serving.fetch import fetch_model
+from tests.support.loopback import http_server, route_server, running
 from tests.support.moto_server import running_moto
 
 NOW = dt.datetime(2026, 12, 2, 13, 7, 9)  # naive UTC, as botocore's get_current_datetime gives
@@ -315,16 +315,11 @@ class _FakeS3(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     calls: dict[str, int] = {}
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_FakeS3,), {"calls": calls}))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    for key, value in AWS_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{httpd.server_address[1]}")
-    try:
+    with running(http_server(type("H", (_FakeS3,), {"calls": calls}))) as port:
+        for key, value in AWS_ENV.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
         yield calls
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_a_wrong_region_is_corrected_once_from_s3s_answer(fake_s3: dict[str, int], tmp_path: Path) -> None:
@@ -349,42 +344,6 @@ def test_a_body_shorter_than_its_length_is_refused(fake_s3: dict[str, int], tmp_
 # -- the credential chain -------------------------------------------------------------------------
 
 
-class _Fake(http.server.BaseHTTPRequestHandler):
-    """Answers from `routes`: (method, path) -> (status, body, headers the request must carry)."""
-
-    routes: dict[tuple[str, str], tuple[int, bytes, dict[str, str]]]
-    seen: list[tuple[str, str, dict[str, str]]]
-
-    def _answer(self) -> None:
-        self.seen.append((self.command, self.path, dict(self.headers)))
-        status, body, required = self.routes.get((self.command, self.path), (404, b"", {}))
-        if any(self.headers.get(k) != v for k, v in required.items()):
-            status, body = 401, b""
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_PUT = _answer
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def fake_server(routes: dict[tuple[str, str], tuple[int, bytes, dict[str, str]]]) -> Iterator[tuple[str, list[Any]]]:
-    seen: list[Any] = []
-    handler = type("Handler", (_Fake,), {"routes": routes, "seen": seen})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def _creds_json(key: str, token_field: str = "Token") -> bytes:
     return json.dumps(
         {"AccessKeyId": key, "SecretAccessKey": f"{key}-secret", token_field: f"{key}-token", "Expiration": "x"}
@@ -407,7 +366,7 @@ def test_container_full_uri_with_a_token_file_that_wins(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("from-the-file")
     routes = {("GET", "/creds"): (200, _creds_json("ASIAFULL"), {"Authorization": "from-the-file"})}
-    with fake_server(routes) as (url, seen):
+    with route_server(routes) as (url, seen):
         env = {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": url + "/creds",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file),
@@ -429,7 +388,7 @@ def test_container_relative_uri_wins_over_the_full_one(monkeypatch: pytest.Monke
         ("GET", "/v2/credentials/task"): (200, _creds_json("ASIATASK"), {}),
         ("GET", "/full"): (200, _creds_json("ASIAFULL"), {}),
     }
-    with fake_server(routes) as (url, seen):
+    with route_server(routes) as (url, seen):
         monkeypatch.setattr(aws_credentials, "_ECS_HOST", url)  # stands for http://169.254.170.2
         env = {
             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/task",
@@ -468,7 +427,7 @@ def _imds_routes(token_status: int = 200) -> dict[tuple[str, str], tuple[int, by
 
 
 def test_imdsv2_with_its_session_token() -> None:
-    with fake_server(_imds_routes()) as (url, seen):
+    with route_server(_imds_routes()) as (url, seen):
         assert resolve({"AWS_EC2_METADATA_SERVICE_ENDPOINT": url}).access_key == "ASIANODE"
         put = seen[0]
         assert put[:2] == ("PUT", "/latest/api/token")
@@ -479,7 +438,7 @@ def test_imdsv2_with_its_session_token() -> None:
 
 
 def test_imdsv1_when_no_token_is_offered() -> None:
-    with fake_server(_imds_routes(token_status=403)) as (url, seen):
+    with route_server(_imds_routes(token_status=403)) as (url, seen):
         assert resolve({"AWS_EC2_METADATA_SERVICE_ENDPOINT": url}).access_key == "ASIANODE"
         assert all("X-aws-ec2-metadata-token" not in s[2] for s in seen[1:])
 

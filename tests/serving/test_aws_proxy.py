@@ -15,7 +15,6 @@ import socket
 import socketserver
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from mlinfra.serving.aws.credentials import resolve
 from mlinfra.serving.aws.secrets import get_secret_string
 from mlinfra.serving.errors import ModelLoadError
 from mlinfra.serving.fetch import fetch_model
+from tests.support.loopback import Routes, route_server, running
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 MODEL = b"PK\x03\x04" + b"p" * 5000
@@ -109,12 +109,8 @@ def https_aws(cert: tuple[Path, Path]) -> Iterator[tuple[int, list[dict[str, str
     httpd = _TlsServer(("127.0.0.1", 0), type("H", (_Aws,), {"seen": seen}))
     httpd.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     httpd.tls.load_cert_chain(cert[0], cert[1])
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield httpd.server_address[1], seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with running(httpd) as port:
+        yield port, seen
 
 
 class _ConnectProxy(socketserver.BaseRequestHandler):
@@ -167,12 +163,8 @@ def proxy() -> Iterator[tuple[int, list[tuple[str, str, str | None]]]]:
     seen: list[tuple[str, str, str | None]] = []
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), type("P", (_ConnectProxy,), {"seen": seen}))
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield server.server_address[1], seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(server) as port:
+        yield port, seen
 
 
 def _basic(user: str, password: str) -> str:
@@ -305,39 +297,14 @@ def test_proxy_urls(monkeypatch: pytest.MonkeyPatch, url: str, expected: Any) ->
     assert transport._https_proxy("bucket.s3.us-east-1.amazonaws.com", 443) is None
 
 
-class _Plain(http.server.BaseHTTPRequestHandler):
-    """IMDS and a container-credentials endpoint over plain http."""
-
-    seen: list[str]
-    creds = json.dumps({"AccessKeyId": "ASIAX", "SecretAccessKey": "s", "Token": "t", "Expiration": "x"}).encode()
-
-    def _answer(self) -> None:
-        self.seen.append(f"{self.command} {self.path}")
-        body = {
-            "/latest/api/token": b"imds-token",
-            "/latest/meta-data/iam/security-credentials/": b"node-role",
-        }.get(self.path, self.creds)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_PUT = _answer
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def plain_server() -> Iterator[tuple[str, list[str]]]:
-    seen: list[str] = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Plain,), {"seen": seen}))
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+_CREDS = json.dumps({"AccessKeyId": "ASIAX", "SecretAccessKey": "s", "Token": "t", "Expiration": "x"}).encode()
+# IMDS and a container-credentials endpoint over plain http.
+_PLAIN_ROUTES: Routes = {
+    ("PUT", "/latest/api/token"): (200, b"imds-token", {}),
+    ("GET", "/latest/meta-data/iam/security-credentials/"): (200, b"node-role", {}),
+    ("GET", "/latest/meta-data/iam/security-credentials/node-role"): (200, _CREDS, {}),
+    ("GET", "/creds"): (200, _CREDS, {}),
+}
 
 
 def test_metadata_and_container_endpoints_never_use_a_proxy(
@@ -350,9 +317,9 @@ def test_metadata_and_container_endpoints_never_use_a_proxy(
         monkeypatch.setenv(name, f"http://127.0.0.1:{proxy[0]}")
     for name in AWS_ENV:
         monkeypatch.delenv(name)
-    with plain_server() as (url, seen):
+    with route_server(_PLAIN_ROUTES) as (url, seen):
         assert resolve({"AWS_EC2_METADATA_SERVICE_ENDPOINT": url}).access_key == "ASIAX"
-        assert seen[0] == "PUT /latest/api/token"
+        assert seen[0][:2] == ("PUT", "/latest/api/token")
         assert len(seen) == 3
         env = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": url + "/creds", "AWS_EC2_METADATA_DISABLED": "true"}
         assert resolve(env).access_key == "ASIAX"
