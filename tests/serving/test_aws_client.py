@@ -287,6 +287,13 @@ class _FakeS3(http.server.BaseHTTPRequestHandler):
             self._send(
                 400, b"<Error><Code>AuthorizationHeaderMalformed</Code></Error>", {"x-amz-bucket-region": "eu-west-1"}
             )
+        elif self.path == "/b/hostile.onnx":
+            # A region that would become part of a host name: not followed.
+            self._send(
+                400,
+                b"<Error><Code>AuthorizationHeaderMalformed</Code></Error>",
+                {"x-amz-bucket-region": "evil.example/x"},
+            )
         elif self.path == "/b/flaky.onnx" and self.calls[self.path] < 3:
             self._send(503, b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
         elif self.path == "/b/short.onnx":
@@ -333,6 +340,12 @@ def test_5xx_is_retried_then_reported(fake_s3: dict[str, int], tmp_path: Path) -
     with pytest.raises(ModelLoadError, match=r"could not download s3://b/down\.onnx: InternalError \(500\)"):
         fetch_model("s3://b/down.onnx", tmp_path, None)
     assert fake_s3["/b/down.onnx"] == 3
+
+
+def test_a_bucket_region_that_is_not_a_region_name_is_not_followed(fake_s3: dict[str, int], tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"AuthorizationHeaderMalformed \(400\)"):
+        fetch_model("s3://b/hostile.onnx", tmp_path, None)
+    assert fake_s3["/b/hostile.onnx"] == 1
 
 
 def test_a_body_shorter_than_its_length_is_refused(fake_s3: dict[str, int], tmp_path: Path) -> None:
@@ -515,3 +528,44 @@ def test_the_runtime_reads_s3_and_secrets_without_botocore(moto: str, tmp_path: 
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- partitions and hostile values ----------------------------------------------------------------
+
+
+def _botocore_partition_suffix(region_name: str) -> str:
+    """The dnsSuffix botocore's own endpoints data gives the partition of `region_name`."""
+    import re
+
+    data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
+    for partition in data["partitions"]:
+        if region_name in partition["regions"] or re.match(partition["regionRegex"], region_name):
+            return str(partition["dnsSuffix"])
+    raise AssertionError(f"no partition for {region_name}")
+
+
+@pytest.mark.parametrize("region_name", ["us-east-1", "eu-west-1", "cn-north-1", "cn-northwest-1", "us-gov-west-1"])
+def test_endpoints_use_the_partitions_domain_as_botocore_does(region_name: str) -> None:
+    from mlinfra.serving.aws.credentials import sts_endpoint
+    from mlinfra.serving.aws.transport import dns_suffix
+
+    suffix = _botocore_partition_suffix(region_name)
+    assert dns_suffix(region_name) == suffix
+    assert object_url("models", "m/x.onnx", region_name, None) == f"https://models.s3.{region_name}.{suffix}/m/x.onnx"
+    assert sts_endpoint({"AWS_REGION": region_name}) == f"https://sts.{region_name}.{suffix}"
+
+
+def test_a_credential_with_a_line_break_is_refused_without_showing_it(tmp_path: Path) -> None:
+    env = {"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "IQoJSECRET\n"}
+    with pytest.raises(CredentialsError, match="AWS_SESSION_TOKEN contains a line break") as refused:
+        resolve(env)
+    assert "IQoJSECRET" not in str(refused.value)
+
+
+def test_a_header_with_a_line_break_names_the_header_not_its_value() -> None:
+    from mlinfra.serving.aws.transport import open_url
+
+    with pytest.raises(AwsError, match="X-Amz-Security-Token contains a line break") as refused:
+        open_url("GET", "http://127.0.0.1:9/b/k", {"Host": "127.0.0.1:9", "X-Amz-Security-Token": "SECRET\r\n"})
+    assert "SECRET" not in str(refused.value)
+    assert not refused.value.retryable

@@ -33,7 +33,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from mlinfra.serving.aws.transport import AwsError, host_header, open_url
+from mlinfra.serving.aws.transport import AwsError, dns_suffix, host_header, open_url
 
 
 class CredentialsError(AwsError):
@@ -84,7 +84,12 @@ def _from_env(env: Mapping[str, str]) -> Credentials | None:
         return None
     if not key or not secret:
         raise CredentialsError("only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set")
-    return Credentials(key, secret, env.get("AWS_SESSION_TOKEN") or None, "env")
+    token = env.get("AWS_SESSION_TOKEN") or None
+    for name, value in (("AWS_ACCESS_KEY_ID", key), ("AWS_SECRET_ACCESS_KEY", secret), ("AWS_SESSION_TOKEN", token)):
+        if value and ("\r" in value or "\n" in value):
+            # A Secret mounted as variables often ends in a newline; say so without the value.
+            raise CredentialsError(f"{name} contains a line break (a trailing newline?); remove it")
+    return Credentials(key, secret, token, "env")
 
 
 def _json_credentials(payload: bytes, where: str, source: str) -> Credentials:
@@ -107,7 +112,7 @@ def sts_endpoint(env: Mapping[str, str]) -> str:
         return override
     reg = region(env)
     # Regional when a region is known (IRSA sets AWS_REGION): no dependency on us-east-1.
-    return f"https://sts.{reg}.amazonaws.com" if reg else "https://sts.amazonaws.com"
+    return f"https://sts.{reg}.{dns_suffix(reg)}" if reg else "https://sts.amazonaws.com"
 
 
 def _from_web_identity(env: Mapping[str, str]) -> Credentials | None:

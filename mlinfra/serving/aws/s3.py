@@ -1,14 +1,16 @@
 """GET one S3 object, signed with SigV4, its body left to the caller to stream.
 
 Endpoint: AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, addressed path-style (what emulators
-such as moto and MinIO serve); otherwise virtual-hosted https://<bucket>.s3.<region>.amazonaws.com,
-except for a bucket with a dot in its name, which the *.s3 wildcard certificate does not
-cover and so goes path-style to https://s3.<region>.amazonaws.com.
+such as moto and MinIO serve); otherwise virtual-hosted https://<bucket>.s3.<region>.<domain>
+(amazonaws.com, amazonaws.com.cn in the China regions), except for a bucket with a dot in its
+name, which the *.s3 wildcard certificate does not cover and so goes path-style to
+https://s3.<region>.<domain>.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
@@ -16,11 +18,12 @@ from dataclasses import dataclass
 
 from mlinfra.serving.aws.credentials import region, resolve, service_endpoint
 from mlinfra.serving.aws.sigv4 import EMPTY_SHA256, quote_path, sign
-from mlinfra.serving.aws.transport import AwsError, Response, host_header, open_url
+from mlinfra.serving.aws.transport import AwsError, Response, dns_suffix, host_header, open_url
 
 # Without a configured region the SDKs also start at us-east-1; S3 then names the bucket's
 # real region in x-amz-bucket-region and the request is signed again for it.
 _FALLBACK_REGION = "us-east-1"
+_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d$")
 _MAX_ERROR_BODY = 64 * 1024
 
 
@@ -35,9 +38,10 @@ def object_url(bucket: str, key: str, region_name: str, endpoint: str | None) ->
     path = quote_path(key)
     if endpoint:
         return f"{endpoint}/{bucket}/{path}"
+    domain = dns_suffix(region_name)
     if "." in bucket:
-        return f"https://s3.{region_name}.amazonaws.com/{bucket}/{path}"
-    return f"https://{bucket}.s3.{region_name}.amazonaws.com/{path}"
+        return f"https://s3.{region_name}.{domain}/{bucket}/{path}"
+    return f"https://{bucket}.s3.{region_name}.{domain}/{path}"
 
 
 def _error(resp: Response) -> AwsError:
@@ -90,6 +94,8 @@ def get_object(
                     resp, int(length) if length and length.isdigit() else None, resp.headers.get("Content-Type")
                 )
             actual = resp.headers.get("x-amz-bucket-region")
+            if actual and not _REGION.match(actual):
+                actual = None  # it becomes part of a host name: only a region name is used
             last = _error(resp)
             if actual and actual != region_name and not redirected and last.status in (301, 400):
                 region_name, redirected = actual, True  # signed for the wrong region: once more

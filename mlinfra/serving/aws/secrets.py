@@ -2,7 +2,7 @@
 naming the operation in X-Amz-Target).
 
 Endpoint: AWS_ENDPOINT_URL_SECRETS_MANAGER, then AWS_ENDPOINT_URL, else
-https://secretsmanager.<region>.amazonaws.com.
+https://secretsmanager.<region>.<domain> (amazonaws.com, amazonaws.com.cn in China).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from mlinfra.serving.aws.credentials import region, resolve, service_endpoint
 from mlinfra.serving.aws.sigv4 import sign
-from mlinfra.serving.aws.transport import AwsError, host_header, open_url
+from mlinfra.serving.aws.transport import AwsError, dns_suffix, host_header, open_url
 
 
 def _arn_region(secret_id: str) -> str | None:
@@ -32,7 +32,9 @@ def get_secret_string(secret_id: str, environ: Mapping[str, str] | None = None, 
     region_name = _arn_region(secret_id) or region(env)
     if not region_name:
         raise AwsError(f"no AWS region for {secret_id!r}: set AWS_REGION or use the secret's ARN")
-    url = (service_endpoint(env, "SECRETS_MANAGER") or f"https://secretsmanager.{region_name}.amazonaws.com") + "/"
+    url = (
+        service_endpoint(env, "SECRETS_MANAGER") or f"https://secretsmanager.{region_name}.{dns_suffix(region_name)}"
+    ) + "/"
     body = json.dumps({"SecretId": secret_id}).encode()
     headers = {
         "Host": host_header(url),

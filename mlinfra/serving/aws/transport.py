@@ -177,12 +177,28 @@ def open_url(
             code="CertificateVerifyFailed",
             retryable=False,
         ) from exc
+    except ValueError:
+        # http.client refuses a header value with CR/LF and quotes the value, which may be a
+        # credential: say which header, never what it holds.
+        conn.close()
+        bad = next((n for n, v in headers.items() if "\r" in v or "\n" in v), "a header")
+        raise AwsError(
+            f"{method} {parts.scheme}://{parts.netloc}{parts.path}: {bad} contains a line break "
+            "(a credential or token with a trailing newline?)",
+            retryable=False,
+        ) from None
     except (OSError, http.client.HTTPException) as exc:
         conn.close()
         raise AwsError(
             f"{method} {parts.scheme}://{parts.netloc}{parts.path}{via}: {type(exc).__name__}: {exc}"
         ) from exc
     return Response(raw.status, raw.headers, raw, conn)
+
+
+def dns_suffix(region: str | None) -> str:
+    """The domain of AWS endpoints in `region`'s partition (botocore's endpoints.json
+    `dnsSuffix`): the China regions are under amazonaws.com.cn."""
+    return "amazonaws.com.cn" if region and region.startswith("cn-") else "amazonaws.com"
 
 
 def host_header(url: str) -> str:
