@@ -91,11 +91,12 @@ SPOT_PRODUCT = "Linux/UNIX"
 def fetch_spot_hourly(
     region: str, instance_types: list[str], client: Any | None = None, now: datetime | None = None
 ) -> dict[str, float]:
-    """Instance type -> USD/hour: the highest current Linux spot price over the region's zones.
+    """Instance type -> USD/hour: the highest Linux spot price in force now over the region's zones.
 
-    The highest, because a pool spans every zone of the stack and Karpenter may launch in any of
-    them, so the plan stays an upper bound. A type without a spot offer in the region is left
-    out (its pool stays priced at on-demand). Raises LivePricesError when EC2 cannot answer."""
+    The highest, because Karpenter may launch in any zone of the stack (the region's zones are a
+    superset of them), so the rate errs high; it is still a snapshot: spot prices move during a
+    month. A type without a spot offer in the region is left out (it stays priced at on-demand).
+    Raises LivePricesError when EC2 cannot answer."""
     if not instance_types:
         return {}
     if client is None:

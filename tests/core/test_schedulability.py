@@ -4,6 +4,7 @@ the fix; the staging and prod stacks prove, and their pods land where the proof 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -250,7 +251,7 @@ def test_a_gpu_pool_whose_services_may_be_at_zero_costs_nothing_then() -> None:
     line = _node_pool(pool, spot, graph)
     assert not isinstance(line, str)
     assert line.high == pytest.approx(2 * 0.45 * 730)
-    assert "current spot price (EC2 spot price history)" in line.basis
+    assert "current spot price (EC2 spot price history, a snapshot)" in line.basis
     assert "EC2 spot price history (spot: g5.xlarge)" in spot.source
 
 
@@ -262,3 +263,45 @@ def test_messages_stay_whole_for_a_pool_of_many_instance_types() -> None:
     assert "and 2 more" in problem.allowed
     assert len(problem.allowed) <= MAX_MESSAGE
     assert problem.allowed.endswith("no g5 instance type mlinfra knows is large enough")
+
+
+def test_a_spot_pool_with_a_type_without_a_spot_offer_says_which_rate_each_type_got() -> None:
+    pool = {
+        "urn": "urn:pool",
+        "type": "kubernetes:karpenter.sh/v1:NodePool",
+        "inputs": {
+            "metadata": {"name": "cpu"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "requirements": [
+                            {
+                                "key": "node.kubernetes.io/instance-type",
+                                "operator": "In",
+                                "values": ["g5.xlarge", "g5.2xlarge"],
+                            },
+                            {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]},
+                        ]
+                    }
+                }
+            },
+        },
+    }
+    on_demand = {**pool, "urn": "urn:od", "inputs": {**pool["inputs"], "metadata": {"name": "od"}}}
+    od_spec = json.loads(json.dumps(on_demand["inputs"]["spec"]))
+    od_spec["template"]["spec"]["requirements"][1]["values"] = ["on-demand"]
+    on_demand["inputs"] = {**on_demand["inputs"], "spec": od_spec}
+    from mlinfra.engine.pricers.karpenter import _spot_note, pool_shapes, spot_pool_types
+
+    assert spot_pool_types([pool, on_demand]) == ["g5.2xlarge", "g5.xlarge"]  # only the spot pool's
+    prices = load_prices("us-east-1", spot={"g5.xlarge": 0.45})
+    assert prices is not None
+    rates = {s.instance_type: s.hourly for s in pool_shapes(pool, prices)}
+    assert rates["g5.xlarge"] == 0.45
+    assert rates["g5.2xlarge"] == prices.ec2("g5.2xlarge")["hourly"]  # type: ignore[index]
+    note = _spot_note(pool, prices)
+    assert "current spot price" in note
+    assert "for g5.xlarge; g5.2xlarge at on-demand (no spot offer found)" in note
+    assert {s.hourly for s in pool_shapes(on_demand, prices)} == {
+        prices.ec2(t)["hourly"] for t in ("g5.xlarge", "g5.2xlarge")
+    }  # type: ignore[index]

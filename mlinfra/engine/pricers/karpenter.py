@@ -50,6 +50,13 @@ def _spot_only(pool: dict[str, Any]) -> bool:
     return _requirement(pool, CAPACITY_TYPE) == ["spot"]
 
 
+def spot_pool_types(resources: list[dict[str, Any]]) -> list[str]:
+    """The instance types of the spot-only NodePools among `resources`."""
+    return sorted(
+        {t for r in resources if r["type"] == NODEPOOL and _spot_only(r) for t in _requirement(r, INSTANCE_TYPE)}
+    )
+
+
 def pool_shapes(pool: dict[str, Any], p: PriceTable) -> list[NodeShape]:
     """The pool's instance types with a price: the spot rate for a spot pool when one is known
     (`--live-prices`), else on-demand."""
@@ -64,12 +71,18 @@ def pool_shapes(pool: dict[str, Any], p: PriceTable) -> list[NodeShape]:
 
 
 def _spot_note(pool: dict[str, Any], p: PriceTable) -> str:
+    """What rate each of a spot pool's types was priced at, in words."""
     if not _spot_only(pool):
         return ""
     types = _requirement(pool, INSTANCE_TYPE)
-    if types and all("spot_hourly" in (p.ec2(t) or {}) for t in types):
-        return "; spot priced at the highest zone's current spot price (EC2 spot price history)"
-    return "; spot priced at on-demand (no spot price known: plan with --live-prices): an upper bound"
+    spot = [t for t in types if "spot_hourly" in (p.ec2(t) or {})]
+    if not spot:
+        return "; spot priced at on-demand (no spot price known: plan with --live-prices): an upper bound"
+    note = "; spot priced at the highest zone's current spot price (EC2 spot price history, a snapshot)"
+    rest = [t for t in types if t not in spot]
+    if rest:
+        note += f" for {', '.join(spot)}; {', '.join(rest)} at on-demand (no spot offer found)"
+    return note
 
 
 def placement_of(deployment: dict[str, Any], p: PriceTable, g: Graph) -> Packing | str | None:
