@@ -33,11 +33,11 @@ __all__ = [
     "Pricer",
     "estimate",
     "instance_types",
-    "spot_instance_types",
     "load_prices",
     "money",
     "money_range",
     "pricer",
+    "spot_instance_types",
     "supported_regions",
 ]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from mlinfra.serving.contract import API_KEYS_SECRET, ENV_PREFIX, FRAMEWORKS
+from mlinfra.serving.contract import API_KEYS_SECRET, COMPILED_SUFFIX, ENV_PREFIX, FRAMEWORKS
 from mlinfra.serving.frameworks import infer_framework as _runtime_infer_framework
 from mlinfra.serving.frameworks import is_pickle
 from mlinfra.serving.metric_names import LATENCY_BUCKETS
@@ -288,6 +288,16 @@ class ServiceSpec(StrictModel):
                     "bake_model=True with a remote model_uri needs the model's sha256 (64 hex "
                     "characters, e.g. from `sha256sum model`): the deployer's download is verified "
                     "against it and the image tag changes with it",
+                )
+            )
+        if (self.framework == "compiled") != (infer_framework(self.model_uri) == "compiled"):
+            problems.append(
+                (
+                    "framework",
+                    self.framework,
+                    f"a compiled model is a {COMPILED_SUFFIX} file (python -m mlinfra.serving.compiled) and "
+                    f"such a file is only served as framework 'compiled'; model_uri {self.model_uri!r} "
+                    "does not match",
                 )
             )
         if self.framework == "compiled" and self.gpu:

@@ -215,6 +215,13 @@ CASES = [
         "allowed: sklearn, xgboost, lightgbm, onnx, torchscript, compiled",
     ),
     Bad(
+        "compiled-framework-on-a-model-file",
+        fraud_arg('framework="compiled"'),
+        FRAUD,
+        ".framework",
+        "is only served as framework 'compiled'",
+    ),
+    Bad(
         "compiled-model-on-a-gpu",
         replace(RANKER, "model.pt", "model.skops.mlinfra.npz"),
         RANKER,
