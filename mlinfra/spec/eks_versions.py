@@ -153,7 +153,7 @@ def node_ami_problem(release: str, version: str) -> str | None:
         return (
             f"the AL2023 AMI release {release} has no image for Kubernetes {version} (it was built for "
             f"{', '.join(NODE_AMI_KUBERNETES)}); allowed: one of those versions, or amiVersion set to a "
-            f"release built for {version} (aws ssm get-parameters-by-path --path "
+            f"release built for {version} (aws ssm get-parameters-by-path --recursive --path "
             f"/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/standard --query "
             "'Parameters[].Name')"
         )

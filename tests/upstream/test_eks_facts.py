@@ -37,13 +37,18 @@ def test_table_holds_every_version_eks_still_creates_and_no_other() -> None:
 
 def test_node_ami_pin_is_a_release_built_for_every_version_in_the_table() -> None:
     """The pinned AL2023 release exists upstream, was built for exactly the versions mlinfra says,
-    and has the standard and NVIDIA x86_64 AMIs Karpenter's alias picks between."""
+    and for every version EKS still creates has the standard and NVIDIA x86_64 AMIs Karpenter's
+    alias picks between (the names its SSM parameters carry)."""
     releases = {r["release"]: r for r in load_json(UPSTREAM / "amazon-eks-ami" / "releases.json")}
     pinned = releases.get(table.NODE_AMI_RELEASE)
     assert pinned, f"{table.NODE_AMI_RELEASE} is not in the amazon-eks-ami fixture: rerun refresh.py"
     assert tuple(pinned["kubernetes"]) == table.NODE_AMI_KUBERNETES
-    assert {"AL2023_x86_64_STANDARD", "AL2023_x86_64_NVIDIA"} <= set(pinned["ami_types"])
     assert set(table.KUBERNETES_VERSIONS) <= set(table.NODE_AMI_KUBERNETES)
+    for version in table.KUBERNETES_VERSIONS:
+        amis = set(pinned["versions"][version]["amis"])
+        for variant in ("standard", "nvidia"):
+            name = f"amazon-eks-node-al2023-x86_64-{variant}-{version}-{table.NODE_AMI_RELEASE}"
+            assert name in amis, f"{name} is not in the {table.NODE_AMI_RELEASE} release notes"
     newest = max(releases, key=lambda r: r[1:])
     assert newest == table.NODE_AMI_RELEASE, f"the fixture has a newer release, {newest}"
 
