@@ -14,7 +14,28 @@ from pathlib import Path
 BASE = "localhost/mlinfra-test-base:bookworm-python3"
 STORE = Path(os.environ.get("MLINFRA_TEST_CONTAINERS", "/var/tmp/mlinfra-test-containers"))
 STORAGE = [f"--root={STORE / 'storage'}", f"--runroot={STORE / 'run'}", "--storage-driver=vfs"]
-DEBIAN_MIRROR = os.environ.get("MLINFRA_TEST_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def debian_mirror() -> str:
+    """The Debian archive this machine's apt uses (MLINFRA_TEST_DEBIAN_MIRROR overrides it): the
+    first `URIs:` of a deb822 source, else the first `deb` line of sources.list, that is not the
+    security archive. debootstrap then fetches from wherever apt is allowed to."""
+    override = os.environ.get("MLINFRA_TEST_DEBIAN_MIRROR")
+    if override:
+        return override
+    apt = Path("/etc/apt")
+    for source in sorted((apt / "sources.list.d").glob("*.sources")):
+        for line in source.read_text().splitlines():
+            if line.startswith("URIs:"):
+                uris = [u for u in line.split()[1:] if "security" not in u]
+                if uris:
+                    return uris[0]
+    listed = apt / "sources.list"
+    for line in listed.read_text().splitlines() if listed.is_file() else []:
+        words = line.split()
+        if len(words) >= 3 and words[0] == "deb" and "security" not in line:
+            return next(w for w in words[1:] if "://" in w)
+    raise RuntimeError("no Debian mirror in /etc/apt; set MLINFRA_TEST_DEBIAN_MIRROR")
 
 
 def sh(*cmd: str, timeout: float = 900) -> str:
@@ -34,7 +55,7 @@ def ensure_base(podman: str, debootstrap: str, workdir: Path) -> None:
         "--include=python3,python3-venv,ca-certificates",
         "bookworm",
         str(rootfs),
-        DEBIAN_MIRROR,
+        debian_mirror(),
         timeout=1200,
     )
     # The build's pip must trust what this machine trusts (its network may re-sign TLS).
