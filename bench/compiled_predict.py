@@ -62,6 +62,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from mlinfra.serving.compiled import program
     from mlinfra.serving.compiled.__main__ import compile_model
+    from mlinfra.serving.compiled.artifact import sidecar_path
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -80,8 +81,8 @@ def main() -> int:
             if compile_model(model, None, True, None) != 0:
                 print(f"| {family} | not compiled | | | |")
                 continue
-            artifact = model.with_name(model.name + ".mlinfra.npz")
-            new, base = program.load(artifact), old.load(artifact)
+            compiled = sidecar_path(model)
+            new, base = program.load(compiled), old.load(compiled)
             rng = np.random.default_rng(0)
             for batch in BATCHES:
                 x = rng.normal(size=(batch, new.n_features))

@@ -35,12 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.naive_image import NAIVE_EXTRA  # noqa: E402
 from mlinfra.image.requirements import RUNTIME_REQUIREMENTS, framework_requirements  # noqa: E402
 from mlinfra.serving.frameworks import FRAMEWORKS  # noqa: E402
 
-# The naive image's extra pins, as bench/image_sizes.py defines them (not imported: that
-# module needs the buildah test support, which this estimate does not).
-NAIVE_EXTRA = ("fastapi==0.165.0", "uvicorn==0.54.0", "boto3==1.44.5")
 # The serving image's target: CPython 3.11 on Debian bookworm (glibc 2.36), as the base
 # python:3.11-slim-bookworm / the bench's debootstrap base runs it. pip takes --platform
 # tags literally (manylinux_2_28 does not imply manylinux_2_27, the tag of NVIDIA's CUDA 13
@@ -334,9 +332,9 @@ def naive_requirements(framework: str, gpu: bool = True) -> list[str]:
 
 
 def mlinfra_requirements(framework: str, gpu: bool = True) -> list[str]:
-    # the image that reads its model from S3 at start-up: the runtime (its own S3 reader)
-    # and the framework (a baked sklearn/xgboost/lightgbm model that compiles exactly drops
-    # the framework too: mlinfra.image.context)
+    # the image that reads its model from S3 at start-up, or has it baked without compiling it:
+    # the runtime (its own S3 reader) and the framework (a baked sklearn/xgboost/lightgbm model
+    # that compiles exactly drops the framework too: mlinfra.image.context)
     return sorted([*RUNTIME_REQUIREMENTS, *framework_requirements(framework, gpu)])
 
 
@@ -360,11 +358,6 @@ def estimate(requirements: list[str], cache: SizeCache, overhead: int) -> Estima
     return Estimate(overhead + sum(n for _, n in sized), sized, py)
 
 
-def mlinfra_baked_requirements(framework: str, gpu: bool = True) -> list[str]:
-    # a baked model that is not compiled: the runtime and the framework, no boto3
-    return sorted([*RUNTIME_REQUIREMENTS, *framework_requirements(framework, gpu)])
-
-
 def table(frameworks: list[str], gpu: bool = True) -> int:
     """The estimate per framework; with gpu=False, of the CPU images bench/image.sh builds
     (its measured sizes are the method's end-to-end check)."""
@@ -382,11 +375,12 @@ def table(frameworks: list[str], gpu: bool = True) -> int:
         naive = estimate(naive_requirements(fw, gpu), cache, naive_venv)
         extra = bare_venv + app + (LIBGOMP_BYTES if fw == "lightgbm" else 0)
         ours = estimate(mlinfra_requirements(fw, gpu), cache, extra)
-        baked = estimate(mlinfra_baked_requirements(fw, gpu), cache, extra)
         top = ", ".join(f"{name} {n / MB:.0f}" for name, n in ours.wheels[:3])
         rows.append(
             f"| {fw} | {naive.total / MB:.0f} | {ours.total / MB:.0f} | {ours.total / naive.total:.2f}x"
-            f" | {top} | {baked.total / MB:.0f} |"
+            # A baked model that is not compiled installs what one read from S3 does (the
+            # runtime reads S3 itself): the last column is the same estimate.
+            f" | {top} | {ours.total / MB:.0f} |"
         )
         for image, e in (("naive", naive), ("mlinfra", ours)):
             big = [f"{name} {n / MB:.0f}" for name, n in e.wheels if n >= MB]

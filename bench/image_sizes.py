@@ -20,12 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.naive_image import NAIVE_EXTRA  # noqa: E402
 from mlinfra.image import framework_requirements, write_build_context  # noqa: E402
+from mlinfra.serving.compiled.artifact import sidecar_path  # noqa: E402
 from tests.support.buildah import BASE, STORAGE, build, ensure_base, image_size, sh  # noqa: E402
 
-# What a hand-written image of the same service installs (bench/baseline_app.py: FastAPI,
-# uvicorn, the framework; boto3 to read the model from S3).
-NAIVE_EXTRA = ("fastapi==0.165.0", "uvicorn==0.54.0", "boto3==1.44.5")
 NAIVE_DOCKERFILE = """\
 FROM {base}
 WORKDIR /app
@@ -51,7 +50,7 @@ def compiled_ahead(model: Path) -> Path | None:
     """The model compiled as a training job would (`python -m mlinfra.serving.compiled`), or None
     when it is not covered."""
     done = subprocess.run([sys.executable, "-m", "mlinfra.serving.compiled", str(model)], cwd=ROOT, check=False)
-    sidecar = model.with_name(model.name + ".mlinfra.npz")
+    sidecar = sidecar_path(model)
     return sidecar if done.returncode == 0 and sidecar.is_file() else None
 
 

@@ -91,14 +91,14 @@ def _plan(project_dir: Path, name: str, live_prices: bool) -> dict[str, Any]:
         )
     doc = planning.plan_document(run)
     if live_prices:
-        from mlinfra.engine.cost import spot_instance_types
         from mlinfra.engine.live_prices import fetch_ec2_hourly, fetch_spot_hourly
+        from mlinfra.engine.pricers.karpenter import spot_pool_types
 
         region = run.deployment.settings.region
         with err.status(f"asking the AWS Price List API for {escape(name)}…"):
             rates = fetch_ec2_hourly(region, instance_types(doc))
         spot: dict[str, float] = {}
-        if spot_types := spot_instance_types(doc):  # no spot pool: no spot question to ask
+        if spot_types := spot_pool_types(doc["resources"]):  # no spot pool: no spot question to ask
             with err.status(f"asking EC2 for {escape(name)}'s spot prices…"):
                 spot = fetch_spot_hourly(region, spot_types)
         doc = planning.plan_document(run, ec2_prices=rates, spot_prices=spot)

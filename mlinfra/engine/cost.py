@@ -20,7 +20,6 @@ from typing import Any
 from mlinfra.engine import pricers as _pricers  # noqa: F401  (registers every pricer)
 from mlinfra.engine.graph import PLATFORM_GROUP
 from mlinfra.engine.graph import ResourceGraph as Graph
-from mlinfra.engine.pricers.karpenter import spot_pool_types
 from mlinfra.engine.pricing import PRICERS, Line, Pricer, PriceTable, load_prices, pricer, supported_regions
 
 PLATFORM = PLATFORM_GROUP
@@ -37,7 +36,6 @@ __all__ = [
     "money",
     "money_range",
     "pricer",
-    "spot_instance_types",
     "supported_regions",
 ]
 
@@ -103,11 +101,6 @@ def estimate(doc: dict[str, Any], prices: PriceTable | None) -> dict[str, Any]:
         "avoided": _round(sum(x.get("avoided", 0.0) for x in lines)),
         "unpriced": unpriced,
     }
-
-
-def spot_instance_types(doc: dict[str, Any]) -> list[str]:
-    """Instance types of the plan's spot-only Karpenter pools (the only ones priced at spot)."""
-    return spot_pool_types(doc["resources"])
 
 
 def instance_types(doc: dict[str, Any]) -> list[str]:

@@ -15,11 +15,14 @@ from mlinfra.serving.contract import EXTENSIONS, FRAMEWORKS, PICKLE_EXTENSIONS
 __all__ = ["EXTENSIONS", "FRAMEWORKS", "PICKLE_EXTENSIONS", "infer_framework", "is_pickle"]
 
 
+# Longest first: `x.skops.mlinfra.npz` is a compiled model, not an `.npz`.
+_LONGEST_FIRST = sorted(EXTENSIONS, key=len, reverse=True)
+
+
 def _suffix(model_uri: str) -> str:
     parsed = urllib.parse.urlparse(model_uri)
     name = PurePosixPath(parsed.path if parsed.scheme else model_uri).name.lower()
-    # Longest first: `x.skops.mlinfra.npz` is a compiled model, not an `.npz`.
-    for ext in sorted(EXTENSIONS, key=len, reverse=True):
+    for ext in _LONGEST_FIRST:
         if name.endswith(ext):
             return ext
     return PurePosixPath(name).suffix

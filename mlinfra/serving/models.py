@@ -67,23 +67,17 @@ def _load_compiled(path: Path) -> LoadedModel | None:
     model = compiled.load_sidecar(path)
     if model is None:
         return None
-    log.info(
-        "serving the compiled model (numpy only; the framework is not imported)",
-        extra={"fields": {"model": model.source["type"], "framework": model.source["framework"]}},
-    )
-    return LoadedModel(
-        model.source["framework"], model.predict, model.n_features, model.input_dtype, warmup_row=model.warmup_row
-    )
+    return _served(model, "serving the compiled model (numpy only; the framework is not imported)")
 
 
 def _load_compiled_file(path: Path, trusted_pickle: bool, fast_trees: bool) -> LoadedModel:
     """A model compiled ahead of time (`python -m mlinfra.serving.compiled`, where the framework
     was installed and the compiled form verified against it); the framework is never needed."""
-    model = compiled.load(path)
-    log.info(
-        "serving a compiled model file (numpy only)",
-        extra={"fields": {"model": model.source["type"], "framework": model.source["framework"]}},
-    )
+    return _served(compiled.load(path), "serving a compiled model file (numpy only)")
+
+
+def _served(model: compiled.CompiledModel, message: str) -> LoadedModel:
+    log.info(message, extra={"fields": {"model": model.source["type"], "framework": model.source["framework"]}})
     return LoadedModel(
         model.source["framework"], model.predict, model.n_features, model.input_dtype, warmup_row=model.warmup_row
     )

@@ -305,7 +305,7 @@ class ServiceSpec(StrictModel):
                 (
                     "gpu",
                     self.gpu,
-                    "a compiled model (.mlinfra.npz) runs on the CPU with numpy; allowed: gpu=False, or "
+                    f"a compiled model ({COMPILED_SUFFIX}) runs on the CPU with numpy; allowed: gpu=False, or "
                     "the framework's own model file for a GPU service",
                 )
             )

@@ -4,7 +4,6 @@ the fix; the staging and prod stacks prove, and their pods land where the proof 
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -202,24 +201,21 @@ def test_the_plan_carries_the_proof_and_the_gpu_pool_has_room_for_the_surge(stac
     assert ranker_row["max_pods"] == replicas + SURGE_PODS
 
 
-def test_a_gpu_pool_whose_services_may_be_at_zero_costs_nothing_then() -> None:
-    pool = {
-        "urn": "urn:pool",
+def _pool_resource(name: str, instance_types: list[str], capacity: str) -> dict[str, Any]:
+    """A rendered Karpenter NodePool as the plan records it: instance types and capacity type."""
+    requirements = [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": instance_types},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [capacity]},
+    ]
+    return {
+        "urn": f"urn:{name}",
         "type": "kubernetes:karpenter.sh/v1:NodePool",
-        "inputs": {
-            "metadata": {"name": "gpu-a10g"},
-            "spec": {
-                "template": {
-                    "spec": {
-                        "requirements": [
-                            {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5.xlarge"]},
-                            {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]},
-                        ]
-                    }
-                }
-            },
-        },
+        "inputs": {"metadata": {"name": name}, "spec": {"template": {"spec": {"requirements": requirements}}}},
     }
+
+
+def test_a_gpu_pool_whose_services_may_be_at_zero_costs_nothing_then() -> None:
+    pool = _pool_resource("gpu-a10g", ["g5.xlarge"], "spot")
     pod = {"containers": [{"resources": {"requests": {"cpu": "3", "memory": "12Gi", "nvidia.com/gpu": "1"}}}]}
     deployment = {
         "urn": "urn:dep",
@@ -266,31 +262,8 @@ def test_messages_stay_whole_for_a_pool_of_many_instance_types() -> None:
 
 
 def test_a_spot_pool_with_a_type_without_a_spot_offer_says_which_rate_each_type_got() -> None:
-    pool = {
-        "urn": "urn:pool",
-        "type": "kubernetes:karpenter.sh/v1:NodePool",
-        "inputs": {
-            "metadata": {"name": "cpu"},
-            "spec": {
-                "template": {
-                    "spec": {
-                        "requirements": [
-                            {
-                                "key": "node.kubernetes.io/instance-type",
-                                "operator": "In",
-                                "values": ["g5.xlarge", "g5.2xlarge"],
-                            },
-                            {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]},
-                        ]
-                    }
-                }
-            },
-        },
-    }
-    on_demand = {**pool, "urn": "urn:od", "inputs": {**pool["inputs"], "metadata": {"name": "od"}}}
-    od_spec = json.loads(json.dumps(on_demand["inputs"]["spec"]))
-    od_spec["template"]["spec"]["requirements"][1]["values"] = ["on-demand"]
-    on_demand["inputs"] = {**on_demand["inputs"], "spec": od_spec}
+    pool = _pool_resource("cpu", ["g5.xlarge", "g5.2xlarge"], "spot")
+    on_demand = _pool_resource("od", ["g5.xlarge", "g5.2xlarge"], "on-demand")
     from mlinfra.engine.pricers.karpenter import _spot_note, pool_shapes, spot_pool_types
 
     assert spot_pool_types([pool, on_demand]) == ["g5.2xlarge", "g5.xlarge"]  # only the spot pool's

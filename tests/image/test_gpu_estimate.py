@@ -101,6 +101,15 @@ def _wheel_like() -> bytes:
     return buf.getvalue()
 
 
+def _assert_reads_over_http_and_file(server: tuple[str, _Files], path: Path, data: bytes) -> None:
+    """The same archive read through the Range server and as a file:// URL."""
+    base, files = server
+    files.data[f"/{path.name}"] = data
+    _assert_reads(est.zip_sizes(f"{base}/{path.name}"), data)
+    path.write_bytes(data)
+    _assert_reads(est.zip_sizes(path.as_uri()), data)
+
+
 def test_reads_a_small_wheel_over_http_range(server: tuple[str, _Files]) -> None:
     base, files = server
     data = _wheel_like()
@@ -120,12 +129,7 @@ def test_reads_a_force_zip64_entry_over_http_and_file_url(server: tuple[str, _Fi
             f.write(b"\x00\x01" * 50_000)
         zf.writestr("big/__init__.py", b"pass\n")
     data = buf.getvalue()
-    base, files = server
-    files.data["/big.whl"] = data
-    _assert_reads(est.zip_sizes(f"{base}/big.whl"), data)
-    path = tmp_path / "big.whl"
-    path.write_bytes(data)
-    _assert_reads(est.zip_sizes(path.as_uri()), data)
+    _assert_reads_over_http_and_file(server, tmp_path / "big.whl", data)
 
 
 def test_reads_zip64_end_records_and_extra_fields(
@@ -146,12 +150,7 @@ def test_reads_zip64_end_records_and_extra_fields(
     assert b"PK\x06\x06" in data  # the ZIP64 end of central directory record
     assert b"PK\x06\x07" in data  # and its locator
     assert b"\xff\xff\xff\xff" in data[data.rfind(b"PK\x01\x02") :]
-    base, files = server
-    files.data["/z64.whl"] = data
-    _assert_reads(est.zip_sizes(f"{base}/z64.whl"), data)
-    path = tmp_path / "z64.whl"
-    path.write_bytes(data)
-    _assert_reads(est.zip_sizes(path.as_uri()), data)
+    _assert_reads_over_http_and_file(server, tmp_path / "z64.whl", data)
 
 
 def test_central_directory_beyond_the_tail_read(server: tuple[str, _Files], tmp_path: Path) -> None:
@@ -163,13 +162,8 @@ def test_central_directory_beyond_the_tail_read(server: tuple[str, _Files], tmp_
         zf.writestr("pkg/blob.bin", b"\xaa" * 300_000)
         zf.comment = b"c" * 60_000  # the EOCD is then not at the file's end either
     data = buf.getvalue()
-    base, files = server
-    files.data["/many.whl"] = data
-    _assert_reads(est.zip_sizes(f"{base}/many.whl"), data)
-    assert len(files.ranges) == 2
-    path = tmp_path / "many.whl"
-    path.write_bytes(data)
-    _assert_reads(est.zip_sizes(path.as_uri()), data)
+    _assert_reads_over_http_and_file(server, tmp_path / "many.whl", data)
+    assert len(server[1].ranges) == 2
 
 
 def test_a_server_without_range_support_is_refused(server: tuple[str, _Files]) -> None:

@@ -198,8 +198,11 @@ def test_a_secret_is_read_through_aws_secrets(moto: str, monkeypatch: pytest.Mon
     assert info.value.code == "ResourceNotFoundException"
 
 
-def _keys() -> dict[str, str]:
-    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+def _keys(creds: dict[str, str] | None = None) -> dict[str, str]:
+    """boto3 client keyword arguments for `creds` (AWS_* variables; default moto's "testing")."""
+    if creds is None:
+        return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return {"aws_access_key_id": creds["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": creds["AWS_SECRET_ACCESS_KEY"]}
 
 
 @pytest.fixture(scope="module")
@@ -235,13 +238,7 @@ def test_moto_verifying_signatures_accepts_ours(
     strict_moto: tuple[str, dict[str, str], dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, reader, _ = strict_moto
-    client = boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=reader["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=reader["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", **_keys(reader))
     client.create_bucket(Bucket="strict")
     client.put_object(Bucket="strict", Key=KEYS[2], Body=MODEL)
     for name, value in reader.items():
@@ -251,13 +248,7 @@ def test_moto_verifying_signatures_accepts_ours(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     with pytest.raises(ModelLoadError, match=r"access denied to key .* in bucket 'strict' \(S3 SignatureDoesNotMatch"):
         fetch_model(f"s3://strict/{KEYS[2]}", tmp_path / "again", None)
-    sm = boto3.client(
-        "secretsmanager",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=reader["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=reader["AWS_SECRET_ACCESS_KEY"],
-    )
+    sm = boto3.client("secretsmanager", endpoint_url=url, region_name="us-east-1", **_keys(reader))
     arn = sm.create_secret(Name="strict-keys", SecretString="s3cr3t")["ARN"]
     assert get_secret_string(arn, reader) == "s3cr3t"
 

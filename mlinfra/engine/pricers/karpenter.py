@@ -51,7 +51,8 @@ def _spot_only(pool: dict[str, Any]) -> bool:
 
 
 def spot_pool_types(resources: list[dict[str, Any]]) -> list[str]:
-    """The instance types of the spot-only NodePools among `resources`."""
+    """The instance types of the spot-only NodePools among `resources` (the only ones priced at
+    spot, so the only ones `--live-prices` asks EC2 about)."""
     return sorted(
         {t for r in resources if r["type"] == NODEPOOL and _spot_only(r) for t in _requirement(r, INSTANCE_TYPE)}
     )

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mlinfra.serving.aws.credentials import region, resolve, service_endpoint
 from mlinfra.serving.aws.sigv4 import EMPTY_SHA256, quote_path, sign
-from mlinfra.serving.aws.transport import AwsError, Response, dns_suffix, host_header, open_url
+from mlinfra.serving.aws.transport import ATTEMPTS, AwsError, Response, dns_suffix, host_header, open_url, pause_before
 
 # Without a configured region the SDKs also start at us-east-1; S3 then names the bucket's
 # real region in x-amz-bucket-region and the request is signed again for it.
@@ -66,7 +65,7 @@ def get_object(
     key: str,
     timeout: Callable[[], float],
     environ: Mapping[str, str] | None = None,
-    attempts: int = 3,
+    attempts: int = ATTEMPTS,
 ) -> S3Object:
     """Open s3://bucket/key. `timeout()` gives each attempt's socket timeout (it may raise to
     stop retrying at a deadline). Connection errors and 5xx are retried; others raise at once."""
@@ -104,6 +103,6 @@ def get_object(
                 raise last
         attempt += 1
         if attempt < attempts:
-            time.sleep(0.2 * 2**attempt)
+            pause_before(attempt)
     assert last is not None
     raise last

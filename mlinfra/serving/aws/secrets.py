@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Mapping
 
 from mlinfra.serving.aws.credentials import region, resolve, service_endpoint
 from mlinfra.serving.aws.sigv4 import sign
-from mlinfra.serving.aws.transport import AwsError, dns_suffix, host_header, open_url
+from mlinfra.serving.aws.transport import ATTEMPTS, AwsError, dns_suffix, host_header, open_url, pause_before
 
 
 def _arn_region(secret_id: str) -> str | None:
@@ -43,9 +42,9 @@ def get_secret_string(secret_id: str, environ: Mapping[str, str] | None = None, 
         "User-Agent": "mlinfra-serving",
     }
     last: AwsError | None = None
-    for attempt in range(3):
+    for attempt in range(ATTEMPTS):
         if attempt:
-            time.sleep(0.2 * 2**attempt)
+            pause_before(attempt)
         signed = sign("POST", url, headers, hashlib.sha256(body).hexdigest(), creds, region_name, "secretsmanager")
         try:
             resp = open_url("POST", url, signed, body, timeout=timeout)

@@ -22,13 +22,12 @@ log = logging.getLogger("mlinfra.serving.compiled")
 
 FORMAT = "mlinfra-compiled"
 VERSION = 1
-SUFFIX = COMPILED_SUFFIX
 _HEADER_KEY = "__header__"
 
 
 def sidecar_path(model_path: Path) -> Path:
     """Where the compiled form of `model_path` lives: next to it, same name + suffix."""
-    return model_path.with_name(model_path.name + SUFFIX)
+    return model_path.with_name(model_path.name + COMPILED_SUFFIX)
 
 
 def file_sha256(path: Path) -> str:
