@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.naive_image import NAIVE_EXTRA  # noqa: E402
+from bench.naive_image import naive_requirements  # noqa: E402
 from mlinfra.image.requirements import RUNTIME_REQUIREMENTS, framework_requirements  # noqa: E402
 from mlinfra.serving.frameworks import FRAMEWORKS  # noqa: E402
 
@@ -325,10 +325,6 @@ def installed_bytes(sizes: ZipSizes) -> int:
     files = sizes.files + sizes.py_files  # each .py gets its .pyc
     dirs = sizes.dirs + sizes.py_dirs  # and each directory of them a __pycache__/
     return sizes.uncompressed + round(PYC_PER_PY * sizes.py) + (512 + 256) * files + 512 * dirs
-
-
-def naive_requirements(framework: str, gpu: bool = True) -> list[str]:
-    return sorted([*NAIVE_EXTRA, *framework_requirements(framework, gpu)])
 
 
 def mlinfra_requirements(framework: str, gpu: bool = True) -> list[str]:

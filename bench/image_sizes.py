@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.naive_image import NAIVE_EXTRA  # noqa: E402
-from mlinfra.image import framework_requirements, write_build_context  # noqa: E402
+from bench.naive_image import naive_requirements  # noqa: E402
+from mlinfra.image import write_build_context  # noqa: E402
 from mlinfra.serving.compiled.artifact import sidecar_path  # noqa: E402
 from tests.support.buildah import BASE, STORAGE, build, ensure_base, image_size, sh  # noqa: E402
 
@@ -70,7 +70,7 @@ def model_for(framework: str, work: Path) -> Path:
 
 def naive_context(framework: str, model: Path, ctx: Path) -> Path:
     ctx.mkdir(parents=True)
-    reqs = sorted([*NAIVE_EXTRA, *framework_requirements(framework, gpu=False)])
+    reqs = naive_requirements(framework, gpu=False)
     (ctx / "requirements.txt").write_text("\n".join(reqs) + "\n")
     shutil.copyfile(ROOT / "bench/baseline_app.py", ctx / "app.py")
     shutil.copyfile(model, ctx / model.name)

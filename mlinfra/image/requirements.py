@@ -20,7 +20,9 @@ RUNTIME_REQUIREMENTS = (
 
 _CPU: dict[str, tuple[str, ...]] = {
     "sklearn": ("scikit-learn==1.9.1", "skops==0.16.0"),
-    "xgboost": ("xgboost==3.2.0",),
+    # xgboost's own linux wheel carries CUDA code and pulls NCCL (~300 MB, bench/image.sh);
+    # xgboost-cpu is the same release built without them, importable as `xgboost`.
+    "xgboost": ("xgboost-cpu==3.2.0",),
     "lightgbm": ("lightgbm==4.7.0",),
     "onnx": ("onnxruntime==1.31.1",),
     "torchscript": ("torch==2.13.0",),
@@ -35,6 +37,7 @@ _CPU: dict[str, tuple[str, ...]] = {
 # CUDA base. scikit-learn and LightGBM (PyPI wheel) run on the CPU.
 _GPU: dict[str, tuple[str, ...]] = {
     **_CPU,
+    "xgboost": ("xgboost==3.2.0",),
     "onnx": ("onnxruntime-gpu[cuda,cudnn]==1.31.1",),
 }
 

@@ -478,3 +478,12 @@ def test_held_out_sample_beside_the_model_is_verified_on_in_the_build_stage_only
     )
     assert "--sample" not in plain.read_text()
     assert not (plain.parent / "sample").exists()
+
+
+def test_cpu_xgboost_image_takes_the_build_without_cuda_at_the_gpu_images_version() -> None:
+    # xgboost's default linux wheel pulls nvidia-nccl; a CPU image has no use for it.
+    (cpu,) = framework_requirements("xgboost", False)
+    (gpu,) = framework_requirements("xgboost", True)
+    assert cpu.split("==")[0] == "xgboost-cpu"
+    assert gpu.split("==")[0] == "xgboost"
+    assert cpu.split("==")[1] == gpu.split("==")[1]
